@@ -1,0 +1,85 @@
+import type { HostStats, Reporter, RunEvent, Status } from '../engine/events.js';
+
+type Write = (text: string) => void;
+
+const COLORS: Record<Status | 'title' | 'dim', string> = {
+  ok: '32', changed: '33', skipped: '36', failed: '31', unreachable: '31', title: '1', dim: '2',
+};
+
+/**
+ * Ansible-style lines: a TASK header, one line per host and step as results arrive, then a recap.
+ * Colour only on a TTY, so `watch pgtasks info-list` and pipes get plain text.
+ */
+export class TextReporter implements Reporter {
+  constructor(
+    private readonly write: Write,
+    private readonly color: boolean,
+    private readonly quietOk = false,
+  ) {}
+
+  private paint(kind: keyof typeof COLORS, text: string): string {
+    return this.color ? `\x1b[${COLORS[kind]}m${text}\x1b[0m` : text;
+  }
+
+  emit(e: RunEvent): void {
+    switch (e.type) {
+      case 'task':
+        this.write(this.paint('title', `TASK [${e.task}]${e.check ? ' (check mode: nothing is changed)' : ''}`) + '\n');
+        break;
+      case 'step': {
+        if (this.quietOk && e.status === 'ok') break;
+        const label = e.status === 'unreachable' ? 'fatal' : e.status === 'changed' && e.check ? 'would change' : e.status;
+        const msg = e.message ? `: ${e.message}` : '';
+        const kind = e.status;
+        this.write(`${this.paint(kind, `${label}: [${e.host}]`)} ${e.step}${e.status === 'unreachable' ? ' UNREACHABLE' : ''}${msg}\n`);
+        if (e.diff) this.write(indent(this.colorDiff(e.diff)) + '\n');
+        break;
+      }
+      case 'command':
+        this.write(this.paint('dim', `  [${e.host}] $ ${e.command.split('\n').join('\n      ')}`) + '\n');
+        break;
+      case 'message':
+        this.write(`${e.host ? `[${e.host}] ` : ''}${e.text}\n`);
+        break;
+      case 'result':
+        this.write(e.text.endsWith('\n') ? e.text : `${e.text}\n`);
+        break;
+      case 'recap':
+        this.write(this.recap(e.hosts));
+        break;
+    }
+  }
+
+  private colorDiff(diff: string): string {
+    if (!this.color) return diff;
+    return diff
+      .split('\n')
+      .map((l) => (l.startsWith('+') ? this.paint('ok', l) : l.startsWith('-') ? this.paint('failed', l) : l))
+      .join('\n');
+  }
+
+  private recap(hosts: Record<string, HostStats>): string {
+    const names = Object.keys(hosts);
+    if (names.length === 0) return '';
+    const width = Math.max(...names.map((n) => n.length));
+    const lines = names.map((n) => {
+      const s = hosts[n]!;
+      const kind: Status = s.failed ? 'failed' : s.unreachable ? 'unreachable' : s.changed ? 'changed' : 'ok';
+      return `${this.paint(kind, n.padEnd(width))} : ok=${s.ok}  changed=${s.changed}  unreachable=${s.unreachable}  failed=${s.failed}  skipped=${s.skipped}`;
+    });
+    return `\n${this.paint('title', 'RECAP')}\n${lines.join('\n')}\n`;
+  }
+}
+
+function indent(text: string): string {
+  return text.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+}
+
+/** One JSON object per line on stdout: every event, results included, for scripts and `jq`. */
+export class JsonReporter implements Reporter {
+  constructor(private readonly write: Write) {}
+  emit(e: RunEvent): void {
+    if (e.type === 'result') this.write(JSON.stringify({ type: 'result', task: e.task, data: e.data }) + '\n');
+    else this.write(JSON.stringify(e) + '\n');
+  }
+}

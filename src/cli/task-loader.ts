@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createJiti } from 'jiti';
+import { UserError } from '../errors.js';
+import { isTask, type Task } from '../engine/task.js';
+
+/** File names looked for in the working directory, as invoke looks for tasks.py. */
+export const TASK_FILE_NAMES = ['pgtasks.tasks.ts', 'pgtasks.tasks.mts', 'pgtasks.tasks.js', 'pgtasks.tasks.mjs'];
+
+export function findTaskFile(cwd: string, explicit?: string): string | undefined {
+  if (explicit) {
+    const path = resolve(cwd, explicit);
+    if (!existsSync(path)) throw new UserError(`--tasks ${explicit}: no such file`);
+    return path;
+  }
+  return TASK_FILE_NAMES.map((n) => resolve(cwd, n)).find((p) => existsSync(p));
+}
+
+/**
+ * Loads a team's task file, TypeScript included, at run time. `pgtasks` inside it resolves to this
+ * very package, so a task file works from a checkout or an install alike.
+ */
+export async function loadTaskFile(path: string): Promise<Task[]> {
+  const self = fileURLToPath(new URL('../index.js', import.meta.url));
+  const index = existsSync(self) ? self : self.replace(/\.js$/, '.ts');
+  const jiti = createJiti(import.meta.url, { alias: { pgtasks: index }, interopDefault: true, moduleCache: true });
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await jiti.import(path)) as Record<string, unknown>;
+  } catch (err) {
+    throw new UserError(`${path}: cannot load task file: ${(err as Error).message}`);
+  }
+  const found: Task[] = [];
+  const visit = (value: unknown) => {
+    if (isTask(value)) found.push(value);
+    else if (Array.isArray(value)) value.forEach(visit);
+  };
+  Object.values(mod).forEach(visit);
+  if (found.length === 0) throw new UserError(`${path}: exports no task (export tasks made with task({...}))`);
+  return [...new Set(found)];
+}

@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { userInfo } from 'node:os';
+import { uploadCommand } from './file-upload.js';
+import { asUser } from './shell.js';
+import type { CommandResult, Connection, PutOptions, RunOptions } from './types.js';
+
+/** Runs on the machine pgtasks runs on (Ansible's `ansible_connection: local`). */
+export class LocalConnection implements Connection {
+  private readonly login = userInfo().username;
+  constructor(readonly host: string) {}
+
+  run(command: string, options: RunOptions = {}): Promise<CommandResult> {
+    const full = options.user ? asUser(command, options.user, this.login) : command;
+    return new Promise((resolve, reject) => {
+      const child = spawn('sh', ['-c', full], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        resolve({ code: code ?? (signal ? 128 : 255), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      });
+      child.stdin.end(options.stdin ?? '');
+    });
+  }
+
+  async put(path: string, content: string | Buffer, options?: PutOptions): Promise<void> {
+    const result = await this.run(uploadCommand(path, options), { stdin: content });
+    if (result.code !== 0) throw new Error(`writing ${path} failed: ${result.stderr.trim()}`);
+  }
+
+  forward(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, host, () => resolve(socket));
+      socket.once('error', reject);
+    });
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,128 @@
+import { readFile } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
+import { Client, type ConnectConfig } from 'ssh2';
+import { learnHostKey, knownHostsName, readKnownHosts, verifyHostKey, type HostKeyChecking } from './known-hosts.js';
+import { uploadCommand } from './file-upload.js';
+import { asUser } from './shell.js';
+import { UnreachableError, type CommandResult, type Connection, type PutOptions, type RunOptions } from './types.js';
+
+export interface SshTarget {
+  /** Inventory name, used in messages. */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  privateKeyFile?: string;
+  hostKeyChecking: HostKeyChecking;
+  knownHostsFile: string;
+  connectTimeoutMs: number;
+  /** ansible_become: run every command as becomeUser (root by default) via sudo. */
+  become: boolean;
+  becomeUser: string;
+}
+
+/** One ssh2 connection per host, opened once and multiplexed for every command, upload and forward. */
+export class SshConnection implements Connection {
+  private constructor(
+    private readonly client: Client,
+    private readonly target: SshTarget,
+  ) {}
+
+  get host(): string {
+    return this.target.name;
+  }
+
+  static async open(target: SshTarget): Promise<SshConnection> {
+    const knownHosts = await readKnownHosts(target.knownHostsFile);
+    const name = knownHostsName(target.address, target.port);
+    let rejection: string | undefined;
+    let learned: string | undefined;
+    const config: ConnectConfig = {
+      host: target.address,
+      port: target.port,
+      username: target.user,
+      readyTimeout: target.connectTimeoutMs,
+      keepaliveInterval: 10_000,
+      hostVerifier: (key: Buffer) => {
+        const verdict = verifyHostKey(knownHosts, name, key, target.hostKeyChecking);
+        if (!verdict.ok) rejection = verdict.reason;
+        else learned = verdict.learned;
+        return verdict.ok;
+      },
+    };
+    if (target.privateKeyFile) {
+      try {
+        config.privateKey = await readFile(target.privateKeyFile);
+      } catch (err) {
+        throw new UnreachableError(target.name, `cannot read ansible_ssh_private_key_file ${target.privateKeyFile}: ${(err as Error).message}`);
+      }
+    }
+    if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve());
+      client.once('error', (err: Error) => {
+        reject(new UnreachableError(target.name, rejection ?? `ssh ${target.user}@${target.address}:${target.port}: ${err.message}`));
+      });
+      client.connect(config);
+    });
+    if (learned) await learnHostKey(target.knownHostsFile, learned);
+    client.on('error', () => {
+      /* later transport errors surface through the command that hit them */
+    });
+    return new SshConnection(client, target);
+  }
+
+  private wrap(command: string, user?: string): string {
+    const runAs = user ?? (this.target.become ? this.target.becomeUser : undefined);
+    return runAs ? asUser(command, runAs, this.target.user) : command;
+  }
+
+  run(command: string, options: RunOptions = {}): Promise<CommandResult> {
+    const full = this.wrap(command, options.user);
+    return new Promise((resolve, reject) => {
+      this.client.exec(full, (err, channel) => {
+        if (err) return reject(new UnreachableError(this.target.name, `ssh exec failed: ${err.message}`));
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let timer: NodeJS.Timeout | undefined;
+        if (options.timeoutMs) {
+          timer = setTimeout(() => {
+            channel.close();
+            reject(new Error(`command timed out after ${options.timeoutMs} ms`));
+          }, options.timeoutMs);
+        }
+        channel.on('data', (d: Buffer) => out.push(d));
+        channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+        channel.on('close', (code: number | null, signal?: string) => {
+          if (timer) clearTimeout(timer);
+          resolve({
+            code: code ?? (signal ? 128 : 255),
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(errOut).toString('utf8'),
+          });
+        });
+        channel.end(options.stdin ?? '');
+      });
+    });
+  }
+
+  async put(path: string, content: string | Buffer, options: PutOptions = {}): Promise<void> {
+    const result = await this.run(uploadCommand(path, options), { stdin: content });
+    if (result.code !== 0) throw new Error(`upload of ${path} failed: ${result.stderr.trim()}`);
+  }
+
+  forward(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
+        if (err) reject(new Error(`port forward to ${host}:${port} on ${this.target.name} failed: ${err.message}`));
+        else resolve(channel);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.end();
+  }
+}

@@ -1,0 +1,41 @@
+import type { Duplex } from 'node:stream';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Sent on the command's standard input: the only way secrets reach a host (never argv, never env). */
+  stdin?: string | Buffer;
+  /** Run as this user instead of the login user (sudo, or runuser when logged in as root). */
+  user?: string;
+  timeoutMs?: number;
+}
+
+export interface PutOptions {
+  owner?: string;
+  group?: string;
+  /** Octal string as chmod takes it, e.g. '0600'. */
+  mode?: string;
+}
+
+/** What every connector (SSH, local) offers a step. One connection per host, reused for the whole run. */
+export interface Connection {
+  readonly host: string;
+  run(command: string, options?: RunOptions): Promise<CommandResult>;
+  /** Writes a file atomically (temp file + rename) in one round trip; content goes over stdin. */
+  put(path: string, content: string | Buffer, options?: PutOptions): Promise<void>;
+  /** A byte stream to a TCP port as seen from the host (e.g. its local PostgreSQL). */
+  forward(host: string, port: number): Promise<Duplex>;
+  close(): Promise<void>;
+}
+
+/** The host could not be reached or authenticated: reported as UNREACHABLE, not as a failed step. */
+export class UnreachableError extends Error {
+  constructor(readonly host: string, message: string) {
+    super(message);
+    this.name = 'UnreachableError';
+  }
+}

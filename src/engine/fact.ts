@@ -1,0 +1,58 @@
+import type { HostContext } from './host-context.js';
+
+/**
+ * A fact is a read-only shell snippet plus a parser of its output (pyinfra's model). Facts are
+ * gathered together: gather() runs every requested fact in ONE command, split by markers.
+ */
+export interface Fact<T> {
+  name: string;
+  /** Must only read state; its exit code is ignored, so it reports absence in its output. */
+  command: string;
+  parse(output: string): T;
+}
+
+const MARK = '@@pgtasks-fact:';
+
+export function batchScript(facts: Fact<unknown>[]): string {
+  return facts.map((f) => `echo '${MARK}${f.name}'\n{\n${f.command}\n} 2>&1`).join('\n');
+}
+
+export function splitBatchOutput(output: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let current: string | undefined;
+  let lines: string[] = [];
+  for (const line of output.split('\n')) {
+    if (line.startsWith(MARK)) {
+      if (current) sections.set(current, lines.join('\n'));
+      current = line.slice(MARK.length);
+      lines = [];
+    } else if (current) {
+      lines.push(line);
+    }
+  }
+  if (current) sections.set(current, lines.join('\n'));
+  return sections;
+}
+
+/** Gathers the facts not cached yet in one round trip; `refresh` re-reads them all. */
+export async function gather(ctx: HostContext, facts: Fact<unknown>[], refresh = false): Promise<void> {
+  const missing = facts.filter((f) => refresh || !ctx.facts.has(f.name));
+  if (missing.length === 0) return;
+  // Facts read state the host's admin can read; run as the connection's effective user.
+  const result = await ctx.run(batchScript(missing), { allowFailure: true });
+  const sections = splitBatchOutput(result.stdout);
+  for (const fact of missing) {
+    const section = sections.get(fact.name);
+    if (section === undefined) throw new Error(`fact ${fact.name} produced no output (exit ${result.code}): ${result.stderr.trim()}`);
+    ctx.facts.set(fact.name, fact.parse(section));
+  }
+}
+
+export async function fact<T>(ctx: HostContext, f: Fact<T>, refresh = false): Promise<T> {
+  await gather(ctx, [f as Fact<unknown>], refresh);
+  return ctx.facts.get(f.name) as T;
+}
+
+export function forget(ctx: HostContext, ...facts: Fact<unknown>[]): void {
+  for (const f of facts) ctx.facts.delete(f.name);
+}

@@ -1,0 +1,70 @@
+import type { Duplex } from 'node:stream';
+import type { CommandResult, Connection, PutOptions, RunOptions } from '../connection/types.js';
+import type { Reporter } from './events.js';
+import { mask } from './secrets.js';
+
+/** A command that exited non-zero where success was required. Its message is already masked. */
+export class CommandError extends Error {
+  constructor(
+    readonly host: string,
+    readonly command: string,
+    readonly result: CommandResult,
+  ) {
+    const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
+    super(mask(`command failed (exit ${result.code}): ${firstLine(command)}\n${detail}`));
+    this.name = 'CommandError';
+  }
+}
+
+function firstLine(command: string): string {
+  const line = command.split('\n')[0] ?? '';
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+export interface HostContextOptions {
+  check: boolean;
+  diff: boolean;
+  verbose: boolean;
+}
+
+/**
+ * What a step sees of one host: its name and merged inventory variables, its connection, the run's
+ * mode, and a per-run cache of facts. Passed explicitly: no global "current host".
+ */
+export class HostContext {
+  /** Facts gathered this run, by fact name; steps that change a host invalidate what they changed. */
+  readonly facts = new Map<string, unknown>();
+
+  constructor(
+    readonly host: string,
+    readonly vars: Record<string, unknown>,
+    readonly connection: Connection,
+    readonly reporter: Reporter,
+    readonly options: HostContextOptions,
+  ) {}
+
+  get check(): boolean {
+    return this.options.check;
+  }
+
+  /** Runs a command; fails (CommandError) on a non-zero exit unless `allowFailure`. */
+  async run(command: string, options: RunOptions & { allowFailure?: boolean } = {}): Promise<CommandResult> {
+    if (this.options.verbose) this.reporter.emit({ type: 'command', host: this.host, command: mask(command) });
+    const result = await this.connection.run(command, options);
+    if (result.code !== 0 && !options.allowFailure) throw new CommandError(this.host, command, result);
+    return result;
+  }
+
+  async put(path: string, content: string | Buffer, options?: PutOptions): Promise<void> {
+    if (this.options.verbose) this.reporter.emit({ type: 'command', host: this.host, command: `put ${path}` });
+    await this.connection.put(path, content, options);
+  }
+
+  forward(host: string, port: number): Promise<Duplex> {
+    return this.connection.forward(host, port);
+  }
+
+  message(text: string): void {
+    this.reporter.emit({ type: 'message', host: this.host, text: mask(text) });
+  }
+}

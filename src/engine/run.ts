@@ -1,0 +1,152 @@
+import pMap from 'p-map';
+import { LocalConnection } from '../connection/local.js';
+import { SshConnection } from '../connection/ssh.js';
+import { sshTargetFromVars } from '../connection/target.js';
+import { UnreachableError, type Connection } from '../connection/types.js';
+import { selectHosts, type Inventory } from '../inventory/index.js';
+import { emptyStats, type HostStats, type Reporter, type RunEvent } from './events.js';
+import { HostContext } from './host-context.js';
+import { mask } from './secrets.js';
+import { StepFailed } from './step.js';
+
+export interface RunOptions {
+  check: boolean;
+  diff: boolean;
+  verbose: boolean;
+  forks: number;
+  limit?: string;
+  json: boolean;
+}
+
+export type Connector = (host: string, vars: Record<string, unknown>) => Promise<Connection>;
+
+/** SSH by default; `ansible_connection: local` runs on this machine, as in Ansible. */
+export const sshConnector: Connector = async (host, vars) =>
+  vars.ansible_connection === 'local' ? new LocalConnection(host) : SshConnection.open(sshTargetFromVars(host, vars));
+
+export interface HostOutcome {
+  succeeded: string[];
+  failed: string[];
+  unreachable: string[];
+}
+
+/**
+ * One invocation's shared state (invoke's Context): the inventory, the options, a connection per host
+ * opened on first use and reused by every task of the call, and the per-host stats for the recap.
+ */
+export class Run implements Reporter {
+  readonly stats = new Map<string, HostStats>();
+  private readonly contexts = new Map<string, Promise<HostContext>>();
+
+  constructor(
+    private readonly inventoryLoader: () => Promise<Inventory>,
+    readonly options: RunOptions,
+    private readonly reporter: Reporter,
+    private readonly connector: Connector = sshConnector,
+  ) {}
+
+  private inventoryPromise?: Promise<Inventory>;
+  inventory(): Promise<Inventory> {
+    this.inventoryPromise ??= this.inventoryLoader();
+    return this.inventoryPromise;
+  }
+
+  emit(event: RunEvent): void {
+    if (event.type === 'step') {
+      const s = this.statsOf(event.host);
+      s[event.status === 'unreachable' ? 'unreachable' : event.status]++;
+    }
+    this.reporter.emit(event);
+  }
+
+  private statsOf(host: string): HostStats {
+    let s = this.stats.get(host);
+    if (!s) this.stats.set(host, (s = emptyStats()));
+    return s;
+  }
+
+  /** Hosts matching `pattern` (default all), narrowed by --limit, in inventory order. */
+  async hosts(pattern = 'all'): Promise<string[]> {
+    const inv = await this.inventory();
+    const selected = selectHosts(inv, pattern);
+    if (!this.options.limit) return selected;
+    const limited = new Set(selectHosts(inv, this.options.limit));
+    return selected.filter((h: string) => limited.has(h));
+  }
+
+  async vars(host: string): Promise<Record<string, unknown>> {
+    const h = (await this.inventory()).hosts.get(host);
+    if (!h) throw new Error(`unknown host ${host}`);
+    return h.vars;
+  }
+
+  /** The host's context, connecting on first use; every later call reuses the same connection. */
+  context(host: string): Promise<HostContext> {
+    let ctx = this.contexts.get(host);
+    if (!ctx) {
+      ctx = (async () => {
+        const vars = await this.vars(host);
+        const connection = await this.connector(host, vars);
+        return new HostContext(host, vars, connection, this, this.options);
+      })();
+      this.contexts.set(host, ctx);
+      ctx.catch(() => this.contexts.delete(host));
+    }
+    return ctx;
+  }
+
+  /**
+   * Runs `fn` on every host in parallel (up to --forks). A host that fails or cannot be reached is
+   * reported and left out; the others go on. Returns who succeeded.
+   */
+  async onHosts(hosts: string[], fn: (ctx: HostContext) => Promise<void>): Promise<HostOutcome> {
+    const outcome: HostOutcome = { succeeded: [], failed: [], unreachable: [] };
+    await pMap(
+      hosts,
+      async (host) => {
+        try {
+          await fn(await this.context(host));
+          outcome.succeeded.push(host);
+        } catch (err) {
+          this.hostError(host, err, outcome);
+        }
+      },
+      { concurrency: Math.max(1, this.options.forks) },
+    );
+    const order = (list: string[]) => hosts.filter((h) => list.includes(h));
+    return { succeeded: order(outcome.succeeded), failed: order(outcome.failed), unreachable: order(outcome.unreachable) };
+  }
+
+  private hostError(host: string, err: unknown, outcome: HostOutcome): void {
+    if (err instanceof UnreachableError) {
+      outcome.unreachable.push(host);
+      this.emit({ type: 'step', host, step: 'connect', status: 'unreachable', message: mask(err.message), check: this.options.check });
+    } else {
+      outcome.failed.push(host);
+      // StepFailed was reported by runStep already; anything else is a failure outside a step.
+      if (!(err instanceof StepFailed)) {
+        this.emit({ type: 'step', host, step: 'error', status: 'failed', message: mask((err as Error).message), check: this.options.check });
+      }
+    }
+  }
+
+  message(text: string): void {
+    this.emit({ type: 'message', text: mask(text) });
+  }
+
+  /** Did any host fail or stay unreachable during this run? Decides the exit code. */
+  exitCode(): number {
+    let code = 0;
+    for (const s of this.stats.values()) {
+      if (s.unreachable > 0) code = code || 4;
+      if (s.failed > 0) code = 2;
+    }
+    return code;
+  }
+
+  async close(): Promise<void> {
+    const all = await Promise.allSettled(this.contexts.values());
+    await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.connection.close() : undefined)));
+    this.contexts.clear();
+  }
+}

@@ -1,0 +1,32 @@
+import type { Fact } from '../engine/fact.js';
+
+export interface SystemFacts {
+  hostname: string;
+  os: string;
+  /** PostgreSQL majors whose server binaries are installed (Debian layout /usr/lib/postgresql/N). */
+  postgresMajors: number[];
+  /** Whether systemd runs as init: decides systemctl vs pg_ctlcluster/direct daemons. */
+  systemd: boolean;
+  hasSudo: boolean;
+}
+
+export const systemFact: Fact<SystemFacts> = {
+  name: 'system',
+  command: [
+    'echo "hostname=$(hostname)"',
+    '. /etc/os-release 2>/dev/null; echo "os=${PRETTY_NAME:-unknown}"',
+    'echo "majors=$(ls /usr/lib/postgresql 2>/dev/null | while read m; do [ -x /usr/lib/postgresql/$m/bin/postgres ] && printf "%s " "$m"; done)"',
+    '[ -d /run/systemd/system ] && echo systemd=1 || echo systemd=0',
+    'command -v sudo >/dev/null && echo sudo=1 || echo sudo=0',
+  ].join('\n'),
+  parse(output) {
+    const kv = new Map(output.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+    return {
+      hostname: kv.get('hostname') ?? '',
+      os: kv.get('os') ?? 'unknown',
+      postgresMajors: (kv.get('majors') ?? '').trim().split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b),
+      systemd: kv.get('systemd') === '1',
+      hasSudo: kv.get('sudo') === '1',
+    };
+  },
+};

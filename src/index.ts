@@ -1,0 +1,16 @@
+/**
+ * The public API for a team's own task file:
+ *   import { task, step, runSteps, z } from 'pgtasks';
+ */
+export { z } from 'zod';
+export { task, TaskRefused, type Task } from './engine/task.js';
+export { step, runStep, runSteps, ok, skip, change, type Plan, type Step } from './engine/step.js';
+export { fact, gather, forget, type Fact } from './engine/fact.js';
+export { HostContext, CommandError } from './engine/host-context.js';
+export { Run, type RunOptions } from './engine/run.js';
+export { registerSecret, mask } from './engine/secrets.js';
+export { sh } from './connection/shell.js';
+export type { Connection, CommandResult } from './connection/types.js';
+export { systemFact } from './facts/system.js';
+export { pgClustersFact } from './facts/pg-clusters.js';
+export { builtinTasks } from '../tasks/index.js';

@@ -1,0 +1,6 @@
+import type { Task } from '../src/engine/task.js';
+import facts from './facts.js';
+import inventory from './inventory.js';
+
+/** The built-in tasks, one module each in this folder. */
+export const builtinTasks: Task[] = [facts, inventory] as Task[];
