@@ -34,6 +34,8 @@ export interface HostContextOptions {
 export class HostContext {
   /** Facts gathered this run, by fact name; steps that change a host invalidate what they changed. */
   readonly facts = new Map<string, unknown>();
+  /** Handlers notified by steps that changed something (Ansible's notify), e.g. 'postgresql-reload'. */
+  readonly notified = new Set<string>();
 
   constructor(
     readonly host: string,

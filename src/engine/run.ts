@@ -134,9 +134,16 @@ export class Run implements Reporter {
     this.emit({ type: 'message', text: mask(text) });
   }
 
+  /** A task-level refusal or failure that is no single host's (e.g. a refused cluster plan). */
+  readonly refusals: string[] = [];
+  refuse(text: string): void {
+    this.refusals.push(text);
+    this.emit({ type: 'message', text: mask(`REFUSED: ${text}`) });
+  }
+
   /** Did any host fail or stay unreachable during this run? Decides the exit code. */
   exitCode(): number {
-    let code = 0;
+    let code = this.refusals.length ? 1 : 0;
     for (const s of this.stats.values()) {
       if (s.unreachable > 0) code = code || 4;
       if (s.failed > 0) code = 2;

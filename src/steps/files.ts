@@ -43,9 +43,9 @@ export async function statFiles(ctx: HostContext, paths: string[]): Promise<Map<
  * Ensures files have exactly this content, owner and mode. Reads all of them in one round trip,
  * uploads only those that differ, and returns whether anything changed (or would, in check mode).
  */
-export function filesStep(name: string, files: () => FileSpec[] | Promise<FileSpec[]>): Step {
+export function filesStep(name: string, files: (ctx: HostContext) => FileSpec[] | Promise<FileSpec[]>): Step {
   return step(name, async (ctx) => {
-    const specs = await files();
+    const specs = await files(ctx);
     const remote = await statFiles(ctx, specs.map((f) => f.path));
     const differing = specs.filter((f) => {
       const r = remote.get(f.path)!;

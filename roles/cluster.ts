@@ -1,0 +1,100 @@
+import { clusterCredentials, ADMIN_USER } from '../src/cluster/credentials.js';
+import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { gatherCluster } from '../src/cluster/gather.js';
+import { planCluster, PlanRefused, type ClusterPlan } from '../src/cluster/plan.js';
+import { slotName, type ClusterSpec } from '../src/cluster/vars.js';
+import type { Run } from '../src/engine/run.js';
+import { runSteps } from '../src/engine/step.js';
+import type { PgNodeFacts } from '../src/facts/postgres.js';
+import { configRole } from './config.js';
+import { deactivateRole } from './deactivate.js';
+import { installRole } from './install.js';
+import { primaryRole, slotsStep } from './primary.js';
+import { registerRole } from './register.js';
+import { cloneStep } from './replica.js';
+import { serviceRole } from './service.js';
+import { syncRole } from './sync.js';
+
+/** Reads the cluster's state and plans from it; undefined (and a refusal reported) when it must not run. */
+export async function planFromHosts(run: Run, spec: ClusterSpec): Promise<{ cc: Omit<ClusterContext, 'creds'>; plan: ClusterPlan } | undefined> {
+  const gathered = await gatherCluster(run, spec);
+  const facts = new Map(gathered.members.filter((m) => m.facts).map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
+  let plan: ClusterPlan;
+  try {
+    const versions = new Set([...facts.values()].map((f) => f.version));
+    if (versions.size > 1) throw new PlanRefused(spec.name, `members default to different PostgreSQL majors (${[...versions].join(', ')}); set pg_version`);
+    plan = planCluster(spec, gathered.members);
+  } catch (err) {
+    if (err instanceof PlanRefused) {
+      run.refuse(err.message);
+      return undefined;
+    }
+    throw err;
+  }
+  const version = [...facts.values()][0]!.version;
+  return { cc: { spec, plan, version, facts, systemd: gathered.systemd }, plan };
+}
+
+/**
+ * configure-cluster for one cluster: facts, plan, then roles in dependency order with hosts in
+ * parallel wherever the order allows (replicas install and write config while the primary is built).
+ */
+export async function configureCluster(run: Run, spec: ClusterSpec): Promise<void> {
+  const planned = await planFromHosts(run, spec);
+  if (!planned) return;
+  const { plan } = planned;
+  for (const note of plan.notes) run.message(`cluster ${spec.name}: ${note}`);
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, !run.options.check);
+  const cc: ClusterContext = { ...planned.cc, creds };
+  const primary = plan.primary.host;
+
+  let primaryReady!: (ok: boolean) => void;
+  const primaryDone = new Promise<boolean>((r) => (primaryReady = r));
+  const present = [primary, ...plan.replicas.map((r) => r.member.host)];
+  const built = await run.onHosts(present, async (ctx) => {
+    const isPrimary = ctx.host === primary;
+    try {
+      await runSteps(ctx, installRole(cc.version, { pgdg: plan.primary.vars.pg_pgdg_repo }));
+      if (isPrimary) {
+        await runSteps(ctx, primaryRole(cc, ctx.host));
+        primaryReady(true);
+        return;
+      }
+      await runSteps(ctx, configRole(cc, ctx.host));
+    } catch (err) {
+      if (isPrimary) primaryReady(false);
+      throw err;
+    }
+    if (!(await primaryDone)) throw new Error(`primary ${primary} failed; replica not built`);
+    await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host)]);
+  });
+  if (built.failed.includes(primary) || built.unreachable.includes(primary)) return;
+
+  await run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {}));
+
+  if (plan.deactivate.length) {
+    const gone = await run.onHosts(plan.deactivate.map((m) => m.host), (ctx) => runSteps(ctx, deactivateRole(cc, ctx.host)).then(() => {}));
+    // Their slots could only be dropped once their walreceivers stopped.
+    if (gone.succeeded.length) await run.onHosts([primary], (ctx) => runSteps(ctx, [slotsStep(cc)]).then(() => {}));
+  }
+
+  await registerRole(run, cc);
+
+  const replicas = plan.replicas.map((r) => `${r.member.host}${plan.syncCandidates.includes(slotName(r.member.host)) ? ' (sync)' : ''}`);
+  run.message(`cluster ${spec.name}: primary ${primary}${replicas.length ? `, replicas ${replicas.join(', ')}` : ''}`);
+  if (plan.primaryAction === 'bootstrap' && !run.options.check) announceNewCluster(run, cc);
+}
+
+/** Printed once, when the cluster is created: the only time pgtasks shows the admin password. */
+function announceNewCluster(run: Run, cc: ClusterContext): void {
+  const host = cc.spec.serviceName ?? cc.plan.primary.address;
+  const text = [
+    '',
+    `Cluster ${cc.spec.name} is ready. Connect with:`,
+    `  psql "host=${host} port=${cc.spec.port} user=${ADMIN_USER} dbname=postgres"`,
+    `  password: ${cc.creds.admin}`,
+    `(kept in ${cc.creds.dir}/${ADMIN_USER}.password, mode 0600; it is not shown again)`,
+    '',
+  ].join('\n');
+  run.emit({ type: 'result', task: 'configure-cluster', data: { cluster: cc.spec.name, host, port: cc.spec.port, user: ADMIN_USER }, text });
+}

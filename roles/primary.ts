@@ -1,0 +1,106 @@
+import { ADMIN_USER, REPLICATION_USER } from '../src/cluster/credentials.js';
+import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { scramVerifier, verifierMatches } from '../src/cluster/scram.js';
+import { slotName } from '../src/cluster/vars.js';
+import { change, ok, skip, step, type Step } from '../src/engine/step.js';
+import { dataDir } from '../src/facts/postgres.js';
+import { ident, lit, psql } from '../src/steps/postgres.js';
+import { configRole } from './config.js';
+import { serviceRole } from './service.js';
+
+/** Promotes the chosen replica (only when the plan found no primary), before its config drops primary_conninfo. */
+export function promoteStep(cc: ClusterContext): Step {
+  return step('promote', async (ctx) => {
+    if (cc.plan.primaryAction !== 'promote') return skip('not needed');
+    return change(`promote ${ctx.host} to primary (no primary left)`, async () => {
+      await psql(ctx, cc.spec.port, 'select pg_promote(true, 60)');
+    });
+  });
+}
+
+/** initdb (with data checksums) into an EMPTY data directory; never anything else. */
+export function bootstrapStep(cc: ClusterContext): Step {
+  const dir = dataDir(cc.version, cc.spec.name);
+  return step('bootstrap', async (ctx) => {
+    if (cc.plan.primaryAction !== 'bootstrap') return skip('data directory exists');
+    return change(`initdb ${dir}`, async () => {
+      await ctx.run(
+        `set -e
+if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo "${dir} is not empty: refusing to initdb over it" >&2; exit 1; fi
+install -d -o postgres -g postgres -m 0700 ${dir}`,
+      );
+      await ctx.run(
+        `/usr/lib/postgresql/${cc.version}/bin/initdb -D ${dir} --data-checksums --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --username=postgres >/dev/null
+# initdb's own config files are unused (Debian reads /etc/postgresql) and would only mislead readers.
+rm -f ${dir}/postgresql.conf ${dir}/pg_hba.conf ${dir}/pg_ident.conf`,
+        { user: 'postgres' },
+      );
+    });
+  });
+}
+
+/** The admin and replication roles, with passwords set as scram verifiers computed locally. */
+export function rolesStep(cc: ClusterContext): Step {
+  const wanted = [
+    { name: ADMIN_USER, attrs: 'LOGIN SUPERUSER CREATEDB CREATEROLE', password: cc.creds.admin },
+    { name: REPLICATION_USER, attrs: 'LOGIN REPLICATION', password: cc.creds.replicator },
+  ];
+  return step('roles', async (ctx) => {
+    if (ctx.check && cc.plan.primaryAction === 'bootstrap') return change(`create roles ${wanted.map((w) => w.name).join(', ')}`, async () => {});
+    const rows = await psql(ctx, cc.spec.port, `select rolname, rolpassword, rolcanlogin, rolsuper, rolreplication from pg_authid where rolname in (${wanted.map((w) => lit(w.name)).join(',')})`);
+    const have = new Map(rows.map((r) => [r[0], r]));
+    const sql: string[] = [];
+    const what: string[] = [];
+    for (const w of wanted) {
+      const row = have.get(w.name);
+      const attrsOk = row && row[2] === 't' && (w.name === ADMIN_USER ? row[3] === 't' : row[4] === 't');
+      if (!row) {
+        sql.push(`CREATE ROLE ${ident(w.name)} ${w.attrs}`);
+        what.push(`create ${w.name}`);
+      } else if (!attrsOk) {
+        sql.push(`ALTER ROLE ${ident(w.name)} ${w.attrs}`);
+        what.push(`fix ${w.name} attributes`);
+      }
+      if (!row || !verifierMatches(row[1], w.password)) {
+        sql.push(`ALTER ROLE ${ident(w.name)} PASSWORD ${lit(scramVerifier(w.password))}`);
+        if (row) what.push(`set ${w.name} password`);
+      }
+    }
+    if (!sql.length) return ok(`${wanted.map((w) => w.name).join(', ')} up to date`);
+    return change(what.join(', '), async () => {
+      await psql(ctx, cc.spec.port, `${sql.join(';\n')};`);
+    });
+  });
+}
+
+/**
+ * One physical slot per replica, so the primary keeps WAL a replica still needs; slots of hosts
+ * that are no longer replicas here (deactivated, or this host itself after a promotion) are dropped.
+ */
+export function slotsStep(cc: ClusterContext): Step {
+  return step('replication slots', async (ctx) => {
+    if (ctx.check && cc.plan.primaryAction === 'bootstrap') {
+      return cc.plan.replicas.length ? change(`create slots ${cc.plan.replicas.map((r) => slotName(r.member.host)).join(', ')}`, async () => {}) : ok();
+    }
+    const wanted = new Set(cc.plan.replicas.map((r) => slotName(r.member.host)));
+    const members = new Set(cc.spec.members.map((m) => slotName(m.host)));
+    const rows = await psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`);
+    const have = new Set(rows.map((r) => r[0]));
+    const create = [...wanted].filter((s) => !have.has(s));
+    const drop = rows.filter((r) => members.has(r[0]!) && !wanted.has(r[0]!) && r[1] === 'f').map((r) => r[0]!);
+    if (!create.length && !drop.length) return ok(`${wanted.size} slot(s) present`);
+    const summary = [create.length ? `create ${create.join(', ')}` : '', drop.length ? `drop ${drop.join(', ')}` : ''].filter(Boolean).join('; ');
+    return change(summary, async () => {
+      const sql = [
+        ...create.map((s) => `select pg_create_physical_replication_slot(${lit(s)})`),
+        ...drop.map((s) => `select pg_drop_replication_slot(${lit(s)})`),
+      ];
+      await psql(ctx, cc.spec.port, `${sql.join(';\n')};`);
+    });
+  });
+}
+
+/** Everything the primary needs, in order. */
+export function primaryRole(cc: ClusterContext, host: string): Step[] {
+  return [promoteStep(cc), ...configRole(cc, host), bootstrapStep(cc), ...serviceRole(cc, host), rolesStep(cc), slotsStep(cc)];
+}

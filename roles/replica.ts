@@ -1,0 +1,43 @@
+import { REPLICATION_USER } from '../src/cluster/credentials.js';
+import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { slotName } from '../src/cluster/vars.js';
+import { change, skip, step, type Step } from '../src/engine/step.js';
+import { confDir, dataDir } from '../src/facts/postgres.js';
+import { configRole } from './config.js';
+import { serviceRole } from './service.js';
+
+/**
+ * Builds a replica with pg_basebackup from the current primary, through its slot. The copy lands in a
+ * side directory and is moved in only when complete and only if the data directory is still empty,
+ * so an interrupted clone leaves nothing half-built and a data directory with data is never touched.
+ */
+export function cloneStep(cc: ClusterContext, host: string): Step {
+  const dir = dataDir(cc.version, cc.spec.name);
+  const tmp = `${dir}.pgtasks-clone`;
+  const primary = cc.plan.primary;
+  return step('clone', async (ctx) => {
+    const planned = cc.plan.replicas.find((r) => r.member.host === host);
+    if (planned?.action !== 'clone') return skip('data directory exists');
+    return change(`pg_basebackup from ${primary.host}`, async () => {
+      await ctx.run(`set -e
+if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo "${dir} is not empty: refusing to clone over it" >&2; exit 1; fi
+rm -rf ${tmp}
+install -d -o postgres -g postgres -m 0700 ${tmp}`);
+      await ctx.run(
+        `set -e
+PGPASSFILE=${confDir(cc.version, cc.spec.name)}/pgpass /usr/lib/postgresql/${cc.version}/bin/pg_basebackup -h ${primary.address} -p ${cc.spec.port} -U ${REPLICATION_USER} -D ${tmp} -X stream -S ${slotName(host)} -c fast -w
+touch ${tmp}/standby.signal
+rm -f ${tmp}/postgresql.conf ${tmp}/pg_hba.conf ${tmp}/pg_ident.conf`,
+        { user: 'postgres', timeoutMs: 6 * 60 * 60_000 },
+      );
+      await ctx.run(`set -e
+if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo "${dir} filled up during the clone: refusing to replace it" >&2; exit 1; fi
+rmdir ${dir} 2>/dev/null || true
+mv ${tmp} ${dir}`);
+    });
+  });
+}
+
+export function replicaRole(cc: ClusterContext, host: string): Step[] {
+  return [...configRole(cc, host), cloneStep(cc, host), ...serviceRole(cc, host)];
+}

@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { registerSecret } from '../engine/secrets.js';
+
+export interface Credentials {
+  admin: string;
+  replicator: string;
+  /** True when this run generated them (the cluster is new): the end of the run prints how to connect. */
+  created: boolean;
+  dir: string;
+}
+
+export const ADMIN_USER = 'admin';
+export const REPLICATION_USER = 'replicator';
+
+async function readSecret(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim() || undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The cluster's passwords, generated once and kept locally under <dir>/<cluster>/ (0700 dir, 0600
+ * files), reused on every run. In check mode missing ones are invented but not written.
+ */
+export async function clusterCredentials(baseDir: string, cluster: string, write: boolean): Promise<Credentials> {
+  const dir = resolve(baseDir, cluster);
+  const files = { admin: join(dir, `${ADMIN_USER}.password`), replicator: join(dir, `${REPLICATION_USER}.password`) };
+  let created = false;
+  const values: Record<string, string> = {};
+  for (const [key, file] of Object.entries(files)) {
+    let value = await readSecret(file);
+    if (!value) {
+      value = randomBytes(24).toString('base64url');
+      created = true;
+      if (write) {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await chmod(dir, 0o700);
+        await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+      }
+    }
+    await chmod(file, 0o600).catch(() => {});
+    values[key] = registerSecret(value);
+  }
+  return { admin: values.admin!, replicator: values.replicator!, created, dir };
+}

@@ -1,0 +1,148 @@
+import type { Fact } from '../engine/fact.js';
+
+/** What the data directory says about this node, independent of what the inventory wishes. */
+export type NodeState = 'EMPTY' | 'PRIMARY' | 'REPLICA' | 'DEACTIVATED' | 'UNKNOWN';
+
+export interface PgNodeFacts {
+  version: number;
+  cluster: string;
+  port: number;
+  installed: boolean;
+  configured: boolean;
+  state: NodeState;
+  /** Why UNKNOWN, for the refusal message. */
+  detail?: string;
+  running: boolean;
+  systemIdentifier?: string;
+  timeline?: number;
+  /** Most advanced WAL position known (current on a primary, max(received, replayed) on a replica). */
+  lsn?: string;
+  /** Host in the replica's primary_conninfo, running or configured. */
+  upstream?: string;
+  walReceiverStatus?: string;
+  pendingRestart: string[];
+  slots: { name: string; active: boolean }[];
+  deactivatedDirs: string[];
+  startConf?: string;
+  serverVersionNum?: number;
+}
+
+/** The distribution's own PostgreSQL major (what `apt-get install postgresql` gives). */
+export const DISTRO_MAJORS: Record<string, number> = {
+  'debian:11': 13, 'debian:12': 15, 'debian:13': 17, 'ubuntu:20.04': 12, 'ubuntu:22.04': 14, 'ubuntu:24.04': 16,
+};
+
+export const dataDir = (version: number, cluster: string) => `/var/lib/postgresql/${version}/${cluster}`;
+export const confDir = (version: number, cluster: string) => `/etc/postgresql/${version}/${cluster}`;
+
+const QUERY = `select 'recovery=' || pg_is_in_recovery()::text
+union all select 'lsn=' || coalesce((case when pg_is_in_recovery() then greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) else pg_current_wal_lsn() end)::text, '')
+union all select 'tli=' || (case when pg_is_in_recovery() then coalesce((select received_tli from pg_stat_wal_receiver), (select timeline_id from pg_control_checkpoint())) else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end)::text
+union all select 'live_upstream=' || coalesce((select sender_host from pg_stat_wal_receiver), '')
+union all select 'receiver=' || coalesce((select status from pg_stat_wal_receiver), '')
+union all select 'pending_restart=' || coalesce((select string_agg(name, ',') from pg_settings where pending_restart), '')
+union all select 'slot=' || slot_name || ':' || active::text from pg_replication_slots
+union all select 'server_version_num=' || current_setting('server_version_num')`;
+
+/**
+ * Everything configure-cluster needs to know of one node, in one shell script: data directory
+ * state from the files (works when PostgreSQL is down) and, when it runs, live state from SQL.
+ */
+export function pgNodeFact(opts: { cluster: string; version?: number; port: number }): Fact<PgNodeFacts> {
+  const majors = Object.entries(DISTRO_MAJORS).map(([k, v]) => `${k}) echo ${v};;`).join(' ');
+  return {
+    name: `pg-node:${opts.cluster}`,
+    command: `
+pgsu() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -n -u postgres -- "$@"; fi; }
+V=${opts.version ?? `$(. /etc/os-release; case "$ID:$VERSION_ID" in ${majors} *) ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1;; esac)`}
+C='${opts.cluster}'; P=${opts.port}
+D=/var/lib/postgresql/$V/$C; E=/etc/postgresql/$V/$C
+echo "version=$V"
+[ -x /usr/lib/postgresql/$V/bin/postgres ] && echo installed=1
+[ -f $E/postgresql.conf ] && echo configured=1
+[ -f $E/start.conf ] && echo "startconf=$(grep -v '^#' $E/start.conf | tr -d ' \\n')"
+sed -n "s/^primary_conninfo *= *'\\(.*\\)'/conninfo=\\1/p" $E/postgresql.conf 2>/dev/null
+for d in $D.deactivated-*; do [ -d "$d" ] && echo "deactivated=$d"; done
+if [ -d $D ] && [ -n "$(ls -A $D 2>/dev/null)" ]; then echo datadir=nonempty; else echo datadir=empty; fi
+[ -f $D/PG_VERSION ] && echo "pgversion=$(cat $D/PG_VERSION)"
+[ -f $D/standby.signal ] && echo standby=1
+if [ -f $D/global/pg_control ]; then
+  /usr/lib/postgresql/$V/bin/pg_controldata $D 2>/dev/null | sed -n \\
+    -e 's/^Database system identifier: *\\(.*\\)/sysid=\\1/p' \\
+    -e 's/^Database cluster state: *\\(.*\\)/ctlstate=\\1/p' \\
+    -e "s/^Latest checkpoint's TimeLineID: *\\(.*\\)/ctltli=\\1/p" \\
+    -e 's/^Latest checkpoint location: *\\(.*\\)/ctllsn=\\1/p' \\
+    -e 's/^Minimum recovery ending location: *\\(.*\\)/ctlminrec=\\1/p'
+fi
+if [ -f $D/postmaster.pid ] && kill -0 "$(head -1 $D/postmaster.pid)" 2>/dev/null; then
+  echo running=1
+  pgsu psql -X -A -t -q -p $P -d postgres -c "${QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'
+fi
+true`,
+    parse: (output) => parsePgNode(output, opts.cluster, opts.port),
+  };
+}
+
+export function parsePgNode(output: string, cluster: string, port: number): PgNodeFacts {
+  const kv = new Map<string, string>();
+  const multi = (key: string) =>
+    output.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+  for (const line of output.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
+  }
+  const version = Number(kv.get('version'));
+  const running = kv.get('running') === '1';
+  const recovery = kv.get('recovery');
+  const conninfoHost = /(?:^|\s)host=(\S+)/.exec(kv.get('conninfo') ?? '')?.[1]?.replace(/^'|'$/g, '');
+  const deactivatedDirs = multi('deactivated');
+  const f: PgNodeFacts = {
+    version,
+    cluster,
+    port,
+    installed: kv.get('installed') === '1',
+    configured: kv.get('configured') === '1',
+    state: 'UNKNOWN',
+    running,
+    systemIdentifier: kv.get('sysid'),
+    timeline: Number(kv.get('tli') ?? kv.get('ctltli')) || undefined,
+    lsn: kv.get('lsn') || maxLsn(kv.get('ctllsn'), kv.get('ctlminrec')),
+    upstream: kv.get('live_upstream') || conninfoHost,
+    walReceiverStatus: kv.get('receiver') || undefined,
+    pendingRestart: (kv.get('pending_restart') ?? '').split(',').filter(Boolean),
+    slots: multi('slot').map((s) => ({ name: s.slice(0, s.lastIndexOf(':')), active: s.endsWith(':true') })),
+    deactivatedDirs,
+    startConf: kv.get('startconf'),
+    serverVersionNum: kv.get('server_version_num') ? Number(kv.get('server_version_num')) : undefined,
+  };
+  if (kv.get('datadir') !== 'nonempty') {
+    f.state = deactivatedDirs.length > 0 ? 'DEACTIVATED' : 'EMPTY';
+  } else if (!kv.get('pgversion') || !kv.get('sysid')) {
+    f.state = 'UNKNOWN';
+    f.detail = `data directory ${dataDir(version, cluster)} is not empty but holds no PostgreSQL cluster`;
+  } else if (Number(kv.get('pgversion')) !== version) {
+    f.state = 'UNKNOWN';
+    f.detail = `data directory holds PostgreSQL ${kv.get('pgversion')}, not ${version}`;
+  } else if (running && kv.has('psqlerror') && recovery === undefined) {
+    f.state = 'UNKNOWN';
+    f.detail = `PostgreSQL runs but cannot be queried: ${kv.get('psqlerror')}`;
+  } else if (recovery !== undefined ? recovery === 'true' : kv.get('standby') === '1') {
+    f.state = 'REPLICA';
+  } else {
+    f.state = 'PRIMARY';
+  }
+  return f;
+}
+
+/** LSNs as PostgreSQL prints them (hi/lo hex) to a comparable bigint. */
+export function lsnValue(lsn: string | undefined): bigint {
+  if (!lsn || !lsn.includes('/')) return -1n;
+  const [hi, lo] = lsn.split('/');
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+}
+
+function maxLsn(a?: string, b?: string): string | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return lsnValue(a) >= lsnValue(b) ? a : b;
+}

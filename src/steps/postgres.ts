@@ -1,0 +1,48 @@
+import { quote } from '../connection/shell.js';
+import type { HostContext } from '../engine/host-context.js';
+
+/** Runs SQL (sent on stdin, so values in it never show in a process list) as the postgres OS user. */
+export async function psql(ctx: HostContext, port: number, sql: string, db = 'postgres'): Promise<string[][]> {
+  const { stdout } = await ctx.run(`psql -X -A -t -q -F '\t' -v ON_ERROR_STOP=1 -p ${port} -d ${quote(db)} -f -`, {
+    user: 'postgres',
+    stdin: sql,
+  });
+  return stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('\t'));
+}
+
+/** A SQL string literal. */
+export function lit(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** A SQL identifier. */
+export function ident(value: string): string {
+  return `"${value.replace(/"/g, '""')}"`;
+}
+
+export interface PgService {
+  version: number;
+  cluster: string;
+  systemd: boolean;
+}
+
+/**
+ * Start/stop/reload/restart through Debian's tools: systemctl where systemd runs (so the unit's
+ * state stays true), pg_ctlcluster directly elsewhere (containers, the lab).
+ */
+export function pgServiceCommand(s: PgService, action: 'start' | 'stop' | 'restart' | 'reload', mode?: 'fast' | 'immediate'): string {
+  if (s.systemd && !mode) return `systemctl ${action} ${quote(`postgresql@${s.version}-${s.cluster}`)}`;
+  return `pg_ctlcluster ${mode ? `-m ${mode} ` : ''}${s.version} ${quote(s.cluster)} ${action}`;
+}
+
+/** Exit 0 when the cluster runs (pg_ctl status semantics). */
+export function pgStatusCommand(s: PgService): string {
+  return `pg_ctlcluster ${s.version} ${quote(s.cluster)} status >/dev/null 2>&1`;
+}
+
+export function pgLogTail(s: PgService): string {
+  return `tail -n 20 /var/log/postgresql/postgresql-${s.version}-${s.cluster}.log 2>/dev/null`;
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { configureCluster } from '../roles/cluster.js';
+import { clustersOf } from '../src/cluster/vars.js';
+import { task } from '../src/engine/task.js';
+
+export default task({
+  name: 'configure-cluster',
+  help: 'Install, configure and converge every PostgreSQL cluster of the inventory',
+  description: `Reads every member's state first, plans from it (the existing primary stays primary; with no primary
+left the most advanced replica is promoted; a new cluster is bootstrapped on the pg_primary host), then
+installs PostgreSQL, writes its configuration, builds missing replicas with pg_basebackup, sets the
+synchronous replicas, deactivates pg_state: absent members and registers the service name. Refuses,
+changing nothing, when a member is unreachable or two primaries exist. Running it again changes nothing.
+--limit picks the clusters of the matching hosts; a cluster is always converged as a whole.`,
+  args: z.object({
+    cluster: z.string().optional().describe('only this cluster (a pg_cluster value)'),
+  }),
+  async run(run, args) {
+    const inventory = await run.inventory();
+    let specs = clustersOf(inventory, args.cluster);
+    if (run.options.limit) {
+      const limited = new Set(await run.hosts());
+      specs = specs.filter((s) => s.members.some((m) => limited.has(m.host)));
+    }
+    if (specs.length === 0) run.message('no cluster to configure: no host in the inventory has pg_cluster set');
+    for (const spec of specs) await configureCluster(run, spec);
+  },
+});
