@@ -1,0 +1,93 @@
+import { describe, expect, test } from 'vitest';
+import { planCluster, PlanRefused, type MemberFacts } from '../../src/cluster/plan.js';
+import { pgVarsSchema, type ClusterSpec, type Member } from '../../src/cluster/vars.js';
+import type { NodeState, PgNodeFacts } from '../../src/facts/postgres.js';
+
+function member(host: string, extra: Record<string, unknown> = {}): Member {
+  return { host, address: `10.0.0.${host.slice(1)}`, vars: pgVarsSchema.parse({ pg_cluster: 'main', ...extra }) };
+}
+
+function facts(state: NodeState, extra: Partial<PgNodeFacts> = {}): PgNodeFacts {
+  const hasData = state === 'PRIMARY' || state === 'REPLICA';
+  return {
+    version: 15, cluster: 'main', port: 5432, installed: true, configured: hasData, state, running: hasData,
+    systemIdentifier: hasData ? '7000' : undefined, timeline: hasData ? 1 : undefined, lsn: hasData ? '0/3000000' : undefined,
+    pendingRestart: [], slots: [], deactivatedDirs: [], ...extra,
+  };
+}
+
+function spec(members: Member[], sync = 0): ClusterSpec {
+  return { name: 'main', members, port: 5432, syncReplicas: sync, credentialsDir: './credentials' };
+}
+
+const node = (m: Member, f?: PgNodeFacts, unreachable?: string): MemberFacts => ({ member: m, facts: f, unreachable });
+
+describe('planning a cluster from facts', () => {
+  const [h1, h2, h3] = [member('h1'), member('h2'), member('h3')];
+
+  test('a new cluster bootstraps the first host, others are cloned; sync = first N replicas', () => {
+    const plan = planCluster(spec([h1, h2, h3], 1), [node(h1, facts('EMPTY')), node(h2, facts('EMPTY')), node(h3, facts('EMPTY'))]);
+    expect(plan.primary.host).toBe('h1');
+    expect(plan.primaryAction).toBe('bootstrap');
+    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([['h2', 'clone'], ['h3', 'clone']]);
+    expect(plan.syncCandidates).toEqual(['h2']);
+  });
+
+  test('pg_primary picks the bootstrap host', () => {
+    const h2p = member('h2', { pg_primary: true });
+    const plan = planCluster(spec([h1, h2p]), [node(h1, facts('EMPTY')), node(h2p, facts('EMPTY'))]);
+    expect(plan.primary.host).toBe('h2');
+  });
+
+  test('the existing primary stays primary whatever pg_primary says; a new host becomes a replica', () => {
+    const h1p = member('h1', { pg_primary: true });
+    const plan = planCluster(spec([h1p, h2, h3]), [node(h1p, facts('REPLICA')), node(h2, facts('PRIMARY')), node(h3, facts('EMPTY'))]);
+    expect(plan.primary.host).toBe('h2');
+    expect(plan.primaryAction).toBe('keep');
+    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([['h1', 'keep'], ['h3', 'clone']]);
+    expect(plan.notes.join()).toMatch(/pg_primary names h1/);
+  });
+
+  test('with no primary left, the most advanced replica is promoted', () => {
+    const plan = planCluster(spec([h1, h2, h3]), [
+      node(h1, facts('EMPTY')),
+      node(h2, facts('REPLICA', { lsn: '0/5000000' })),
+      node(h3, facts('REPLICA', { lsn: '0/5000100' })),
+    ]);
+    expect(plan.primary.host).toBe('h3');
+    expect(plan.primaryAction).toBe('promote');
+    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([['h1', 'clone'], ['h2', 'keep']]);
+  });
+
+  test('a higher timeline wins over a higher LSN', () => {
+    const plan = planCluster(spec([h2, h3]), [node(h2, facts('REPLICA', { timeline: 3, lsn: '0/1' })), node(h3, facts('REPLICA', { timeline: 2, lsn: '1/0' }))]);
+    expect(plan.primary.host).toBe('h2');
+  });
+
+  const refused = (fn: () => unknown, pattern: RegExp) => {
+    expect(fn).toThrow(PlanRefused);
+    expect(fn).toThrow(pattern);
+  };
+
+  test('refuses on an unreachable member, two primaries, unknown data, foreign clusters', () => {
+    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, undefined, 'unreachable')]), /h2 is unreachable.*nothing was changed/);
+    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('PRIMARY', { running: false }))]), /split brain: h1 \(running\) and h2 \(stopped\)/);
+    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('UNKNOWN', { detail: 'not empty' }))]), /h2: not empty/);
+    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { systemIdentifier: '9' }))]), /different clusters/);
+    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { timeline: 2 }))]), /timeline 2, ahead of primary h1/);
+  });
+
+  test('pg_state: absent deactivates a replica and refuses on the primary', () => {
+    const h3a = member('h3', { pg_state: 'absent' });
+    const plan = planCluster(spec([h1, h2, h3a]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA')), node(h3a, facts('REPLICA'))]);
+    expect(plan.deactivate.map((m) => m.host)).toEqual(['h3']);
+    expect(plan.replicas.map((r) => r.member.host)).toEqual(['h2']);
+    const h1a = member('h1', { pg_state: 'absent' });
+    refused(() => planCluster(spec([h1a, h2]), [node(h1a, facts('PRIMARY')), node(h2, facts('REPLICA'))]), /move the primary away first/);
+  });
+
+  test('a deactivated member that is present again is rebuilt as a replica', () => {
+    const plan = planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('DEACTIVATED'))]);
+    expect(plan.replicas).toEqual([{ member: h2, action: 'clone' }]);
+  });
+});
