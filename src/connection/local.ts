@@ -25,6 +25,8 @@ export class LocalConnection implements Connection {
         if (timer) clearTimeout(timer);
         resolve({ code: code ?? (signal ? 128 : 255), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
       });
+      // A command may exit without reading its stdin; that is its business, not an error.
+      child.stdin.on('error', () => {});
       child.stdin.end(options.stdin ?? '');
     });
   }
