@@ -1,0 +1,142 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startBind, type Bind } from '../lab/bind.js';
+import { addHosts, hostExec, labDown, labUp, startHost, stopHost, wipeHost, type Lab } from '../lab/lab.js';
+import { sql, writeClusterInventory } from './helpers/cluster-lab.js';
+import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
+
+const root = process.getuid?.() === 0;
+const LAB = 'cc';
+const NAME = 'orders-db.lab.pgtasks.test';
+
+describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => {
+  let lab: Lab;
+  let bind: Bind;
+  let inventory: string;
+  const writeInventory = (o: Parameters<typeof writeClusterInventory>[2] = {}) =>
+    writeClusterInventory(lab, inventory, {
+      cluster: 'orders',
+      serviceName: NAME,
+      registry: { provider: 'dns', server: '127.0.0.1', port: bind.port, zone: bind.zone, key_file: bind.keyFile, ttl: 5 },
+      ...o,
+    });
+  const dig = () => execFileSync('dig', ['@127.0.0.1', '-p', String(bind.port), '+short', NAME, 'A'], { encoding: 'utf8' }).trim();
+  const address = (host: string) => lab.hosts.find((h) => h.name === host)!.address;
+  const run = (...argv: string[]) => pgtasks(['-i', inventory, ...argv]);
+
+  beforeAll(async () => {
+    lab = await labUp({ hosts: 3, name: LAB });
+    bind = await startBind({ port: 15355, dir: join(lab.dir, 'bind') });
+    inventory = join(lab.dir, 'orders.yml');
+    writeInventory();
+  });
+
+  afterAll(async () => {
+    await bind?.stop();
+    await labDown(LAB);
+  });
+
+  test('bootstraps 1 primary, 1 sync and 1 async replica, and registers the name', async () => {
+    const r = await run('configure-cluster');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Cluster orders is ready/);
+    expect(await sql(lab, 'h1', 'select pg_is_in_recovery()')).toBe('f');
+    const repl = await eventually(
+      () => sql(lab, 'h1', "select application_name || ':' || state || ':' || sync_state from pg_stat_replication order by 1"),
+      (v) => v === 'h2:streaming:sync\nh3:streaming:async',
+    );
+    expect(repl).toBe('h2:streaming:sync\nh3:streaming:async');
+    expect(dig()).toBe(address('h1'));
+    const pw = join(lab.dir, 'credentials', 'orders', 'admin.password');
+    expect((statSync(pw).mode & 0o777).toString(8)).toBe('600');
+    expect((statSync(join(lab.dir, 'credentials', 'orders')).mode & 0o777).toString(8)).toBe('700');
+    // The password is never in any output but the one-time announcement, and never on a host's disk in clear but the passfile.
+    const password = readFileSync(pw, 'utf8').trim();
+    expect(r.stdout.split(password).length - 1).toBe(1);
+  });
+
+  test('rows written on the primary appear on both replicas', async () => {
+    await sql(lab, 'h1', 'create table t (id int primary key); insert into t select generate_series(1, 100)');
+    for (const h of ['h2', 'h3']) {
+      expect(await eventually(() => sql(lab, h, 'select count(*) from t').catch(() => '0'), (v) => v === '100')).toBe('100');
+    }
+  });
+
+  test('a second run changes nothing', async () => {
+    const r = await run('configure-cluster');
+    expect(r.code).toBe(0);
+    expect(changedSteps(r)).toEqual([]);
+    for (const h of ['h1', 'h2', 'h3']) expect(r.recap[h]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
+  });
+
+  test('--check on a changed inventory shows the plan and changes nothing', async () => {
+    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } } });
+    const before = await sql(lab, 'h1', 'show work_mem');
+    const r = await run('--check', 'configure-cluster');
+    expect(r.code).toBe(0);
+    expect(changedSteps(r).join('\n')).toMatch(/h1: config: files: .*postgresql.conf/);
+    expect(await sql(lab, 'h1', 'show work_mem')).toBe(before);
+    const conf = await hostExec(lab, 'h1', 'grep -c work_mem /etc/postgresql/15/orders/postgresql.conf || true');
+    expect(conf.stdout.trim()).toBe('0');
+    // Applying it is a reload, not a restart.
+    const pid = await sql(lab, 'h1', 'select pg_postmaster_start_time()');
+    const applied = await run('configure-cluster');
+    expect(applied.code).toBe(0);
+    expect(await sql(lab, 'h1', 'show work_mem')).toBe('8MB');
+    expect(await sql(lab, 'h1', 'select pg_postmaster_start_time()')).toBe(pid);
+  });
+
+  test('a 4th host in the inventory becomes a new streaming replica', async () => {
+    lab = await addHosts(lab, 1);
+    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } } });
+    const r = await run('configure-cluster');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(changedSteps(r).join('\n')).toMatch(/h4: clone/);
+    expect(await eventually(() => sql(lab, 'h4', 'select count(*) from t').catch(() => ''), (v) => v === '100')).toBe('100');
+    expect(await sql(lab, 'h1', "select state from pg_stat_replication where application_name = 'h4'")).toBe('streaming');
+  });
+
+  test('an unreachable member: refused, nothing changed', async () => {
+    await stopHost(lab, 'h3');
+    try {
+      writeInventory({ clusterVars: { pg_parameters: { work_mem: '16MB' } } });
+      const r = await run('configure-cluster');
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toMatch(/REFUSED: cluster orders: h3 is unreachable/);
+      expect(changedSteps(r)).toEqual([]);
+      expect(await sql(lab, 'h1', 'show work_mem')).toBe('8MB');
+    } finally {
+      await startHost(lab, 'h3');
+    }
+  });
+
+  test('primary host lost with its data: the most advanced replica takes over, the name follows, no row lost', async () => {
+    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } } });
+    // h3 came back from a power-off: converge first so it streams again.
+    expect((await run('configure-cluster')).code).toBe(0);
+    await sql(lab, 'h1', 'insert into t select generate_series(101, 200)'); // committed with the sync replica (h2)
+    await stopHost(lab, 'h1');
+    await wipeHost(lab, 'h1');
+    await startHost(lab, 'h1');
+    const r = await run('configure-cluster');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/promoting h2/);
+    expect(await sql(lab, 'h2', 'select pg_is_in_recovery()')).toBe('f');
+    expect(await sql(lab, 'h2', 'select count(*) from t')).toBe('200');
+    expect(dig()).toBe(address('h2'));
+    // The wiped host is rebuilt as a replica of the new primary; everyone streams from h2.
+    expect(await eventually(() => sql(lab, 'h1', 'select count(*) from t').catch(() => ''), (v) => v === '200')).toBe('200');
+    const streams = await eventually(
+      () => sql(lab, 'h2', "select string_agg(application_name, ',' order by application_name) from pg_stat_replication where state = 'streaming'"),
+      (v) => v === 'h1,h3,h4',
+    );
+    expect(streams).toBe('h1,h3,h4');
+    const again = await run('configure-cluster');
+    expect(changedSteps(again)).toEqual([]);
+  });
+});
