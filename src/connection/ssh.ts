@@ -68,6 +68,8 @@ export class SshConnection implements Connection {
       client.connect(config);
     });
     if (learned) await learnHostKey(target.knownHostsFile, learned);
+    // Commands are small request/response exchanges: Nagle's algorithm would add delay to each.
+    client.setNoDelay(true);
     client.on('error', () => {
       /* later transport errors surface through the command that hit them */
     });
