@@ -9,6 +9,7 @@ import type { PgNodeFacts } from '../src/facts/postgres.js';
 import { configRole } from './config.js';
 import { deactivateRole } from './deactivate.js';
 import { installRole } from './install.js';
+import { pgbouncerRole, readUserlist } from './pgbouncer.js';
 import { primaryRole, slotsStep } from './primary.js';
 import { registerRole } from './register.js';
 import { cloneStep } from './replica.js';
@@ -71,6 +72,12 @@ export async function configureCluster(run: Run, spec: ClusterSpec): Promise<voi
   if (built.failed.includes(primary) || built.unreachable.includes(primary)) return;
 
   await run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {}));
+
+  if ([plan.primary, ...plan.replicas.map((r) => r.member)].some((m) => m.vars.pg_pgbouncer)) {
+    const primaryCtx = await run.context(primary);
+    const roles = run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(primaryCtx, spec.port);
+    await run.onHosts(built.succeeded, (ctx) => runSteps(ctx, pgbouncerRole(cc, ctx.host, () => roles)).then(() => {}));
+  }
 
   if (plan.deactivate.length) {
     const gone = await run.onHosts(plan.deactivate.map((m) => m.host), (ctx) => runSteps(ctx, deactivateRole(cc, ctx.host)).then(() => {}));

@@ -11,3 +11,4 @@ export { serviceRole, serviceAction, isRunning } from './service.js';
 export { syncRole, syncSetting } from './sync.js';
 export { deactivateRole } from './deactivate.js';
 export { registerRole } from './register.js';
+export { pgbouncerRole, pgbouncerFiles, readUserlist, userlist } from './pgbouncer.js';

@@ -1,0 +1,93 @@
+import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { ADMIN_USER } from '../src/cluster/credentials.js';
+import { memberOf } from '../src/cluster/cluster-context.js';
+import type { HostContext } from '../src/engine/host-context.js';
+import { change, ok, skip, step, type Step } from '../src/engine/step.js';
+import { render } from '../src/engine/templates.js';
+import { filesStep, type FileSpec } from '../src/steps/files.js';
+import { psql } from '../src/steps/postgres.js';
+import { notifying } from './config.js';
+
+export const PGBOUNCER_INI = '/etc/pgbouncer/pgbouncer.ini';
+export const PGBOUNCER_USERLIST = '/etc/pgbouncer/userlist.txt';
+const PIDFILE = '/var/run/postgresql/pgbouncer.pid';
+
+/** userlist.txt lines: the exact scram verifiers of pg_authid, so PgBouncer can pass them through. */
+export function userlist(roles: { name: string; verifier: string }[]): string {
+  return roles.map((r) => `"${r.name.replace(/"/g, '""')}" "${r.verifier}"`).join('\n') + '\n';
+}
+
+/** Every login role with a scram password, read on the primary (one query). */
+export async function readUserlist(primary: HostContext, port: number): Promise<{ name: string; verifier: string }[]> {
+  const rows = await psql(primary, port, "select rolname, rolpassword from pg_authid where rolcanlogin and rolpassword like 'SCRAM-SHA-256$%' order by rolname");
+  return rows.map((r) => ({ name: r[0]!, verifier: r[1]! }));
+}
+
+export function pgbouncerFiles(cc: ClusterContext, host: string, primaryAddress: string, roles: { name: string; verifier: string }[]): FileSpec[] {
+  const vars = memberOf(cc, host).vars;
+  const owned = { owner: 'postgres', group: 'postgres' };
+  return [
+    {
+      path: PGBOUNCER_INI,
+      ...owned,
+      mode: '0640',
+      content: render('pgbouncer.ini.j2', {
+        cluster: cc.spec.name,
+        host,
+        primary_address: primaryAddress,
+        port: cc.spec.port,
+        listen_addr: '*',
+        pgbouncer_port: vars.pg_pgbouncer_port,
+        admin_user: ADMIN_USER,
+        pool_mode: vars.pg_pgbouncer_pool_mode,
+        max_client_conn: 1000,
+        default_pool_size: 20,
+      }),
+    },
+    { path: PGBOUNCER_USERLIST, ...owned, mode: '0640', secret: true, content: userlist(roles) },
+  ];
+}
+
+async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
+  const r = await ctx.run(`[ -f ${PIDFILE} ] && kill -0 "$(cat ${PIDFILE})" 2>/dev/null`, { allowFailure: true });
+  return r.code === 0;
+}
+
+/** Starts PgBouncer, or applies a changed configuration with a reload (SIGHUP): clients stay connected. */
+export function pgbouncerServiceStep(systemd: boolean): Step {
+  return step('pgbouncer: service', async (ctx) => {
+    if (!(await pgbouncerRunning(ctx))) {
+      return change('start PgBouncer', async () => {
+        const cmd = systemd
+          ? 'systemctl enable --now pgbouncer'
+          : `install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`;
+        await ctx.run(cmd);
+      });
+    }
+    if (!ctx.notified.has('pgbouncer-reload')) return ok('running');
+    return change('reload PgBouncer', async () => {
+      await ctx.run(`kill -HUP "$(cat ${PIDFILE})"`);
+      ctx.notified.delete('pgbouncer-reload');
+    });
+  });
+}
+
+/**
+ * PgBouncer on a member, pointing at the cluster's primary (pg_pgbouncer, default on). The roles
+ * come from the primary so clients log in with the same passwords as on PostgreSQL.
+ */
+export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { name: string; verifier: string }[]): Step[] {
+  const vars = memberOf(cc, host).vars;
+  if (!vars.pg_pgbouncer) return [step('pgbouncer', async () => skip('pg_pgbouncer is false'))];
+  return [
+    step('pgbouncer: install', async (ctx) => {
+      const r = await ctx.run('[ -x /usr/sbin/pgbouncer ]', { allowFailure: true });
+      if (r.code === 0) return ok('present');
+      return change('apt-get install pgbouncer', async () => {
+        await ctx.run('DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer', { user: 'root', timeoutMs: 10 * 60_000 });
+      });
+    }),
+    notifying(filesStep('pgbouncer: config', () => pgbouncerFiles(cc, host, cc.plan.primary.address, roles())), 'pgbouncer-reload'),
+    pgbouncerServiceStep(cc.systemd.get(host) ?? false),
+  ];
+}
