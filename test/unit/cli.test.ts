@@ -39,7 +39,7 @@ describe('pgtasks CLI', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: pgtasks configure-cluster/);
       expect(r.stdout).toMatch(/--cluster <cluster>\s+only this cluster/);
-      expect(r.stdout).toMatch(/Refuses, changing nothing/);
+      expect(r.stdout).toMatch(/Refuses,\s+changing\s+nothing/);
     }
     const facts = await call(['--help', 'facts']);
     expect(facts.stdout).toMatch(/--hosts <hosts>.*\(default: "all"\)/);
