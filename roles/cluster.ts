@@ -17,7 +17,7 @@ import { serviceRole } from './service.js';
 import { syncRole } from './sync.js';
 
 /** Reads the cluster's state and plans from it; undefined (and a refusal reported) when it must not run. */
-export async function planFromHosts(run: Run, spec: ClusterSpec): Promise<{ cc: Omit<ClusterContext, 'creds'>; plan: ClusterPlan } | undefined> {
+export async function planFromHosts(run: Run, spec: ClusterSpec): Promise<{ cc: Omit<ClusterContext, 'creds' | 'touched'>; plan: ClusterPlan } | undefined> {
   const gathered = await gatherCluster(run, spec);
   const facts = new Map(gathered.members.filter((m) => m.facts).map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
   let plan: ClusterPlan;
@@ -46,7 +46,7 @@ export async function configureCluster(run: Run, spec: ClusterSpec): Promise<voi
   const { plan } = planned;
   for (const note of plan.notes) run.message(`cluster ${spec.name}: ${note}`);
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, !run.options.check);
-  const cc: ClusterContext = { ...planned.cc, creds };
+  const cc: ClusterContext = { ...planned.cc, creds, touched: new Set() };
   const primary = plan.primary.host;
 
   let primaryReady!: (ok: boolean) => void;
@@ -75,7 +75,7 @@ export async function configureCluster(run: Run, spec: ClusterSpec): Promise<voi
 
   if ([plan.primary, ...plan.replicas.map((r) => r.member)].some((m) => m.vars.pg_pgbouncer)) {
     const primaryCtx = await run.context(primary);
-    const roles = run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(primaryCtx, spec.port);
+    const roles = run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(cc, primaryCtx, spec.port);
     await run.onHosts(built.succeeded, (ctx) => runSteps(ctx, pgbouncerRole(cc, ctx.host, () => roles)).then(() => {}));
   }
 

@@ -1,6 +1,5 @@
-import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { freshFacts, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { ADMIN_USER } from '../src/cluster/credentials.js';
-import { memberOf } from '../src/cluster/cluster-context.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { render } from '../src/engine/templates.js';
@@ -17,8 +16,10 @@ export function userlist(roles: { name: string; verifier: string }[]): string {
   return roles.map((r) => `"${r.name.replace(/"/g, '""')}" "${r.verifier}"`).join('\n') + '\n';
 }
 
-/** Every login role with a scram password, read on the primary (one query). */
-export async function readUserlist(primary: HostContext, port: number): Promise<{ name: string; verifier: string }[]> {
+/** Every login role with a scram password, from the primary's facts while they hold, else one query. */
+export async function readUserlist(cc: ClusterContext, primary: HostContext, port: number): Promise<{ name: string; verifier: string }[]> {
+  const known = freshFacts(cc, primary.host);
+  if (known) return known.roles.filter((r) => r.verifier.startsWith('SCRAM-SHA-256$')).map((r) => ({ name: r.name, verifier: r.verifier })).sort((a, b) => (a.name < b.name ? -1 : 1));
   const rows = await psql(primary, port, "select rolname, rolpassword from pg_authid where rolcanlogin and rolpassword like 'SCRAM-SHA-256$%' order by rolname");
   return rows.map((r) => ({ name: r[0]!, verifier: r[1]! }));
 }

@@ -1,5 +1,5 @@
 import { ADMIN_USER, REPLICATION_USER } from '../src/cluster/credentials.js';
-import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { scramVerifier, verifierMatches } from '../src/cluster/scram.js';
 import { slotName } from '../src/cluster/vars.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
@@ -13,6 +13,7 @@ export function promoteStep(cc: ClusterContext): Step {
   return step('promote', async (ctx) => {
     if (cc.plan.primaryAction !== 'promote') return skip('not needed');
     return change(`promote ${ctx.host} to primary (no primary left)`, async () => {
+      cc.touched.add(ctx.host);
       await psql(ctx, cc.spec.port, 'select pg_promote(true, 60)');
     });
   });
@@ -24,6 +25,7 @@ export function bootstrapStep(cc: ClusterContext): Step {
   return step('bootstrap', async (ctx) => {
     if (cc.plan.primaryAction !== 'bootstrap') return skip('data directory exists');
     return change(`initdb ${dir}`, async () => {
+      cc.touched.add(ctx.host);
       await ctx.run(
         `set -e
 if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo "${dir} is not empty: refusing to initdb over it" >&2; exit 1; fi
@@ -47,7 +49,8 @@ export function rolesStep(cc: ClusterContext): Step {
   ];
   return step('roles', async (ctx) => {
     if (ctx.check && cc.plan.primaryAction === 'bootstrap') return change(`create roles ${wanted.map((w) => w.name).join(', ')}`, async () => {});
-    const rows = await psql(ctx, cc.spec.port, `select rolname, rolpassword, rolcanlogin, rolsuper, rolreplication from pg_authid where rolname in (${wanted.map((w) => lit(w.name)).join(',')})`);
+    const known = freshFacts(cc, ctx.host)?.roles.map((r) => [r.name, r.verifier, 't', r.superuser ? 't' : 'f', r.replication ? 't' : 'f']);
+    const rows = known ?? (await psql(ctx, cc.spec.port, `select rolname, rolpassword, rolcanlogin, rolsuper, rolreplication from pg_authid where rolname in (${wanted.map((w) => lit(w.name)).join(',')})`));
     const have = new Map(rows.map((r) => [r[0], r]));
     const sql: string[] = [];
     const what: string[] = [];
@@ -68,6 +71,7 @@ export function rolesStep(cc: ClusterContext): Step {
     }
     if (!sql.length) return ok(`${wanted.map((w) => w.name).join(', ')} up to date`);
     return change(what.join(', '), async () => {
+      cc.touched.add(ctx.host);
       await psql(ctx, cc.spec.port, `${sql.join(';\n')};`);
     });
   });
@@ -84,13 +88,15 @@ export function slotsStep(cc: ClusterContext): Step {
     }
     const wanted = new Set(cc.plan.replicas.map((r) => slotName(r.member.host)));
     const members = new Set(cc.spec.members.map((m) => slotName(m.host)));
-    const rows = await psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`);
+    const known = freshFacts(cc, ctx.host)?.slots.map((sl) => [sl.name, sl.active ? 't' : 'f']);
+    const rows = known ?? (await psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`));
     const have = new Set(rows.map((r) => r[0]));
     const create = [...wanted].filter((s) => !have.has(s));
     const drop = rows.filter((r) => members.has(r[0]!) && !wanted.has(r[0]!) && r[1] === 'f').map((r) => r[0]!);
     if (!create.length && !drop.length) return ok(`${wanted.size} slot(s) present`);
     const summary = [create.length ? `create ${create.join(', ')}` : '', drop.length ? `drop ${drop.join(', ')}` : ''].filter(Boolean).join('; ');
     return change(summary, async () => {
+      cc.touched.add(ctx.host);
       const sql = [
         ...create.map((s) => `select pg_create_physical_replication_slot(${lit(s)})`),
         ...drop.map((s) => `select pg_drop_replication_slot(${lit(s)})`),

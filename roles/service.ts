@@ -29,10 +29,14 @@ export function serviceRole(cc: ClusterContext, host: string): Step[] {
   return [
     step('service', async (ctx) => {
       if (!(await isRunning(ctx, s))) {
-        return change('start PostgreSQL', () => serviceAction(ctx, s, 'start'));
+        return change('start PostgreSQL', async () => {
+          cc.touched.add(host);
+          await serviceAction(ctx, s, 'start');
+        });
       }
       if (!ctx.notified.has('postgresql-reload')) return ok('running');
       return change('reload configuration', async () => {
+      cc.touched.add(host);
         await serviceAction(ctx, s, 'reload');
         ctx.notified.delete('postgresql-reload');
         const pending = (await psql(ctx, cc.spec.port, 'select name from pg_settings where pending_restart')).map((r) => r[0]);

@@ -1,4 +1,4 @@
-import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import type { Step } from '../src/engine/step.js';
 import { confDir } from '../src/facts/postgres.js';
@@ -38,7 +38,9 @@ export function syncRole(cc: ClusterContext, host: string): Step[] {
     const candidates = cc.plan.syncCandidates.length ? cc.plan.replicas.map((r) => slotName(r.member.host)) : [];
     // A replica built in this run needs a moment to connect; one that is simply down is not waited for long.
     const wait = cc.plan.replicas.some((r) => r.action === 'clone') ? 60_000 : 5_000;
-    const live = ctx.check ? candidates : await streaming(ctx, cc.spec.port, candidates, wait);
+    const known = freshFacts(cc, host)?.streaming ?? [];
+    const allKnown = candidates.every((c) => known.includes(c)) && !cc.plan.replicas.some((r) => cc.touched.has(r.member.host));
+    const live = ctx.check || allKnown ? candidates : await streaming(ctx, cc.spec.port, candidates, wait);
     const value = syncSetting(live.slice(0, cc.spec.syncReplicas), cc.spec.syncReplicas);
     return `# Managed by pgtasks: pg_sync_replicas = ${cc.spec.syncReplicas}.\nsynchronous_standby_names = '${value.replace(/'/g, "''")}'\n`;
   };

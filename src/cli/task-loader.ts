@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createJiti } from 'jiti';
 import { UserError } from '../errors.js';
 import { isTask, type Task } from '../engine/task.js';
 
@@ -24,6 +23,8 @@ export function findTaskFile(cwd: string, explicit?: string): string | undefined
 export async function loadTaskFile(path: string): Promise<Task[]> {
   const self = fileURLToPath(new URL('../index.js', import.meta.url));
   const index = existsSync(self) ? self : self.replace(/\.js$/, '.ts');
+  // Loaded only when a task file exists: it is the heaviest module and most runs need none.
+  const { createJiti } = await import('jiti');
   const jiti = createJiti(import.meta.url, { alias: { pgtasks: index }, interopDefault: true, moduleCache: true });
   let mod: Record<string, unknown>;
   try {

@@ -13,6 +13,17 @@ export interface ClusterContext {
   facts: Map<string, PgNodeFacts>;
   /** Per host: reached through systemd or not (decides how services are driven). */
   systemd: Map<string, boolean>;
+  /** Hosts whose PostgreSQL this run has changed: their facts no longer describe them. */
+  touched: Set<string>;
+}
+
+/**
+ * The facts read at the start of the run, while they still hold (a running server this run has
+ * not changed): steps use them instead of asking PostgreSQL again, so a no-op run stays one round trip.
+ */
+export function freshFacts(cc: ClusterContext, host: string): PgNodeFacts | undefined {
+  const f = cc.facts.get(host);
+  return f && f.running && !cc.touched.has(host) ? f : undefined;
 }
 
 export function memberOf(cc: ClusterContext, host: string): Member {

@@ -1,6 +1,5 @@
 import pMap from 'p-map';
 import { LocalConnection } from '../connection/local.js';
-import { SshConnection } from '../connection/ssh.js';
 import { sshTargetFromVars } from '../connection/target.js';
 import { UnreachableError, type Connection } from '../connection/types.js';
 import { selectHosts, type Inventory } from '../inventory/index.js';
@@ -22,7 +21,10 @@ export type Connector = (host: string, vars: Record<string, unknown>) => Promise
 
 /** SSH by default; `ansible_connection: local` runs on this machine, as in Ansible. */
 export const sshConnector: Connector = async (host, vars) =>
-  vars.ansible_connection === 'local' ? new LocalConnection(host) : SshConnection.open(sshTargetFromVars(host, vars));
+  vars.ansible_connection === 'local'
+    ? new LocalConnection(host)
+    : // ssh2 loads only when a host is contacted: --list and --help stay instant.
+      (await import('../connection/ssh.js')).SshConnection.open(sshTargetFromVars(host, vars));
 
 export interface HostOutcome {
   succeeded: string[];

@@ -25,6 +25,17 @@ export interface PgNodeFacts {
   deactivatedDirs: string[];
   startConf?: string;
   serverVersionNum?: number;
+  /** On a running primary: application_names of the replicas streaming from it. */
+  streaming: string[];
+  /** Login roles with their stored password verifiers (never printed; used to decide, and for PgBouncer). */
+  roles: PgRoleFact[];
+}
+
+export interface PgRoleFact {
+  name: string;
+  superuser: boolean;
+  replication: boolean;
+  verifier: string;
 }
 
 /** The distribution's own PostgreSQL major (what `apt-get install postgresql` gives). */
@@ -42,7 +53,9 @@ union all select 'live_upstream=' || coalesce((select sender_host from pg_stat_w
 union all select 'receiver=' || coalesce((select status from pg_stat_wal_receiver), '')
 union all select 'pending_restart=' || coalesce((select string_agg(name, ',') from pg_settings where pending_restart), '')
 union all select 'slot=' || slot_name || ':' || active::text from pg_replication_slots
-union all select 'server_version_num=' || current_setting('server_version_num')`;
+union all select 'server_version_num=' || current_setting('server_version_num')
+union all select 'streaming=' || application_name from pg_stat_replication where state = 'streaming'
+union all select 'role=' || rolcanlogin::text || '|' || rolsuper::text || '|' || rolreplication::text || '|' || coalesce(rolpassword, '') || '|' || rolname from pg_authid where rolcanlogin`;
 
 /**
  * Everything configure-cluster needs to know of one node, in one shell script: data directory
@@ -53,7 +66,7 @@ export function pgNodeFact(opts: { cluster: string; version?: number; port: numb
   return {
     name: `pg-node:${opts.cluster}`,
     command: `
-pgsu() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -n -u postgres -- "$@"; fi; }
+pgsu() { cd / && if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -n -u postgres -- "$@"; fi; }
 V=${opts.version ?? `$(. /etc/os-release; case "$ID:$VERSION_ID" in ${majors} *) ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1;; esac)`}
 C='${opts.cluster}'; P=${opts.port}
 D=/var/lib/postgresql/$V/$C; E=/etc/postgresql/$V/$C
@@ -114,6 +127,11 @@ export function parsePgNode(output: string, cluster: string, port: number): PgNo
     deactivatedDirs,
     startConf: kv.get('startconf'),
     serverVersionNum: kv.get('server_version_num') ? Number(kv.get('server_version_num')) : undefined,
+    streaming: multi('streaming'),
+    roles: multi('role').map((r) => {
+      const [, superuser, replication, verifier, ...name] = r.split('|');
+      return { name: name.join('|'), superuser: superuser === 'true', replication: replication === 'true', verifier: verifier ?? '' };
+    }),
   };
   if (kv.get('datadir') !== 'nonempty') {
     f.state = deactivatedDirs.length > 0 ? 'DEACTIVATED' : 'EMPTY';

@@ -24,18 +24,26 @@ interface RemoteFile {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** One round trip reads checksum, owner and mode of many files. */
+/** One round trip, two processes: owner, mode and checksum of many files (missing ones say so). */
 export async function statFiles(ctx: HostContext, paths: string[]): Promise<Map<string, RemoteFile>> {
-  const script = paths
-    .map((p) => `if [ -f ${quote(p)} ]; then echo "F $(stat -c '%U %G %a' ${quote(p)}) $(sha256sum < ${quote(p)} | cut -d' ' -f1)"; else echo M; fi`)
-    .join('\n');
-  const { stdout } = await ctx.run(script);
-  const lines = stdout.trim().split('\n');
-  const out = new Map<string, RemoteFile>();
-  paths.forEach((p, i) => {
-    const f = (lines[i] ?? 'M').split(' ');
-    out.set(p, f[0] === 'F' ? { exists: true, owner: f[1], group: f[2], mode: f[3]!.padStart(4, '0'), sha256: f[4] } : { exists: false });
-  });
+  const list = paths.map((p) => quote(p)).join(' ');
+  const { stdout } = await ctx.run(`for f in ${list}; do [ -f "$f" ] || echo "M $f"; done
+stat -c 'S %n %U %G %a' ${list} 2>/dev/null
+sha256sum ${list} 2>/dev/null | sed 's/^/H /'
+true`);
+  const out = new Map<string, RemoteFile>(paths.map((p) => [p, { exists: true }]));
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('M ')) out.set(line.slice(2), { exists: false });
+    else if (line.startsWith('S ')) {
+      const [owner, group, mode] = line.split(' ').slice(-3);
+      const path = line.slice(2, line.length - `${owner} ${group} ${mode}`.length - 1);
+      Object.assign(out.get(path) ?? {}, { owner, group, mode: mode!.padStart(4, '0') });
+    } else if (line.startsWith('H ')) {
+      const [, hash, ...rest] = line.split(' ');
+      const path = rest.join(' ').replace(/^ ?\*?/, '');
+      Object.assign(out.get(path) ?? {}, { sha256: hash });
+    }
+  }
   return out;
 }
 
