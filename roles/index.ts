@@ -10,5 +10,5 @@ export { replicaRole, cloneStep } from './replica.js';
 export { serviceRole, serviceAction, isRunning } from './service.js';
 export { syncRole, syncSetting } from './sync.js';
 export { deactivateRole } from './deactivate.js';
-export { registerRole } from './register.js';
+export { registerRole, registerPrimary } from './register.js';
 export { pgbouncerRole, pgbouncerFiles, readUserlist, userlist } from './pgbouncer.js';

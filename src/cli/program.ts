@@ -154,7 +154,11 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
     }
   } finally {
     await run.close();
-    if (run.stats.size > 0) run.emit({ type: 'recap', hosts: Object.fromEntries(run.stats) });
+    if (run.stats.size > 0) {
+      const order = [...(await run.inventory().catch(() => undefined))?.hosts.keys() ?? []];
+      const hosts = [...run.stats.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+      run.emit({ type: 'recap', hosts: Object.fromEntries(hosts.map((h) => [h, run.stats.get(h)!])) });
+    }
   }
   return run.exitCode();
 }

@@ -42,7 +42,7 @@ export class TextReporter implements Reporter {
         this.write(`${e.host ? `[${e.host}] ` : ''}${e.text}\n`);
         break;
       case 'result':
-        this.write(e.text.endsWith('\n') ? e.text : `${e.text}\n`);
+        if (e.text) this.write(e.text.endsWith('\n') ? e.text : `${e.text}\n`);
         break;
       case 'recap':
         this.write(this.recap(e.hosts));
