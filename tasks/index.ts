@@ -1,7 +1,8 @@
 import type { Task } from '../src/engine/task.js';
 import configureCluster from './configure-cluster.js';
 import facts from './facts.js';
+import infoList from './info-list.js';
 import inventory from './inventory.js';
 
 /** The built-in tasks, one module each in this folder. */
-export const builtinTasks: Task[] = [configureCluster, facts, inventory] as Task[];
+export const builtinTasks: Task[] = [configureCluster, facts, infoList, inventory] as Task[];

@@ -136,6 +136,12 @@ export class Run implements Reporter {
     this.emit({ type: 'message', text: mask(text) });
   }
 
+  /** A condition that makes the run's exit code non-zero without being a failure to report (e.g. degraded). */
+  readonly flags: string[] = [];
+  flag(text: string): void {
+    this.flags.push(text);
+  }
+
   /** A task-level refusal or failure that is no single host's (e.g. a refused cluster plan). */
   readonly refusals: string[] = [];
   refuse(text: string): void {
@@ -145,7 +151,7 @@ export class Run implements Reporter {
 
   /** Did any host fail or stay unreachable during this run? Decides the exit code. */
   exitCode(): number {
-    let code = this.refusals.length ? 1 : 0;
+    let code = this.refusals.length || this.flags.length ? 1 : 0;
     for (const s of this.stats.values()) {
       if (s.unreachable > 0) code = code || 4;
       if (s.failed > 0) code = 2;

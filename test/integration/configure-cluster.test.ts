@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startBind, type Bind } from '../lab/bind.js';
 import { addHosts, hostExec, labDown, labUp, startHost, stopHost, wipeHost, type Lab } from '../lab/lab.js';
+import { cli } from '../../src/cli/entry.js';
 import { sql, writeClusterInventory } from './helpers/cluster-lab.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
 
@@ -25,6 +26,11 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
   const dig = () => execFileSync('dig', ['@127.0.0.1', '-p', String(bind.port), '+short', NAME, 'A'], { encoding: 'utf8' }).trim();
   const address = (host: string) => lab.hosts.find((h) => h.name === host)!.address;
   const run = (...argv: string[]) => pgtasks(['-i', inventory, ...argv]);
+  const textRun = async (...argv: string[]) => {
+    let out = '';
+    await cli(['-i', inventory, ...argv], { stdout: (t) => void (out += t), stderr: (t) => void (out += t), isTTY: false, env: {} });
+    return out;
+  };
 
   beforeAll(async () => {
     lab = await labUp({ hosts: 3, name: LAB });
@@ -75,6 +81,23 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
     for (const h of ['h1', 'h2', 'h3']) expect(r.recap[h]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
   });
 
+  test('info-list shows 1 primary, 2 streaming replicas (one sync), IN SYNC; --json agrees', async () => {
+    const r = await run('info-list');
+    expect(r.code).toBe(0);
+    const result = r.events.find((e) => e.type === 'result');
+    const clusters = (result && result.type === 'result' ? result.data : []) as { cluster: string; summary: { state: string }; members: { host: string; role: string; state: string; upstream?: string; sync?: string }[] }[];
+    expect(clusters.map((c) => [c.cluster, c.summary.state])).toEqual([['orders', 'IN SYNC']]);
+    expect(clusters[0]!.members.map((m) => [m.host, m.role, m.state, m.upstream ?? '-', m.sync ?? '-'])).toEqual([
+      ['h1', 'primary', 'running', '-', '-'],
+      ['h2', 'replica', 'running', 'h1', 'sync'],
+      ['h3', 'replica', 'running', 'h1', 'async'],
+    ]);
+    const text = await textRun('info-list');
+    expect(text).toMatch(/CLUSTER orders {2}IN SYNC/);
+    expect(text).toMatch(/h2 +replica +running +h1 /);
+    expect(text).not.toMatch(/\x1b\[/);
+  });
+
   test('--check on a changed inventory shows the plan and changes nothing', async () => {
     writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } } });
     const before = await sql(lab, 'h1', 'show work_mem');
@@ -112,6 +135,9 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
       expect(r.stdout).toMatch(/REFUSED: cluster orders: h3 is unreachable/);
       expect(changedSteps(r)).toEqual([]);
       expect(await sql(lab, 'h1', 'show work_mem')).toBe('8MB');
+      const info = await run('info-list');
+      expect(info.code).not.toBe(0);
+      expect(JSON.stringify(info.events)).toMatch(/DEGRADED: h3 unreachable/);
     } finally {
       await startHost(lab, 'h3');
     }

@@ -1,0 +1,68 @@
+import type { HostContext } from '../engine/host-context.js';
+import { socketLike } from '../connection/pg-stream.js';
+
+/** One row per host: everything info-list shows, from one query (pg over the host's SSH connection). */
+export const STATUS_SQL = `select json_build_object(
+  'recovery', pg_is_in_recovery(),
+  'version', current_setting('server_version'),
+  'timeline', case when pg_is_in_recovery() then coalesce((select received_tli from pg_stat_wal_receiver), (select timeline_id from pg_control_checkpoint()))
+                   else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end,
+  'lsn', (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text,
+  'upstream', (select sender_host from pg_stat_wal_receiver),
+  'receiver', (select status from pg_stat_wal_receiver),
+  'replay_delay', extract(epoch from now() - pg_last_xact_replay_timestamp()),
+  'connections', (select count(*) from pg_stat_activity where backend_type = 'client backend'),
+  'max_connections', current_setting('max_connections')::int,
+  'size', (select sum(pg_database_size(oid)) from pg_database),
+  'replicas', case when pg_is_in_recovery() then '[]'::json else (select coalesce(json_agg(json_build_object(
+      'name', application_name, 'state', state, 'sync', sync_state, 'replay_lsn', replay_lsn::text,
+      'lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 'replay_lag', extract(epoch from replay_lag))), '[]'::json)
+    from pg_stat_replication) end
+) as status`;
+
+export interface LiveReplica {
+  name: string;
+  state: string;
+  sync: string;
+  replay_lsn: string | null;
+  lag_bytes: number | null;
+  replay_lag: number | null;
+}
+
+export interface LiveStatus {
+  recovery: boolean;
+  version: string;
+  timeline: number | null;
+  lsn: string | null;
+  upstream: string | null;
+  receiver: string | null;
+  replay_delay: number | null;
+  connections: number;
+  max_connections: number;
+  size: number;
+  replicas: LiveReplica[];
+}
+
+/** Queries PostgreSQL on the host through an SSH port forward to its 127.0.0.1:port. */
+export async function queryStatus(ctx: HostContext, port: number, password: string, timeoutMs = 3000): Promise<LiveStatus> {
+  const { default: pg } = await import('pg');
+  const channel = await ctx.forward('127.0.0.1', port);
+  const client = new pg.Client({
+    stream: () => socketLike(channel) as never,
+    host: '127.0.0.1',
+    port,
+    user: 'admin',
+    password,
+    database: 'postgres',
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    application_name: 'pgtasks info-list',
+  });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ status: LiveStatus }>(STATUS_SQL);
+    return rows[0]!.status;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
