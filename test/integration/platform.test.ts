@@ -1,0 +1,115 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { stringify } from 'yaml';
+import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
+import { bash } from '../lab/shell.js';
+import { pgtasks } from './helpers/pgtasks.js';
+
+const root = process.getuid?.() === 0;
+const LAB = 'plat';
+
+describe.skipIf(!root)('platform on the lab: SSH engine, parallel hosts, host keys', () => {
+  let lab: Lab;
+  const inventory = (name: string, vars: Record<string, unknown> = {}) => {
+    const file = join(lab.dir, `${name}.yml`);
+    writeFileSync(
+      file,
+      stringify({
+        all: {
+          vars: { ansible_user: 'root', ansible_ssh_private_key_file: lab.privateKeyFile, ssh_known_hosts_file: lab.knownHostsFile, ...vars },
+          hosts: Object.fromEntries(lab.hosts.map((h) => [h.name, { ansible_host: h.address }])),
+        },
+      }),
+    );
+    return file;
+  };
+  const accepted = async (host: string) => Number((await bash(`grep -c 'Accepted publickey' ${lab.dir}/hosts/${host}/sshd.log || true`)).stdout.trim());
+
+  beforeAll(async () => {
+    lab = await labUp({ hosts: 3, name: LAB });
+  });
+  afterAll(async () => {
+    await labDown(LAB);
+  });
+
+  test('lab hosts are separate machines: own hostname, own /var/lib/postgresql, reachable from each other', async () => {
+    await hostExec(lab, 'h1', 'echo mine > /var/lib/postgresql/marker');
+    expect((await hostExec(lab, 'h1', 'hostname; cat /var/lib/postgresql/marker')).stdout).toBe('h1\nmine\n');
+    expect((await hostExec(lab, 'h2', 'hostname; ls /var/lib/postgresql')).stdout).toBe('h2\n');
+    expect((await hostExec(lab, 'h1', `bash -c 'echo > /dev/tcp/${lab.hosts[1]!.address}/22' && echo reached`)).stdout).toContain('reached');
+    expect((await hostExec(lab, 'h3', 'ps -e -o comm= | sort -u')).stdout).not.toMatch(/node|vitest/);
+  });
+
+  test('facts: every host in parallel, one SSH connection per host for the whole call', async () => {
+    const before = await Promise.all(lab.hosts.map((h) => accepted(h.name)));
+    const r = await pgtasks(['-i', inventory('strict'), 'facts', 'facts', 'inventory']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.events.flatMap((e) => (e.type === 'step' ? [`${e.host} ${e.message?.split(' | ')[0]}`] : []));
+    expect(lines.sort()).toEqual(['h1 h1', 'h1 h1', 'h2 h2', 'h2 h2', 'h3 h3', 'h3 h3']);
+    const after = await Promise.all(lab.hosts.map((h) => accepted(h.name)));
+    expect(after.map((n, i) => n - before[i]!)).toEqual([1, 1, 1]);
+  });
+
+  test('hosts run in parallel up to --forks', async () => {
+    const tasks = join(lab.dir, 'sleep.tasks.ts');
+    writeFileSync(tasks, `import { task, z } from 'pgtasks';
+export const nap = task({ name: 'nap', help: 'sleep 1 s on every host', args: z.object({}),
+  async run(run) {
+    const hosts = await run.hosts();
+    await run.onHosts(hosts, async () => {}); // connect first: only the sleeps are timed
+    const t = Date.now();
+    await run.onHosts(hosts, async (ctx) => { await ctx.run('sleep 1'); });
+    run.message('elapsed ' + (Date.now() - t));
+  } });
+`);
+    const time = async (...argv: string[]) => {
+      const r = await pgtasks(['--tasks', tasks, '-i', inventory('strict'), ...argv, 'nap']);
+      expect(r.code).toBe(0);
+      return Number(/elapsed (\d+)/.exec(r.stdout)![1]);
+    };
+    expect(await time()).toBeLessThan(2500);
+    expect(await time('-f', '1')).toBeGreaterThanOrEqual(3000);
+  });
+
+  test('strict host-key checking refuses an unknown host, as UNREACHABLE, without stopping the others', async () => {
+    const known = join(lab.dir, 'partial_known_hosts');
+    writeFileSync(known, readFileSync(lab.knownHostsFile, 'utf8').split('\n').filter((l) => !l.startsWith(`${lab.hosts[2]!.address} `)).join('\n'));
+    const r = await pgtasks(['-i', inventory('partial', { ssh_known_hosts_file: known }), 'facts']);
+    expect(r.code).toBe(4);
+    expect(r.recap.h1).toMatchObject({ ok: 1, unreachable: 0 });
+    expect(r.recap.h3).toMatchObject({ ok: 0, unreachable: 1 });
+    expect(JSON.stringify(r.events)).toMatch(/no host key for 10\.231\.\d+\.13 in known_hosts/);
+  });
+
+  test('a changed host key is refused; accept-new learns new hosts only', async () => {
+    const known = join(lab.dir, 'learned_known_hosts');
+    writeFileSync(known, '');
+    const learn = await pgtasks(['-i', inventory('learn', { ssh_known_hosts_file: known, ssh_host_key_checking: 'accept-new' }), 'facts']);
+    expect(learn.code).toBe(0);
+    expect(readFileSync(known, 'utf8').trim().split('\n')).toHaveLength(3);
+    const forged = readFileSync(lab.knownHostsFile, 'utf8').replace(/^(\S+ ssh-ed25519 )\S+/m, '$1AAAAC3NzaC1lZDI1NTE5AAAAIBmw9h7Ff6tG8yD8v6OQk2tP1tdzG0ZqGQp2j4bI9m6x');
+    writeFileSync(known, forged);
+    const r = await pgtasks(['-i', inventory('forged', { ssh_known_hosts_file: known, ssh_host_key_checking: 'accept-new' }), 'facts']);
+    expect(r.recap.h1).toMatchObject({ unreachable: 1 });
+    expect(JSON.stringify(r.events)).toMatch(/CHANGED/);
+  });
+
+  test('a bad inventory touches no host', async () => {
+    const before = await Promise.all(lab.hosts.map((h) => accepted(h.name)));
+    const bad = join(lab.dir, 'bad.yml');
+    writeFileSync(bad, readFileSync(inventory('strict'), 'utf8').replace('ansible_user: root', 'ansible_user: root\n    ansible_port: "x"'));
+    const r = await pgtasks(['-i', bad, 'facts']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.yml:\d+: all\.vars\.ansible_port/);
+    expect(await Promise.all(lab.hosts.map((h) => accepted(h.name)))).toEqual(before);
+  });
+
+  test('lab down leaves no process, namespace, link or mount behind', async () => {
+    const pids = lab.hosts.map((h) => h.pid);
+    await labDown(LAB);
+    const left = await bash(`ip netns list | grep '^${LAB}-' ; ip -o link show | grep -E 'pgtbr|pgt[0-9]+h' | grep -v pgtbr0 ; grep ${lab.dir} /proc/mounts ; for p in ${pids.join(' ')}; do [ -d /proc/$p ] && echo alive $p; done; true`);
+    expect(left.stdout.trim()).toBe('');
+  });
+});
