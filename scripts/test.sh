@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec npx vitest run "$@"
+# vitest's own summary, then the plain "N passed, N failed" line CI reads.
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json "$@" || status=$?
+node -e 'const r=require("./.vitest-results.json"); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`)' 2>/dev/null || true
+exit $status
