@@ -12,7 +12,7 @@ import { installRole } from './install.js';
 import { pgbouncerRole, readUserlist } from './pgbouncer.js';
 import { primaryRole, slotsStep } from './primary.js';
 import { registerRole } from './register.js';
-import { cloneStep } from './replica.js';
+import { cloneStep, staleSlotsStep } from './replica.js';
 import { serviceRole } from './service.js';
 import { syncRole } from './sync.js';
 
@@ -67,7 +67,7 @@ export async function configureCluster(run: Run, spec: ClusterSpec): Promise<voi
       throw err;
     }
     if (!(await primaryDone)) throw new Error(`primary ${primary} failed; replica not built`);
-    await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host)]);
+    await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host), staleSlotsStep(cc, ctx.host)]);
   });
   if (built.failed.includes(primary) || built.unreachable.includes(primary)) return;
 

@@ -5,6 +5,7 @@ import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { render } from '../src/engine/templates.js';
 import { filesStep, type FileSpec } from '../src/steps/files.js';
 import { psql } from '../src/steps/postgres.js';
+import type { ClusterSpec } from '../src/cluster/vars.js';
 import { notifying } from './config.js';
 
 export const PGBOUNCER_INI = '/etc/pgbouncer/pgbouncer.ini';
@@ -24,8 +25,8 @@ export async function readUserlist(cc: ClusterContext, primary: HostContext, por
   return rows.map((r) => ({ name: r[0]!, verifier: r[1]! }));
 }
 
-export function pgbouncerFiles(cc: ClusterContext, host: string, primaryAddress: string, roles: { name: string; verifier: string }[]): FileSpec[] {
-  const vars = memberOf(cc, host).vars;
+export function pgbouncerFiles(spec: ClusterSpec, host: string, primaryAddress: string, roles: { name: string; verifier: string }[]): FileSpec[] {
+  const vars = spec.members.find((m) => m.host === host)!.vars;
   const owned = { owner: 'postgres', group: 'postgres' };
   return [
     {
@@ -33,10 +34,10 @@ export function pgbouncerFiles(cc: ClusterContext, host: string, primaryAddress:
       ...owned,
       mode: '0640',
       content: render('pgbouncer.ini.j2', {
-        cluster: cc.spec.name,
+        cluster: spec.name,
         host,
         primary_address: primaryAddress,
-        port: cc.spec.port,
+        port: spec.port,
         listen_addr: '*',
         pgbouncer_port: vars.pg_pgbouncer_port,
         admin_user: ADMIN_USER,
@@ -88,7 +89,7 @@ export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { n
         await ctx.run('DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer', { user: 'root', timeoutMs: 10 * 60_000 });
       });
     }),
-    notifying(filesStep('pgbouncer: config', () => pgbouncerFiles(cc, host, cc.plan.primary.address, roles())), 'pgbouncer-reload'),
+    notifying(filesStep('pgbouncer: config', () => pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles())), 'pgbouncer-reload'),
     pgbouncerServiceStep(cc.systemd.get(host) ?? false),
   ];
 }

@@ -1,7 +1,8 @@
 import { REPLICATION_USER } from '../src/cluster/credentials.js';
-import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { slotName } from '../src/cluster/vars.js';
-import { change, skip, step, type Step } from '../src/engine/step.js';
+import { change, ok, skip, step, type Step } from '../src/engine/step.js';
+import { lit, psql } from '../src/steps/postgres.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 import { configRole } from './config.js';
 import { serviceRole } from './service.js';
@@ -39,5 +40,22 @@ mv ${tmp} ${dir}`);
 }
 
 export function replicaRole(cc: ClusterContext, host: string): Step[] {
-  return [...configRole(cc, host), cloneStep(cc, host), ...serviceRole(cc, host)];
+  return [...configRole(cc, host), cloneStep(cc, host), ...serviceRole(cc, host), staleSlotsStep(cc, host)];
+}
+
+/**
+ * A former primary keeps the slots it served replicas with; on a standby they would only pin WAL.
+ * Drops the inactive slots named after members (never anything pgtasks did not make).
+ */
+export function staleSlotsStep(cc: ClusterContext, host: string): Step {
+  return step('stale slots', async (ctx) => {
+    if (ctx.check && !freshFacts(cc, host)) return skip('not running yet');
+    const members = new Set(cc.spec.members.map((m) => slotName(m.host)));
+    const rows = freshFacts(cc, host)?.slots.map((s) => [s.name, s.active ? 't' : 'f']) ?? (await psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`));
+    const stale = rows.filter((r) => members.has(r[0]!) && r[1] === 'f').map((r) => r[0]!);
+    if (!stale.length) return ok();
+    return change(`drop ${stale.join(', ')} (left from when it was primary)`, async () => {
+      await psql(ctx, cc.spec.port, stale.map((s) => `select pg_drop_replication_slot(${lit(s)});`).join('\n'));
+    });
+  });
 }

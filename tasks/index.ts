@@ -3,6 +3,7 @@ import configureCluster from './configure-cluster.js';
 import facts from './facts.js';
 import infoList from './info-list.js';
 import inventory from './inventory.js';
+import migrateToMaster from './migrate-to-master.js';
 
 /** The built-in tasks, one module each in this folder. */
-export const builtinTasks: Task[] = [configureCluster, facts, infoList, inventory] as Task[];
+export const builtinTasks: Task[] = [configureCluster, facts, infoList, inventory, migrateToMaster] as Task[];

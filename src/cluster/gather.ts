@@ -10,8 +10,8 @@ export interface GatheredCluster {
   systemd: Map<string, boolean>;
 }
 
-/** Reads every member's system and PostgreSQL facts in parallel, one round trip per host. */
-export async function gatherCluster(run: Run, spec: ClusterSpec, refresh = false): Promise<GatheredCluster> {
+/** Reads every member's system and PostgreSQL facts afresh, in parallel, one round trip per host. */
+export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<GatheredCluster> {
   const factOf = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port });
   const found = new Map<string, PgNodeFacts>();
   const systemd = new Map<string, boolean>();
@@ -19,7 +19,8 @@ export async function gatherCluster(run: Run, spec: ClusterSpec, refresh = false
   const outcome = await run.onHosts(
     spec.members.map((m) => m.host),
     async (ctx) => {
-      await gather(ctx, [systemFact, factOf], refresh);
+      // Always re-read: a task may plan again after changing the cluster (migrate-to-master does).
+      await gather(ctx, [systemFact, factOf], true);
       const f = ctx.facts.get(factOf.name) as PgNodeFacts;
       found.set(ctx.host, f);
       systemd.set(ctx.host, (ctx.facts.get(systemFact.name) as SystemFacts).systemd);

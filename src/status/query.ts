@@ -1,5 +1,5 @@
 import type { HostContext } from '../engine/host-context.js';
-import { socketLike } from '../connection/pg-stream.js';
+import { pgSession, withTimeout } from '../steps/pg-client.js';
 
 /** One row per host: everything info-list shows, from one query (pg over the host's SSH connection). */
 export const STATUS_SQL = `select json_build_object(
@@ -45,24 +45,11 @@ export interface LiveStatus {
 
 /** Queries PostgreSQL on the host through an SSH port forward to its 127.0.0.1:port. */
 export async function queryStatus(ctx: HostContext, port: number, password: string, timeoutMs = 3000): Promise<LiveStatus> {
-  const { default: pg } = await import('pg');
-  const channel = await ctx.forward('127.0.0.1', port);
-  const client = new pg.Client({
-    stream: () => socketLike(channel) as never,
-    host: '127.0.0.1',
-    port,
-    user: 'admin',
-    password,
-    database: 'postgres',
-    connectionTimeoutMillis: timeoutMs,
-    query_timeout: timeoutMs,
-    application_name: 'pgtasks info-list',
-  });
+  const session = await withTimeout(pgSession(ctx, { port, user: 'admin', password, database: 'postgres', timeoutMs }), timeoutMs, 'connecting to PostgreSQL');
   try {
-    await client.connect();
-    const { rows } = await client.query<{ status: LiveStatus }>(STATUS_SQL);
+    const rows = await withTimeout(session.query<{ status: LiveStatus }>(STATUS_SQL), timeoutMs, 'the status query');
     return rows[0]!.status;
   } finally {
-    await client.end().catch(() => {});
+    await session.close();
   }
 }
