@@ -17,14 +17,20 @@ import { serviceRole } from './service.js';
 import { syncRole } from './sync.js';
 
 /** Reads the cluster's state and plans from it; undefined (and a refusal reported) when it must not run. */
-export async function planFromHosts(run: Run, spec: ClusterSpec): Promise<{ cc: Omit<ClusterContext, 'creds' | 'touched'>; plan: ClusterPlan } | undefined> {
-  const gathered = await gatherCluster(run, spec);
+export interface ConvergeOptions {
+  /** Members left out of this run (a fenced or lost old primary during failover); pg_hba still lists them. */
+  exclude?: string[];
+}
+
+export async function planFromHosts(run: Run, spec: ClusterSpec, opts: ConvergeOptions = {}): Promise<{ cc: Omit<ClusterContext, 'creds' | 'touched'>; plan: ClusterPlan } | undefined> {
+  const working = { ...spec, members: spec.members.filter((m) => !opts.exclude?.includes(m.host)) };
+  const gathered = await gatherCluster(run, working);
   const facts = new Map(gathered.members.filter((m) => m.facts).map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
   let plan: ClusterPlan;
   try {
     const versions = new Set([...facts.values()].map((f) => f.version));
     if (versions.size > 1) throw new PlanRefused(spec.name, `members default to different PostgreSQL majors (${[...versions].join(', ')}); set pg_version`);
-    plan = planCluster(spec, gathered.members);
+    plan = planCluster(working, gathered.members);
   } catch (err) {
     if (err instanceof PlanRefused) {
       run.refuse(err.message);
@@ -40,8 +46,8 @@ export async function planFromHosts(run: Run, spec: ClusterSpec): Promise<{ cc: 
  * configure-cluster for one cluster: facts, plan, then roles in dependency order with hosts in
  * parallel wherever the order allows (replicas install and write config while the primary is built).
  */
-export async function configureCluster(run: Run, spec: ClusterSpec): Promise<void> {
-  const planned = await planFromHosts(run, spec);
+export async function configureCluster(run: Run, spec: ClusterSpec, opts: ConvergeOptions = {}): Promise<void> {
+  const planned = await planFromHosts(run, spec, opts);
   if (!planned) return;
   const { plan } = planned;
   for (const note of plan.notes) run.message(`cluster ${spec.name}: ${note}`);

@@ -1,9 +1,11 @@
 import type { Task } from '../src/engine/task.js';
 import configureCluster from './configure-cluster.js';
 import facts from './facts.js';
+import failover from './failover.js';
+import rejoin from './rejoin.js';
 import infoList from './info-list.js';
 import inventory from './inventory.js';
 import migrateToMaster from './migrate-to-master.js';
 
 /** The built-in tasks, one module each in this folder. */
-export const builtinTasks: Task[] = [configureCluster, facts, infoList, inventory, migrateToMaster] as Task[];
+export const builtinTasks: Task[] = [configureCluster, facts, failover, infoList, inventory, migrateToMaster, rejoin] as Task[];

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { rejoin } from '../roles/rejoin.js';
+import { clustersOf } from '../src/cluster/vars.js';
+import { UserError } from '../src/errors.js';
+import { task } from '../src/engine/task.js';
+
+export default task({
+  name: 'rejoin',
+  help: 'Bring a failed or former primary back as a replica (pg_rewind, or --full re-clone)',
+  description: `Stops the host's PostgreSQL if it runs, rewinds it with pg_rewind from the current primary
+and starts it as a replica, then converges the cluster. With --full, its data directory is moved aside
+(renamed, never deleted) and a fresh pg_basebackup is taken instead.`,
+  args: z.object({
+    host: z.string().describe('the host to bring back'),
+    full: z.boolean().default(false).describe('re-clone instead of pg_rewind'),
+  }),
+  async run(run, args) {
+    const inventory = await run.inventory();
+    const cluster = inventory.hosts.get(args.host)?.vars.pg_cluster as string | undefined;
+    if (!cluster) throw new UserError(`--host ${args.host}: no such host with pg_cluster in the inventory`);
+    await rejoin(run, clustersOf(inventory, cluster)[0]!, args.host, args.full);
+  },
+});
