@@ -59,7 +59,8 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
     await ctx.run(`${f.facts!.running ? `${pgServiceCommand(s, 'stop', 'immediate')} && ` : ''}install -o postgres -g postgres -m 0600 /dev/null ${dataDir(s.version, spec.name)}/standby.signal`);
     run.emit({ type: 'step', host: f.member.host, step: 'failover: fence', status: 'changed', message: 'stopped and marked standby', check: false });
   }
-  await psql(await run.context(target.member.host), spec.port, 'select pg_promote(true, 60);');
+  // The checkpoint puts the new timeline in the control file, where pg_rewind (rejoin) looks for it.
+  await psql(await run.context(target.member.host), spec.port, 'select pg_promote(true, 60);\nCHECKPOINT;');
   run.emit({ type: 'step', host: target.member.host, step: 'failover: promote', status: 'changed', message: `promoted at ${target.facts!.lsn}`, check: false });
   const exclude = [...new Set([...fenceable.map((f) => f.member.host), ...(old ? [old.host] : []), ...nodes.filter((n) => !n.facts).map((n) => n.member.host)])];
   await configureCluster(run, spec, { exclude });

@@ -4,7 +4,7 @@ import { currentPrimary } from '../src/cluster/switchover-checks.js';
 import type { ClusterSpec } from '../src/cluster/vars.js';
 import type { Run } from '../src/engine/run.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
-import { pgServiceCommand } from '../src/steps/postgres.js';
+import { pgServiceCommand, psql } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
 
 /**
@@ -23,7 +23,8 @@ export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: bo
   const f = me.facts;
   const s = { version: f.version, cluster: spec.name, systemd: gathered.systemd.get(host) ?? false };
   const dir = dataDir(f.version, spec.name);
-  const following = f.state === 'REPLICA' && f.running && f.upstream === primary.address;
+  // Configured for the primary is not enough: a replica whose WAL forked off stays 'waiting for WAL'.
+  const following = f.state === 'REPLICA' && f.running && f.upstream === primary.address && f.walReceiverStatus === 'streaming';
   run.message(`plan: ${following && !full ? `${host} already follows ${primary.host}; converge only` : full || f.state === 'EMPTY' || f.state === 'DEACTIVATED' ? `move ${dir} aside and clone ${host} from ${primary.host}` : `stop ${host}, pg_rewind it from ${primary.host}, start it as a replica`}`);
   if (run.options.check) return;
   const ctx = await run.context(host);
@@ -40,14 +41,22 @@ export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: bo
       emit('set aside', `${dir} kept as ${aside}; cloning afresh`);
     } else if (f.state === 'PRIMARY' || f.state === 'REPLICA') {
       const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+      // pg_rewind reads the source's timeline from its control file, which a fresh promotion updates only at the next checkpoint.
+      await psql(await run.context(primary.host), spec.port, 'CHECKPOINT;');
       // The admin password reaches the host only as a 0600 passfile for this one command.
       const passfile = `/tmp/pgtasks-rewind-${process.pid}`;
       await ctx.put(passfile, `*:${spec.port}:*:${ADMIN_USER}:${creds.admin}\n`, { owner: 'postgres', group: 'postgres', mode: '0600' });
+      // pg_rewind finishes an interrupted crash recovery in single-user mode, which refuses standby mode.
+      await ctx.run(`rm -f ${dir}/standby.signal`);
       const r = await ctx.run(
         `/usr/lib/postgresql/${f.version}/bin/pg_rewind --target-pgdata=${dir} --config-file=${confDir(f.version, spec.name)}/postgresql.conf --source-server='host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}' 2>&1; status=$?; rm -f ${passfile}; exit $status`,
         { user: 'postgres', allowFailure: true },
       );
-      if (r.code !== 0) return refuse(`pg_rewind failed: ${r.stdout.trim().split('\n').slice(-3).join(' / ')}; try --full`);
+      if (r.code !== 0) {
+        await ctx.run(`install -o postgres -g postgres -m 0600 /dev/null ${dir}/standby.signal`);
+        run.refuse(`rejoin ${host}: pg_rewind failed: ${r.stdout.trim().split('\n').slice(-3).join(' / ')}; ${host} is stopped and marked standby; try --full`);
+        return;
+      }
       await ctx.run(`install -o postgres -g postgres -m 0600 /dev/null ${dir}/standby.signal`);
       emit('pg_rewind', `rewound from ${primary.host}: ${r.stdout.trim().split('\n').pop()}`);
     }

@@ -1,0 +1,71 @@
+import pg from 'pg';
+
+export interface LoadResult {
+  committed: number[];
+  failures: string[];
+  longestGapMs: number;
+  attempts: number;
+}
+
+/**
+ * A bounded client load through PgBouncer: one loop opening a fresh connection per insert, one
+ * persistent connection inserting back to back. Every committed id is recorded, every error kept.
+ */
+/** Ids stay unique across loads of one test file, so every committed row can be found again. */
+let next = 0;
+
+export function startLoad(host: string, port: number, password: string, maxMs = 120_000) {
+  const committed: number[] = [];
+  const failures: string[] = [];
+  const commitTimes: number[] = [];
+  let attempts = 0;
+  let running = true;
+  const started = Date.now();
+  const config = { host, port, user: 'admin', password, database: 'postgres', connectionTimeoutMillis: 10_000 };
+  const insert = async (client: pg.Client) => {
+    const id = ++next;
+    attempts++;
+    await client.query('insert into load (id) values ($1)', [id]);
+    committed.push(id);
+    commitTimes.push(Date.now());
+  };
+  const fresh = (async () => {
+    while (running && Date.now() - started < maxMs) {
+      const client = new pg.Client(config);
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        await insert(client);
+      } catch (err) {
+        failures.push(`fresh: ${(err as Error).message}`);
+      } finally {
+        await client.end().catch(() => {});
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const persistent = (async () => {
+    const client = new pg.Client(config);
+    client.on('error', (err) => failures.push(`persistent connection: ${err.message}`));
+    await client.connect();
+    while (running && Date.now() - started < maxMs) {
+      try {
+        await insert(client);
+      } catch (err) {
+        failures.push(`persistent: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await client.end().catch(() => {});
+  })();
+  return {
+    async stop(): Promise<LoadResult> {
+      running = false;
+      await Promise.all([fresh, persistent]);
+      const sorted = [...commitTimes].sort((a, b) => a - b);
+      let longestGapMs = 0;
+      for (let i = 1; i < sorted.length; i++) longestGapMs = Math.max(longestGapMs, sorted[i]! - sorted[i - 1]!);
+      return { committed, failures, longestGapMs, attempts };
+    },
+  };
+}

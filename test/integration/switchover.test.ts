@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hostExec, labDown, labUp, startHost, stopHost, type Lab } from '../lab/lab.js';
+import { sql, writeClusterInventory } from './helpers/cluster-lab.js';
+import { startLoad } from './helpers/load.js';
+import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
+
+const root = process.getuid?.() === 0;
+const LAB = 'mig';
+
+describe.skipIf(!root)('migrate-to-master, failover and rejoin on the lab (real PgBouncer and PostgreSQL)', () => {
+  let lab: Lab;
+  let inventory: string;
+  let password: string;
+  const run = (...argv: string[]) => pgtasks(['-i', inventory, ...argv]);
+  const address = (h: string) => lab.hosts.find((x) => x.name === h)!.address;
+  const primaryOf = async () => {
+    for (const h of ['h1', 'h2', 'h3']) if ((await sql(lab, h, 'select pg_is_in_recovery()').catch(() => '')) === 'f') return h;
+    return undefined;
+  };
+  const streamingFrom = (primary: string) =>
+    eventually(() => sql(lab, primary, "select string_agg(application_name, ',' order by application_name) from pg_stat_replication where state = 'streaming'"), (v) => v.split(',').length === 2);
+  const countOn = (h: string, n: number) => eventually(() => sql(lab, h, 'select count(*) from load').catch(() => ''), (v) => v === String(n));
+
+  beforeAll(async () => {
+    lab = await labUp({ hosts: 3, name: LAB });
+    inventory = writeClusterInventory(lab, join(lab.dir, 'mig.yml'), { cluster: 'mig', syncReplicas: 1 });
+    const r = await run('configure-cluster');
+    expect(r.code, r.stderr).toBe(0);
+    password = readFileSync(join(lab.dir, 'credentials', 'mig', 'admin.password'), 'utf8').trim();
+    await sql(lab, 'h1', 'create table load (id int primary key, at timestamptz default now())');
+  });
+
+  afterAll(async () => {
+    if (!process.env.PGTASKS_KEEP_LAB) await labDown(LAB);
+  });
+
+  async function migrateUnderLoad(from: string, to: string) {
+    const before = Number(await sql(lab, from, 'select count(*) from load'));
+    const load = startLoad(address('h3' === to || 'h3' === from ? 'h2' : 'h3'), 6432, password);
+    await new Promise((r) => setTimeout(r, 1000));
+    const r = await run('migrate-to-master', '--target', to);
+    await new Promise((r) => setTimeout(r, 1000));
+    const result = await load.stop();
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(result.failures.slice(0, 3)).toEqual([]);
+    expect(result.committed.length).toBeGreaterThan(20);
+    expect(await primaryOf()).toBe(to);
+    const total = before + result.committed.length;
+    expect(await sql(lab, to, `select count(*) from load where id in (${result.committed.join(',')})`)).toBe(String(result.committed.length));
+    for (const h of ['h1', 'h2', 'h3']) expect(await countOn(h, total)).toBe(String(total));
+    expect((await streamingFrom(to)).split(',')).toContain(from);
+    const timing = r.events.find((e) => e.type === 'result');
+    return { result, timing: timing && timing.type === 'result' ? (timing.data as { timings: Record<string, number> }).timings : {} };
+  }
+
+  test('switchover h1 -> h2 under load: no failed client, no lost row, old primary follows', async () => {
+    const { result, timing } = await migrateUnderLoad('h1', 'h2');
+    expect(timing.clientsPaused).toBeGreaterThan(0);
+    console.log(`h1->h2: ${result.committed.length} commits, longest write gap ${result.longestGapMs} ms, clients paused ${timing.clientsPaused} ms`);
+    const info = await run('info-list');
+    const data = info.events.find((e) => e.type === 'result');
+    const members = (data && data.type === 'result' ? (data.data as { members: { host: string; role: string; upstream?: string }[] }[])[0]!.members : []);
+    expect(members.find((m) => m.host === 'h1')).toMatchObject({ role: 'replica', upstream: 'h2' });
+    expect(changedSteps(await run('configure-cluster'))).toEqual([]);
+  });
+
+  test('there and back again, several times', async () => {
+    await migrateUnderLoad('h2', 'h1');
+    await migrateUnderLoad('h1', 'h2');
+    await migrateUnderLoad('h2', 'h1');
+  });
+
+  test('refused preconditions leave the cluster exactly as it was', async () => {
+    const hosts = ['h1', 'h2', 'h3'];
+    const state = async (up = hosts) => Promise.all(up.map((h) => sql(lab, h, 'select pg_is_in_recovery()')));
+    const before = await state();
+    const refusedWith = async (pattern: RegExp, ...argv: string[]) => {
+      const up = hosts.filter((h) => lab.hosts.find((x) => x.name === h) && !down.has(h));
+      const r = await run('migrate-to-master', ...argv);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(pattern);
+      expect(changedSteps(r)).toEqual([]);
+      expect(await state(up)).toEqual(before.filter((_, i) => up.includes(hosts[i]!)));
+    };
+    const down = new Set<string>();
+    await refusedWith(/--target nope: no such host/, '--target', 'nope');
+    await refusedWith(/h1 is already the primary/, '--target', 'h1');
+    // A lagging target: replay paused while the primary writes.
+    await sql(lab, 'h3', 'select pg_wal_replay_pause()');
+    await sql(lab, 'h1', 'insert into load (id) select g from generate_series(1000000, 1020000) g');
+    await refusedWith(/h3 lags \d+ bytes behind h1/, '--target', 'h3', '--max-lag', '0.1');
+    await sql(lab, 'h3', 'select pg_wal_replay_resume()');
+    // A long transaction on the primary.
+    void hostExec(lab, 'h1', `runuser -u postgres -- psql -X -c 'begin; select txid_current(); select pg_sleep(6); commit'`);
+    await new Promise((r) => setTimeout(r, 2000));
+    await refusedWith(/has been open \d+\.\d s \(--max-tx-age is 1 s/, '--target', 'h2', '--max-tx-age', '1');
+    // A member unreachable.
+    await stopHost(lab, 'h3');
+    down.add('h3');
+    try {
+      await refusedWith(/h3 is unreachable/, '--target', 'h2');
+    } finally {
+      await startHost(lab, 'h3');
+      down.delete('h3');
+    }
+    expect((await run('configure-cluster')).code).toBe(0);
+  });
+
+  test('primary host dies: failover promotes without losing a committed row; rejoin brings it back with pg_rewind', async () => {
+    const primary = (await primaryOf())!;
+    await sql(lab, primary, 'insert into load (id) select g from generate_series(2000000, 2000999) g'); // committed on the sync replica too
+    const expected = await sql(lab, primary, 'select count(*) from load');
+    await stopHost(lab, primary);
+    const f = await run('failover', '--yes');
+    expect(f.code).not.toBe(0); // the dead host is reported unreachable
+    expect(f.stdout).toMatch(/failover done: h\d is primary/);
+    const promoted = (await primaryOf())!;
+    expect(promoted).not.toBe(primary);
+    expect(await sql(lab, promoted, 'select count(*) from load')).toBe(expected);
+    await startHost(lab, primary);
+    const refused = await run('configure-cluster');
+    expect(refused.stdout).toMatch(/split brain/);
+    const r = await run('rejoin', '--host', primary);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/pg_rewind/);
+    expect(await sql(lab, primary, 'select pg_is_in_recovery()')).toBe('t');
+    expect(await countOn(primary, Number(expected))).toBe(expected);
+    expect((await streamingFrom(promoted)).split(',')).toContain(primary);
+    expect(changedSteps(await run('configure-cluster'))).toEqual([]);
+  });
+});
