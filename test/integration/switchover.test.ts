@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hostExec, labDown, labUp, startHost, stopHost, type Lab } from '../lab/lab.js';
 import { sql, writeClusterInventory } from './helpers/cluster-lab.js';
-import { startLoad } from './helpers/load.js';
+import { startLoad } from '../lab/load.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
 
 const root = process.getuid?.() === 0;

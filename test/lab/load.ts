@@ -8,7 +8,7 @@ export interface LoadResult {
 }
 
 /**
- * A bounded client load through PgBouncer: one loop opening a fresh connection per insert, one
+ * A bounded client load through PgBouncer (tests and bench): one loop opening a fresh connection per insert, one
  * persistent connection inserting back to back. Every committed id is recorded, every error kept.
  */
 /** Ids stay unique across loads of one test file, so every committed row can be found again. */

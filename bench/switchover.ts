@@ -1,0 +1,56 @@
+/**
+ * A switchover under client load through PgBouncer, on 3 lab hosts: prints failed client attempts,
+ * the longest gap between two committed writes, and how long PgBouncer held clients.
+ *   npm run build && node dist/bench/switchover.js [switchovers]
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { hostExec, labDown, labUp } from '../test/lab/lab.js';
+import { startLoad } from '../test/lab/load.js';
+
+const bin = fileURLToPath(new URL('../../bin/pgtasks.js', import.meta.url));
+const rounds = Number(process.argv[2] ?? 2);
+const lab = await labUp({ hosts: 3, name: 'benchsw' });
+try {
+  const inventory = join(lab.dir, 'bench.yml');
+  writeFileSync(
+    inventory,
+    stringify({
+      all: {
+        vars: { ansible_user: 'root', ansible_ssh_private_key_file: lab.privateKeyFile, ssh_known_hosts_file: lab.knownHostsFile },
+        children: {
+          bench: {
+            vars: { pg_cluster: 'bench', pg_sync_replicas: 1, pg_credentials_dir: join(lab.dir, 'credentials') },
+            hosts: Object.fromEntries(lab.hosts.map((h) => [h.name, { ansible_host: h.address }])),
+          },
+        },
+      },
+    }),
+  );
+  const pgtasks = (...args: string[]) => execFileSync(process.execPath, [bin, '-i', inventory, ...args], { encoding: 'utf8' });
+  pgtasks('configure-cluster');
+  await hostExec(lab, 'h1', `runuser -u postgres -- psql -qc 'create table load (id int primary key, at timestamptz default now())'`);
+  const password = readFileSync(join(lab.dir, 'credentials', 'bench', 'admin.password'), 'utf8').trim();
+  let to = 'h2';
+  console.log('switchover under load (fresh connections + one persistent connection, through PgBouncer on h3)');
+  for (let i = 0; i < rounds; i++) {
+    const load = startLoad(lab.hosts[2]!.address, 6432, password);
+    await new Promise((r) => setTimeout(r, 1000));
+    // Asynchronously: the load runs in this process and must keep going while pgtasks works.
+    const { stdout: out } = await promisify(execFile)(process.execPath, [bin, '-i', inventory, '--json', 'migrate-to-master', '--target', to], { encoding: 'utf8' });
+    await new Promise((r) => setTimeout(r, 1000));
+    const result = await load.stop();
+    const timings = out.split('\n').filter((l) => l.includes('"type":"result"')).map((l) => JSON.parse(l).data.timings)[0] ?? {};
+    console.log(
+      `  -> ${to}: attempts ${result.attempts}, failed ${result.failures.length}, longest write gap ${result.longestGapMs} ms, clients paused ${timings.clientsPaused} ms (stop ${timings.stop}, catch-up ${timings.catchup}, promote ${timings.promote}, repoint ${timings.repoint}), total ${timings.total} ms`,
+    );
+    to = to === 'h2' ? 'h1' : 'h2';
+  }
+  console.log(`PostgreSQL: ${execFileSync('sh', ['-c', 'ls /usr/lib/postgresql | sort -n | tail -1']).toString().trim()}, PgBouncer: ${execFileSync('pgbouncer', ['--version']).toString().split('\n')[0]}`);
+} finally {
+  await labDown('benchsw');
+}
