@@ -74,6 +74,7 @@ export function configRole(cc: ClusterContext, host: string): Step[] {
   const dir = confDir(cc.version, cc.spec.name);
   return [
     step('config: directories', async (ctx) => {
+      if (cc.facts.get(host)?.configured) return ok();
       const { stdout } = await ctx.run(`[ -d ${dir} ] && stat -c '%U' ${dir} || echo missing`);
       if (stdout.trim() === 'postgres') return ok();
       return {

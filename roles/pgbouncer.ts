@@ -5,6 +5,8 @@ import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { render } from '../src/engine/templates.js';
 import { filesStep, type FileSpec } from '../src/steps/files.js';
 import { psql } from '../src/steps/postgres.js';
+import { fact } from '../src/engine/fact.js';
+import { systemFact, type SystemFacts } from '../src/facts/system.js';
 import type { ClusterSpec } from '../src/cluster/vars.js';
 import { notifying } from './config.js';
 
@@ -58,7 +60,8 @@ async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
 /** Starts PgBouncer, or applies a changed configuration with a reload (SIGHUP): clients stay connected. */
 export function pgbouncerServiceStep(systemd: boolean): Step {
   return step('pgbouncer: service', async (ctx) => {
-    if (!(await pgbouncerRunning(ctx))) {
+    const known = ctx.facts.get(systemFact.name) as SystemFacts | undefined;
+    if (!known?.pgbouncerRunning && !(await pgbouncerRunning(ctx))) {
       return change('start PgBouncer', async () => {
         const cmd = systemd
           ? 'systemctl enable --now pgbouncer'
@@ -83,10 +86,10 @@ export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { n
   if (!vars.pg_pgbouncer) return [step('pgbouncer', async () => skip('pg_pgbouncer is false'))];
   return [
     step('pgbouncer: install', async (ctx) => {
-      const r = await ctx.run('[ -x /usr/sbin/pgbouncer ]', { allowFailure: true });
-      if (r.code === 0) return ok('present');
+      if ((await fact(ctx, systemFact)).pgbouncerInstalled) return ok('present');
       return change('apt-get install pgbouncer', async () => {
         await ctx.run('DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer', { user: 'root', timeoutMs: 10 * 60_000 });
+        await fact(ctx, systemFact, true);
       });
     }),
     notifying(filesStep('pgbouncer: config', () => pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles())), 'pgbouncer-reload'),

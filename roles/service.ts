@@ -1,4 +1,4 @@
-import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { change, ok, step, type Step } from '../src/engine/step.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { pgLogTail, pgServiceCommand, pgStatusCommand, psql, type PgService } from '../src/steps/postgres.js';
@@ -28,7 +28,8 @@ export function serviceRole(cc: ClusterContext, host: string): Step[] {
   const s = serviceOf(cc, host);
   return [
     step('service', async (ctx) => {
-      if (!(await isRunning(ctx, s))) {
+      // Running per this run's facts (and untouched since) needs no second look.
+      if (!freshFacts(cc, host) && !(await isRunning(ctx, s))) {
         return change('start PostgreSQL', async () => {
           cc.touched.add(host);
           await serviceAction(ctx, s, 'start');

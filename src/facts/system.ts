@@ -8,6 +8,8 @@ export interface SystemFacts {
   /** Whether systemd runs as init: decides systemctl vs pg_ctlcluster/direct daemons. */
   systemd: boolean;
   hasSudo: boolean;
+  pgbouncerInstalled: boolean;
+  pgbouncerRunning: boolean;
 }
 
 export const systemFact: Fact<SystemFacts> = {
@@ -18,6 +20,8 @@ export const systemFact: Fact<SystemFacts> = {
     'echo "majors=$(ls /usr/lib/postgresql 2>/dev/null | while read m; do [ -x /usr/lib/postgresql/$m/bin/postgres ] && printf "%s " "$m"; done)"',
     '[ -d /run/systemd/system ] && echo systemd=1 || echo systemd=0',
     'command -v sudo >/dev/null && echo sudo=1 || echo sudo=0',
+    '[ -x /usr/sbin/pgbouncer ] && echo pgbouncer=1',
+    'P=/var/run/postgresql/pgbouncer.pid; [ -f $P ] && kill -0 "$(cat $P)" 2>/dev/null && echo pgbouncer_running=1',
   ].join('\n'),
   parse(output) {
     const kv = new Map(output.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
@@ -27,6 +31,8 @@ export const systemFact: Fact<SystemFacts> = {
       postgresMajors: (kv.get('majors') ?? '').trim().split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b),
       systemd: kv.get('systemd') === '1',
       hasSudo: kv.get('sudo') === '1',
+      pgbouncerInstalled: kv.get('pgbouncer') === '1',
+      pgbouncerRunning: kv.get('pgbouncer_running') === '1',
     };
   },
 };
