@@ -4,11 +4,10 @@
  *   npm run build && node dist/bench/configure-cluster.js [runs]
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { startBind } from '../test/lab/bind.js';
+import { writeClusterInventory } from '../test/lab/cluster-inventory.js';
 import { labDown, labUp } from '../test/lab/lab.js';
 
 const bin = fileURLToPath(new URL('../../bin/pgtasks.js', import.meta.url));
@@ -24,26 +23,11 @@ const lab = await labUp({ hosts: 3, name: 'bench' });
 const bind = await startBind({ port: 15356, dir: join(lab.dir, 'bind') });
 try {
   const inventory = join(lab.dir, 'bench.yml');
-  writeFileSync(
-    inventory,
-    stringify({
-      all: {
-        vars: { ansible_user: 'root', ansible_ssh_private_key_file: lab.privateKeyFile, ssh_known_hosts_file: lab.knownHostsFile },
-        children: {
-          bench: {
-            vars: {
-              pg_cluster: 'bench',
-              pg_sync_replicas: 1,
-              pg_credentials_dir: join(lab.dir, 'credentials'),
-              pg_service_name: 'bench-db.lab.pgtasks.test',
-              pg_registry: { provider: 'dns', server: '127.0.0.1', port: bind.port, zone: bind.zone, key_file: bind.keyFile },
-            },
-            hosts: Object.fromEntries(lab.hosts.map((h) => [h.name, { ansible_host: h.address }])),
-          },
-        },
-      },
-    }),
-  );
+  writeClusterInventory(lab, inventory, {
+    cluster: 'bench',
+    serviceName: 'bench-db.lab.pgtasks.test',
+    registry: { provider: 'dns', server: '127.0.0.1', port: bind.port, zone: bind.zone, key_file: bind.keyFile },
+  });
   const cold = time(['-i', inventory, 'configure-cluster']);
   const noop = Array.from({ length: runs }, () => time(['-i', inventory, 'configure-cluster']));
   const facts = Array.from({ length: runs }, () => time(['-i', inventory, 'facts']));

@@ -5,10 +5,10 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { writeClusterInventory } from '../test/lab/cluster-inventory.js';
 import { hostExec, labDown, labUp } from '../test/lab/lab.js';
 import { startLoad } from '../test/lab/load.js';
 
@@ -17,20 +17,7 @@ const rounds = Number(process.argv[2] ?? 2);
 const lab = await labUp({ hosts: 3, name: 'benchsw' });
 try {
   const inventory = join(lab.dir, 'bench.yml');
-  writeFileSync(
-    inventory,
-    stringify({
-      all: {
-        vars: { ansible_user: 'root', ansible_ssh_private_key_file: lab.privateKeyFile, ssh_known_hosts_file: lab.knownHostsFile },
-        children: {
-          bench: {
-            vars: { pg_cluster: 'bench', pg_sync_replicas: 1, pg_credentials_dir: join(lab.dir, 'credentials') },
-            hosts: Object.fromEntries(lab.hosts.map((h) => [h.name, { ansible_host: h.address }])),
-          },
-        },
-      },
-    }),
-  );
+  writeClusterInventory(lab, inventory, { cluster: 'bench' });
   const pgtasks = (...args: string[]) => execFileSync(process.execPath, [bin, '-i', inventory, ...args], { encoding: 'utf8' });
   pgtasks('configure-cluster');
   await hostExec(lab, 'h1', `runuser -u postgres -- psql -qc 'create table load (id int primary key, at timestamptz default now())'`);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startBind, type Bind } from '../lab/bind.js';
 import { addHosts, hostExec, labDown, labUp, startHost, stopHost, wipeHost, type Lab } from '../lab/lab.js';
 import { cli } from '../../src/cli/entry.js';
-import { sql, writeClusterInventory } from './helpers/cluster-lab.js';
+import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
 
 const root = process.getuid?.() === 0;

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { hostExec, type Lab } from '../../lab/lab.js';
+import { hostExec, type Lab } from './lab.js';
 
 export interface ClusterInventoryOptions {
   cluster?: string;
