@@ -87,8 +87,11 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
 
   if (plan.deactivate.length) {
     const gone = await run.onHosts(plan.deactivate.map((m) => m.host), (ctx) => runSteps(ctx, deactivateRole(cc, ctx.host)).then(() => {}));
-    // Their slots could only be dropped once their walreceivers stopped.
-    if (gone.succeeded.length) await run.onHosts([primary], (ctx) => runSteps(ctx, [slotsStep(cc)]).then(() => {}));
+    // Their slots could only be dropped once their walreceivers stopped; the facts still show them active.
+    if (gone.succeeded.length) {
+      cc.touched.add(primary);
+      await run.onHosts([primary], (ctx) => runSteps(ctx, [slotsStep(cc)]).then(() => {}));
+    }
   }
 
   await registerRole(run, cc);

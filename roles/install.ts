@@ -24,7 +24,7 @@ echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] h
 export DEBIAN_FRONTEND=noninteractive
 install -d /etc/postgresql-common/createcluster.d
 echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/pgtasks.conf
-${opts.pgdg ? 'apt-get install -y -q postgresql-common\n' : ''}${pgdg}apt-get update -q
+${opts.pgdg ? 'apt-get update -q\napt-get install -y -q postgresql-common\n' : ''}${pgdg}apt-get update -q
 apt-get install -y -q postgresql-${version} postgresql-client-${version}`,
           { user: 'root', timeoutMs: 15 * 60_000 },
         );

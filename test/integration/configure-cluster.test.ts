@@ -168,4 +168,18 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
     const again = await run('configure-cluster');
     expect(changedSteps(again)).toEqual([]);
   });
+
+  test('pg_state: absent deactivates a replica: stopped, data kept aside, slot dropped; a re-run changes nothing', async () => {
+    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } }, hostVars: { h4: { pg_state: 'absent' } } });
+    const r = await run('configure-cluster');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(changedSteps(r).join('\n')).toMatch(/h4: deactivate: stop, disable, move \/var\/lib\/postgresql\/15\/orders to \/var\/lib\/postgresql\/15\/orders\.deactivated-/);
+    const h4 = await hostExec(lab, 'h4', 'ls /var/lib/postgresql/15; cat /etc/postgresql/15/orders/start.conf; pgrep -c postgres || true');
+    expect(h4.stdout).toMatch(/^orders\.deactivated-\d{8}T\d{6}\ndisabled\n0\n$/);
+    expect(await sql(lab, 'h2', "select count(*) from pg_replication_slots where slot_name = 'h4'")).toBe('0');
+    expect(changedSteps(await run('configure-cluster'))).toEqual([]);
+    const info = await run('info-list');
+    expect(info.code).toBe(0);
+  });
 });
