@@ -77,13 +77,17 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   });
   if (built.failed.includes(primary) || built.unreachable.includes(primary)) return;
 
-  await run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {}));
-
-  if ([plan.primary, ...plan.replicas.map((r) => r.member)].some((m) => m.vars.pg_pgbouncer)) {
-    const primaryCtx = await run.context(primary);
-    const roles = run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(cc, primaryCtx, spec.port);
-    await run.onHosts(built.succeeded, (ctx) => runSteps(ctx, pgbouncerRole(cc, ctx.host, () => roles)).then(() => {}));
-  }
+  // Sync settings, PgBouncer and the service name depend on the primary being ready, not on each other.
+  const withPgbouncer = [plan.primary, ...plan.replicas.map((r) => r.member)].some((m) => m.vars.pg_pgbouncer);
+  await Promise.all([
+    run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})),
+    withPgbouncer &&
+      (async () => {
+        const roles = run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(cc, await run.context(primary), spec.port);
+        await run.onHosts(built.succeeded, (ctx) => runSteps(ctx, pgbouncerRole(cc, ctx.host, () => roles)).then(() => {}));
+      })(),
+    registerRole(run, cc),
+  ]);
 
   if (plan.deactivate.length) {
     const gone = await run.onHosts(plan.deactivate.map((m) => m.host), (ctx) => runSteps(ctx, deactivateRole(cc, ctx.host)).then(() => {}));
@@ -93,8 +97,6 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
       await run.onHosts([primary], (ctx) => runSteps(ctx, [slotsStep(cc)]).then(() => {}));
     }
   }
-
-  await registerRole(run, cc);
 
   const replicas = plan.replicas.map((r) => `${r.member.host}${plan.syncCandidates.includes(slotName(r.member.host)) ? ' (sync)' : ''}`);
   run.message(`cluster ${spec.name}: primary ${primary}${replicas.length ? `, replicas ${replicas.join(', ')}` : ''}`);
