@@ -75,7 +75,7 @@ export async function main(argv: string[], io: ProgramIO, builtins: Task[], vers
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return 0; // --help, --version
-      io.stderr(`pgtasks: ${err.message.replace(/^error: /, '')}\n`);
+      io.stderr(`pgtasks: ${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}\n`);
       return 2;
     }
     if (err instanceof UserError) {

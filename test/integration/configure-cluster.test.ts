@@ -115,6 +115,17 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
     expect(await sql(lab, 'h1', 'select pg_postmaster_start_time()')).toBe(pid);
   });
 
+  test('a setting that needs a restart gets one, on every member, and is then in effect', async () => {
+    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB', max_wal_senders: 12 } } });
+    const started = await sql(lab, 'h1', 'select pg_postmaster_start_time()');
+    const r = await run('configure-cluster');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/restarting PostgreSQL: max_wal_senders need/);
+    for (const h of ['h1', 'h2', 'h3']) expect(await sql(lab, h, 'show max_wal_senders')).toBe('12');
+    expect(await sql(lab, 'h1', 'select pg_postmaster_start_time()')).not.toBe(started);
+    expect(changedSteps(await run('configure-cluster'))).toEqual([]);
+  });
+
   test('a 4th host in the inventory becomes a new streaming replica', async () => {
     lab = await addHosts(lab, 1);
     writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } } });

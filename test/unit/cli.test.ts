@@ -62,6 +62,7 @@ describe('pgtasks CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown command 'configure-clustr'/);
     expect(r.stderr).toMatch(/Did you mean configure-cluster\?/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.connections).toEqual([]);
   });
 
