@@ -55,6 +55,13 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   const cc: ClusterContext = { ...planned.cc, creds, touched: new Set() };
   const primary = plan.primary.host;
 
+  // Replicas wait for the primary below: make sure its connection is there before anyone waits.
+  try {
+    await run.context(primary);
+  } catch (err) {
+    run.refuse(`cluster ${spec.name}: lost the connection to ${primary}: ${(err as Error).message}`);
+    return;
+  }
   let primaryReady!: (ok: boolean) => void;
   const primaryDone = new Promise<boolean>((r) => (primaryReady = r));
   const present = [primary, ...plan.replicas.map((r) => r.member.host)];
