@@ -5,7 +5,7 @@ import { Run, sshConnector, type Connector } from '../engine/run.js';
 import { mask } from '../engine/secrets.js';
 import { TaskRefused, type Task } from '../engine/task.js';
 import { loadInventory } from '../inventory/index.js';
-import { optionsFromSchema, valueFlags } from './flags.js';
+import { kebab, optionsFromSchema, valueFlags } from './flags.js';
 import { JsonReporter, TextReporter } from './reporters.js';
 import { splitInvocation, type Invocation } from './split-argv.js';
 import { findTaskFile, loadTaskFile } from './task-loader.js';
@@ -131,7 +131,7 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
     const parsed = task.args.safeParse(sub.opts());
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new UserError(`${task.name}: --${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
+      throw new UserError(`${task.name}: --${kebab(String(issue.path[0] ?? ''))}: ${issue.message}`);
     }
     calls.push({ task, args: parsed.data });
   }
