@@ -87,6 +87,11 @@ describe.skipIf(!root)('migrate-to-master, failover and rejoin on the lab (real 
     };
     const down = new Set<string>();
     await refusedWith(/--target nope: no such host/, '--target', 'nope');
+    const check = await run('--check', 'migrate-to-master', '--target', 'h2');
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/plan: pause PgBouncer on h1, h2, h3; stop h1; promote h2/);
+    expect(changedSteps(check)).toEqual([]);
+    expect(await state()).toEqual(before);
     await refusedWith(/h1 is already the primary/, '--target', 'h1');
     // A lagging target: replay paused while the primary writes.
     await sql(lab, 'h3', 'select pg_wal_replay_pause()');
@@ -131,5 +136,12 @@ describe.skipIf(!root)('migrate-to-master, failover and rejoin on the lab (real 
     expect(await countOn(primary, Number(expected))).toBe(expected);
     expect((await streamingFrom(promoted)).split(',')).toContain(primary);
     expect(changedSteps(await run('configure-cluster'))).toEqual([]);
+
+    // --full: the data directory is kept aside, a fresh clone takes its place.
+    const full = await run('rejoin', '--host', primary, '--full');
+    expect(full.code).toBe(0);
+    expect(changedSteps(full).join('\n')).toMatch(new RegExp(`${primary}: rejoin: set aside: .*kept as /var/lib/postgresql/15/mig\\.rejoin-\\d{8}T\\d{6}[\\s\\S]*${primary}: clone: pg_basebackup from ${promoted}`));
+    expect(await countOn(primary, Number(expected))).toBe(expected);
+    expect((await hostExec(lab, primary, 'ls /var/lib/postgresql/15')).stdout).toMatch(/^mig\nmig\.rejoin-\d{8}T\d{6}\n$/);
   });
 });
