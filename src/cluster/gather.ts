@@ -1,7 +1,10 @@
-import { gather } from '../engine/fact.js';
+import { batchScript, splitBatchOutput } from '../engine/fact.js';
+import type { HostContext } from '../engine/host-context.js';
 import type { Run } from '../engine/run.js';
-import { pgNodeFact, type PgNodeFacts } from '../facts/postgres.js';
-import { systemFact, type SystemFacts } from '../facts/system.js';
+import { parsePgNode, PG_NODE_QUERY, pgNodeFact, type PgNodeFacts } from '../facts/postgres.js';
+import { systemFact } from '../facts/system.js';
+import { pgSession, withTimeout } from '../steps/pg-client.js';
+import { ADMIN_USER, clusterCredentials } from './credentials.js';
 import type { MemberFacts } from './plan.js';
 import type { ClusterSpec } from './vars.js';
 
@@ -10,20 +13,48 @@ export interface GatheredCluster {
   systemd: Map<string, boolean>;
 }
 
-/** Reads every member's system and PostgreSQL facts afresh, in parallel, one round trip per host. */
+/** The live facts through `pg` over the SSH connection: no psql process, and it overlaps the shell facts. */
+async function liveLines(ctx: HostContext, port: number, password: string): Promise<string | undefined> {
+  try {
+    const session = await withTimeout(pgSession(ctx, { port, user: ADMIN_USER, password, database: 'postgres', timeoutMs: 3000 }), 3000, 'connecting');
+    try {
+      const rows = await withTimeout(session.query<Record<string, string>>(PG_NODE_QUERY), 3000, 'the facts query');
+      return rows.map((r) => Object.values(r)[0]).join('\n');
+    } finally {
+      await session.close();
+    }
+  } catch {
+    return undefined; // not running, or not (yet) our admin role: the shell facts fall back to psql
+  }
+}
+
+/**
+ * Reads every member's system and PostgreSQL facts afresh (a task may plan again after changing
+ * the cluster), all hosts in parallel. Per host, the file-level facts (one shell round trip) and the
+ * live state (one query through `pg`) are read at the same time; psql is the fallback.
+ */
 export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<GatheredCluster> {
-  const factOf = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port });
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+  const viaPg = !creds.created;
+  const fileFact = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port, live: !viaPg });
   const found = new Map<string, PgNodeFacts>();
   const systemd = new Map<string, boolean>();
   const failures = new Map<string, string>();
   const outcome = await run.onHosts(
     spec.members.map((m) => m.host),
     async (ctx) => {
-      // Always re-read: a task may plan again after changing the cluster (migrate-to-master does).
-      await gather(ctx, [systemFact, factOf], true);
-      const f = ctx.facts.get(factOf.name) as PgNodeFacts;
+      const [shell, live] = await Promise.all([ctx.run(batchScript([systemFact, fileFact]), { allowFailure: true }), viaPg ? liveLines(ctx, spec.port, creds.admin) : undefined]);
+      const sections = splitBatchOutput(shell.stdout);
+      const system = systemFact.parse(sections.get(systemFact.name) ?? '');
+      let f = parsePgNode(`${sections.get(fileFact.name) ?? ''}\n${live ?? ''}`, spec.name, spec.port);
+      if (viaPg && live === undefined && f.running) {
+        const withPsql = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port });
+        f = withPsql.parse(splitBatchOutput((await ctx.run(batchScript([withPsql]), { allowFailure: true })).stdout).get(withPsql.name) ?? '');
+      }
+      ctx.facts.set(systemFact.name, system);
+      ctx.facts.set(fileFact.name, f);
       found.set(ctx.host, f);
-      systemd.set(ctx.host, (ctx.facts.get(systemFact.name) as SystemFacts).systemd);
+      systemd.set(ctx.host, system.systemd);
       run.emit({ type: 'step', host: ctx.host, step: 'facts', status: 'ok', message: describeNode(f), check: run.options.check });
     },
   );

@@ -46,7 +46,8 @@ export const DISTRO_MAJORS: Record<string, number> = {
 export const dataDir = (version: number, cluster: string) => `/var/lib/postgresql/${version}/${cluster}`;
 export const confDir = (version: number, cluster: string) => `/etc/postgresql/${version}/${cluster}`;
 
-const QUERY = `select 'recovery=' || pg_is_in_recovery()::text
+/** The live part of a node's facts: one row of `key=value` per fact, from psql or from `pg`. */
+export const PG_NODE_QUERY = `select 'recovery=' || pg_is_in_recovery()::text
 union all select 'lsn=' || coalesce((case when pg_is_in_recovery() then greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) else pg_current_wal_lsn() end)::text, '')
 union all select 'tli=' || (case when pg_is_in_recovery() then coalesce((select received_tli from pg_stat_wal_receiver), (select timeline_id from pg_control_checkpoint())) else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end)::text
 union all select 'live_upstream=' || coalesce((select sender_host from pg_stat_wal_receiver), '')
@@ -61,7 +62,7 @@ union all select 'role=' || rolcanlogin::text || '|' || rolsuper::text || '|' ||
  * Everything configure-cluster needs to know of one node, in one shell script: data directory
  * state from the files (works when PostgreSQL is down) and, when it runs, live state from SQL.
  */
-export function pgNodeFact(opts: { cluster: string; version?: number; port: number }): Fact<PgNodeFacts> {
+export function pgNodeFact(opts: { cluster: string; version?: number; port: number; live?: boolean }): Fact<PgNodeFacts> {
   const majors = Object.entries(DISTRO_MAJORS).map(([k, v]) => `${k}) echo ${v};;`).join(' ');
   return {
     name: `pg-node:${opts.cluster}`,
@@ -89,7 +90,7 @@ if [ -f $D/global/pg_control ]; then
 fi
 if [ -f $D/postmaster.pid ] && kill -0 "$(head -1 $D/postmaster.pid)" 2>/dev/null; then
   echo running=1
-  pgsu psql -X -A -t -q -p $P -d postgres -c "${QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'
+${opts.live === false ? '' : `  pgsu psql -X -A -t -q -p $P -d postgres -c "${PG_NODE_QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'`}
 fi
 true`,
     parse: (output) => parsePgNode(output, opts.cluster, opts.port),
