@@ -19,7 +19,8 @@ export function sshTargetFromVars(name: string, vars: Record<string, unknown>): 
     hostKeyChecking: (str('ssh_host_key_checking') as HostKeyChecking | undefined) ?? 'strict',
     knownHostsFile: expandHome(str('ssh_known_hosts_file') ?? '~/.ssh/known_hosts'),
     connectTimeoutMs: (vars.ansible_ssh_timeout === undefined ? 10 : Number(vars.ansible_ssh_timeout)) * 1000,
-    become: vars.ansible_become === true || vars.ansible_become === 'true',
+    // Ansible's booleans: true/yes/on/1 in any case.
+    become: /^(true|yes|on|1)$/i.test(String(vars.ansible_become ?? '')),
     becomeUser: str('ansible_become_user') ?? 'root',
   };
 }

@@ -1,9 +1,17 @@
 import { InventoryError } from './types.js';
 
-/** Where a value was defined, for error messages. */
+/** Where something was defined, for error messages. */
 export interface Origin {
   file: string;
-  where?: string;
+  line?: number;
+}
+
+export function at(o: Origin): string {
+  return o.line ? `${o.file}:${o.line}` : o.file;
+}
+
+export function fail(o: Origin, what: string): never {
+  throw new InventoryError(o.file, o.line ? String(o.line) : undefined, what);
 }
 
 export interface RawGroup {
@@ -14,6 +22,9 @@ export interface RawGroup {
   varOrigins: Record<string, Origin>;
   /** group_vars/ files: above every inventory-file group var (Ansible's precedence). */
   fileVars: Record<string, unknown>;
+  /** ansible_group_priority: Ansible keeps it out of the variables and sorts same-depth groups by it. */
+  priority: number;
+  origin?: Origin;
 }
 
 export interface RawHost {
@@ -21,18 +32,22 @@ export interface RawHost {
   vars: Record<string, unknown>;
   varOrigins: Record<string, Origin>;
   fileVars: Record<string, unknown>;
+  origin: Origin;
 }
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
  * The inventory as the sources declare it, before variables are merged. Sources add to it in
- * order; it enforces what Ansible silently accepts but we refuse (conflicting host definitions).
+ * order (Maps keep it: Ansible lists groups and hosts in creation order); it refuses what Ansible
+ * silently merges (one host or group given two values for the same variable).
  */
 export class RawInventory {
   readonly groups = new Map<string, RawGroup>();
   readonly hosts = new Map<string, RawHost>();
-  /** Creation order of groups: ansible-inventory lists all's children in this order. */
-  readonly groupOrder: string[] = [];
   readonly sources: string[] = [];
+  /** "parent child" → where the edge was declared, to place a cycle. */
+  readonly edges = new Map<string, Origin>();
 
   constructor() {
     this.group('all');
@@ -40,49 +55,55 @@ export class RawInventory {
     this.addChild('all', 'ungrouped');
   }
 
-  group(name: string): RawGroup {
+  group(name: string, origin?: Origin): RawGroup {
     let g = this.groups.get(name);
     if (!g) {
-      g = { name, hosts: [], children: [], vars: {}, varOrigins: {}, fileVars: {} };
+      g = { name, hosts: [], children: [], vars: {}, varOrigins: {}, fileVars: {}, priority: 1, origin };
       this.groups.set(name, g);
-      this.groupOrder.push(name);
     }
+    g.origin ??= origin;
     return g;
   }
 
-  addHost(group: string, host: string, vars: Record<string, unknown>, origin: Origin): void {
+  addHost(group: string, host: string, origin: Origin): RawHost {
     let h = this.hosts.get(host);
     if (!h) {
-      h = { name: host, vars: {}, varOrigins: {}, fileVars: {} };
+      h = { name: host, vars: {}, varOrigins: {}, fileVars: {}, origin };
       this.hosts.set(host, h);
-    }
-    for (const [k, v] of Object.entries(vars)) {
-      if (k in h.vars && JSON.stringify(h.vars[k]) !== JSON.stringify(v)) {
-        const first = h.varOrigins[k]!;
-        throw new InventoryError(origin.file, origin.where, `host ${host} is defined twice with different values for ${k}: ${JSON.stringify(h.vars[k])} (${first.file}${first.where ? `:${first.where}` : ''}) and ${JSON.stringify(v)}; define its variables once`);
-      }
-      h.vars[k] = v;
-      h.varOrigins[k] = origin;
     }
     const g = this.group(group);
     if (!g.hosts.includes(host)) g.hosts.push(host);
+    return h;
   }
 
-  addChild(parent: string, child: string): void {
-    const p = this.group(parent);
-    this.group(child);
-    if (!p.children.includes(child)) p.children.push(child);
-  }
-
-  setGroupVars(group: string, vars: Record<string, unknown>, origin: Origin): void {
-    const g = this.group(group);
-    for (const [k, v] of Object.entries(vars)) {
-      if (k in g.vars && JSON.stringify(g.vars[k]) !== JSON.stringify(v)) {
-        const first = g.varOrigins[k]!;
-        throw new InventoryError(origin.file, origin.where, `group ${group} sets ${k} twice with different values: ${JSON.stringify(g.vars[k])} (${first.file}${first.where ? `:${first.where}` : ''}) and ${JSON.stringify(v)}`);
-      }
-      g.vars[k] = v;
-      g.varOrigins[k] = origin;
+  setHostVar(host: string, key: string, value: unknown, origin: Origin): void {
+    const h = this.hosts.get(host)!;
+    if (key in h.vars && !same(h.vars[key], value)) {
+      fail(origin, `host ${host} is defined twice with different values for ${key}: ${JSON.stringify(h.vars[key])} (${at(h.varOrigins[key]!)}) and ${JSON.stringify(value)} (${at(origin)}); define each host variable once`);
     }
+    h.vars[key] = value;
+    h.varOrigins[key] = origin;
+  }
+
+  setGroupVar(group: string, key: string, value: unknown, origin: Origin): void {
+    const g = this.group(group);
+    if (key === 'ansible_group_priority') {
+      const n = Number(value);
+      if (!Number.isInteger(n)) fail(origin, `group ${group}: ansible_group_priority ${JSON.stringify(value)} is not an integer`);
+      g.priority = n;
+      return;
+    }
+    if (key in g.vars && !same(g.vars[key], value)) {
+      fail(origin, `group ${group} sets ${key} twice with different values: ${JSON.stringify(g.vars[key])} (${at(g.varOrigins[key]!)}) and ${JSON.stringify(value)} (${at(origin)})`);
+    }
+    g.vars[key] = value;
+    g.varOrigins[key] = origin;
+  }
+
+  addChild(parent: string, child: string, origin?: Origin): void {
+    const p = this.group(parent, origin);
+    this.group(child, origin);
+    if (!p.children.includes(child)) p.children.push(child);
+    if (origin && !this.edges.has(`${parent} ${child}`)) this.edges.set(`${parent} ${child}`, origin);
   }
 }

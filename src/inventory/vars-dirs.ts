@@ -1,56 +1,71 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse } from 'yaml';
-import type { RawInventory } from './model.js';
-import { connectionVarProblem } from './schema.js';
+import { join, sep } from 'node:path';
+import { fail, type RawInventory } from './model.js';
+import { varsProblem } from './schema.js';
 import { InventoryError } from './types.js';
-import { isPlainObject } from './yaml-source.js';
+import { parseYaml } from './yaml-doc.js';
 
-const VAR_FILE = /\.(ya?ml|json)$|^[^.]+$/;
+const EXTENSIONS = ['', '.yml', '.yaml', '.json'];
 
-function readVarsFile(file: string): Record<string, unknown> {
-  let data: unknown;
+function isDir(path: string): boolean {
   try {
-    data = parse(readFileSync(file, 'utf8'), { version: '1.1' });
-  } catch (err) {
-    const e = err as { linePos?: { line: number; col: number }[]; message: string };
-    throw new InventoryError(file, e.linePos?.[0] ? `${e.linePos[0].line}:${e.linePos[0].col}` : undefined, `YAML syntax error: ${e.message.split('\n')[0]}`);
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
-  if (data === null || data === undefined) return {};
-  if (!isPlainObject(data)) throw new InventoryError(file, undefined, 'a variables file must be a mapping');
-  const problem = connectionVarProblem(data);
-  if (problem) throw new InventoryError(file, problem[0], problem[1]);
-  return data;
 }
 
-/** group_vars/<name>{,.yml,.yaml,.json} and group_vars/<name>/ (files merged in lexical order). */
-function varsFor(dir: string, name: string): Record<string, unknown> | undefined {
-  let entries: string[];
+function readVarsFile(file: string): Record<string, unknown> {
+  let text: string;
   try {
-    entries = readdirSync(dir);
-  } catch {
-    return undefined;
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InventoryError(file, undefined, `cannot read variables file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const matches = entries.filter((e) => e === name || e.replace(/\.(ya?ml|json)$/, '') === name).sort();
-  if (!matches.length) return undefined;
-  const vars: Record<string, unknown> = {};
-  for (const m of matches) {
-    const path = join(dir, m);
-    if (statSync(path).isDirectory()) {
-      for (const f of readdirSync(path).filter((f) => VAR_FILE.test(f) && !f.startsWith('.')).sort()) Object.assign(vars, readVarsFile(join(path, f)));
-    } else Object.assign(vars, readVarsFile(path));
+  const y = parseYaml(file, text);
+  if (y.data === null || y.data === undefined) return {};
+  if (typeof y.data !== 'object' || Array.isArray(y.data)) fail(y.origin([]), 'a variables file must be a mapping of variable names to values');
+  const problem = varsProblem(y.data);
+  if (problem) fail(y.origin(problem.path), `${problem.path.join('.')}: ${problem.message}`);
+  return y.data as Record<string, unknown>;
+}
+
+/** Ansible's _get_dir_vars_files: sorted, recursive into extension-less dirs, no hidden or backup files. */
+function dirFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .filter((f) => !f.startsWith('.') && !f.endsWith('~'))
+    .flatMap((f) => {
+      const path = join(dir, f);
+      const ext = /\.[^.]*$/.exec(f)?.[0] ?? '';
+      if (isDir(path)) return ext ? [] : dirFiles(path);
+      return EXTENSIONS.includes(ext) ? [path] : [];
+    });
+}
+
+/**
+ * Ansible's find_vars_files: the first of <name>, <name>.yml, <name>.yaml, <name>.json that exists
+ * (a directory's files merged in lexical order); the others are ignored, as Ansible ignores them.
+ */
+export function varsFor(dir: string, name: string): Record<string, unknown> | undefined {
+  if (name.startsWith(sep)) return undefined;
+  for (const ext of EXTENSIONS) {
+    const path = join(dir, name + ext);
+    let files: string[];
+    try {
+      files = statSync(path).isDirectory() ? dirFiles(path) : [path];
+    } catch {
+      continue;
+    }
+    return Object.assign({}, ...files.map(readVarsFile)) as Record<string, unknown>;
   }
-  return vars;
+  return undefined;
 }
 
 /** Applies group_vars/ and host_vars/ found in `base` (beside an inventory file, or in its directory). */
 export function applyVarsDirs(raw: RawInventory, base: string): void {
-  for (const g of raw.groups.values()) {
-    const v = varsFor(join(base, 'group_vars'), g.name);
-    if (v) Object.assign(g.fileVars, v);
-  }
-  for (const h of raw.hosts.values()) {
-    const v = varsFor(join(base, 'host_vars'), h.name);
-    if (v) Object.assign(h.fileVars, v);
-  }
+  const groupDir = join(base, 'group_vars');
+  const hostDir = join(base, 'host_vars');
+  if (isDir(groupDir)) for (const g of raw.groups.values()) Object.assign(g.fileVars, varsFor(groupDir, g.name));
+  if (isDir(hostDir)) for (const h of raw.hosts.values()) Object.assign(h.fileVars, varsFor(hostDir, h.name));
 }
