@@ -5,6 +5,11 @@ import { stringify } from 'yaml';
 import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
 import { bash } from '../lab/shell.js';
 import { pgtasks } from './helpers/pgtasks.js';
+import { registerPrimary } from '../../roles/register.js';
+import { pgVarsSchema } from '../../src/cluster/vars.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import { Run } from '../../src/engine/run.js';
+import { loadInventory } from '../../src/inventory/index.js';
 
 const root = process.getuid?.() === 0;
 const LAB = 'plat';
@@ -104,6 +109,23 @@ export const nap = task({ name: 'nap', help: 'sleep 1 s on every host', args: z.
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.yml:\d+: all\.vars\.ansible_port/);
     expect(await Promise.all(lab.hosts.map((h) => accepted(h.name)))).toEqual(before);
+  });
+
+  test('service name in /etc/hosts (registry provider hosts): on the chosen hosts only, idempotent', async () => {
+    const events: RunEvent[] = [];
+    const run = new Run(() => loadInventory(inventory('strict')), { check: false, diff: false, verbose: false, forks: 5, json: true }, { emit: (e) => events.push(e) });
+    const spec = { name: 'c', members: [], port: 5432, syncReplicas: 0, serviceName: 'c-db.example', registry: { provider: 'hosts' as const, hosts: 'h2:h3' }, credentialsDir: lab.dir };
+    const primary = { host: 'h1', address: lab.hosts[0]!.address, vars: pgVarsSchema.parse({ pg_cluster: 'c' }) };
+    try {
+      await registerPrimary(run, spec, primary);
+      await registerPrimary(run, spec, primary);
+    } finally {
+      await run.close();
+    }
+    const steps = events.flatMap((e) => (e.type === 'step' ? [`${e.host} ${e.status}`] : []));
+    expect(steps.sort()).toEqual(['h2 changed', 'h2 ok', 'h3 changed', 'h3 ok']);
+    for (const h of ['h2', 'h3']) expect((await hostExec(lab, h, 'cat /etc/hosts')).stdout).toContain(`${lab.hosts[0]!.address} c-db.example  # pgtasks:c\n`);
+    expect((await hostExec(lab, 'h1', 'cat /etc/hosts')).stdout).not.toContain('c-db.example');
   });
 
   test('lab down leaves no process, namespace, link or mount behind', async () => {
