@@ -55,6 +55,7 @@ union all select 'receiver=' || coalesce((select status from pg_stat_wal_receive
 union all select 'pending_restart=' || coalesce((select string_agg(name, ',') from pg_settings where pending_restart), '')
 union all select 'slot=' || slot_name || ':' || active::text from pg_replication_slots
 union all select 'server_version_num=' || current_setting('server_version_num')
+union all select 'sysid=' || system_identifier from pg_control_system()
 union all select 'streaming=' || application_name from pg_stat_replication where state = 'streaming'
 union all select 'role=' || rolcanlogin::text || '|' || rolsuper::text || '|' || rolreplication::text || '|' || coalesce(rolpassword, '') || '|' || rolname from pg_authid where rolcanlogin`;
 
@@ -71,26 +72,29 @@ pgsu() { cd / && if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else s
 V=${opts.version ?? `$(. /etc/os-release; case "$ID:$VERSION_ID" in ${majors} *) ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1;; esac)`}
 C='${opts.cluster}'; P=${opts.port}
 D=/var/lib/postgresql/$V/$C; E=/etc/postgresql/$V/$C
+# Shell built-ins wherever possible: with every host reading its facts at once, each process counts.
 echo "version=$V"
 [ -x /usr/lib/postgresql/$V/bin/postgres ] && echo installed=1
 [ -f $E/postgresql.conf ] && echo configured=1
-[ -f $E/start.conf ] && echo "startconf=$(grep -v '^#' $E/start.conf | tr -d ' \\n')"
-sed -n "s/^primary_conninfo *= *'\\(.*\\)'/conninfo=\\1/p" $E/postgresql.conf 2>/dev/null
+if [ -f $E/start.conf ]; then while read -r l; do case "$l" in '#'*|'') ;; *) echo "startconf=$l";; esac; done < $E/start.conf; fi
+if [ -f $E/postgresql.conf ]; then while IFS= read -r l; do case "$l" in "primary_conninfo = '"*) l=\${l#primary_conninfo = \\'}; echo "conninfo=\${l%\\'}";; esac; done < $E/postgresql.conf; fi
 for d in $D.deactivated-*; do [ -d "$d" ] && echo "deactivated=$d"; done
-if [ -d $D ] && [ -n "$(ls -A $D 2>/dev/null)" ]; then echo datadir=nonempty; else echo datadir=empty; fi
-[ -f $D/PG_VERSION ] && echo "pgversion=$(cat $D/PG_VERSION)"
+for f in $D/* $D/.[!.]*; do [ -e "$f" ] && { echo datadir=nonempty; break; }; done
+[ -f $D/PG_VERSION ] && read -r pv < $D/PG_VERSION && echo "pgversion=$pv"
 [ -f $D/standby.signal ] && echo standby=1
-if [ -f $D/global/pg_control ]; then
+running=0
+[ -f $D/postmaster.pid ] && read -r pid < $D/postmaster.pid && kill -0 "$pid" 2>/dev/null && running=1
+if [ $running = 1 ]; then
+  echo running=1
+${opts.live === false ? '' : `  pgsu psql -X -A -t -q -p $P -d postgres -c "${PG_NODE_QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'`}
+elif [ -f $D/global/pg_control ]; then
+  # Stopped: the control file is all there is to know.
   /usr/lib/postgresql/$V/bin/pg_controldata $D 2>/dev/null | sed -n \\
     -e 's/^Database system identifier: *\\(.*\\)/sysid=\\1/p' \\
     -e 's/^Database cluster state: *\\(.*\\)/ctlstate=\\1/p' \\
     -e "s/^Latest checkpoint's TimeLineID: *\\(.*\\)/ctltli=\\1/p" \\
     -e 's/^Latest checkpoint location: *\\(.*\\)/ctllsn=\\1/p' \\
     -e 's/^Minimum recovery ending location: *\\(.*\\)/ctlminrec=\\1/p'
-fi
-if [ -f $D/postmaster.pid ] && kill -0 "$(head -1 $D/postmaster.pid)" 2>/dev/null; then
-  echo running=1
-${opts.live === false ? '' : `  pgsu psql -X -A -t -q -p $P -d postgres -c "${PG_NODE_QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'`}
 fi
 true`,
     parse: (output) => parsePgNode(output, opts.cluster, opts.port),
@@ -136,15 +140,18 @@ export function parsePgNode(output: string, cluster: string, port: number): PgNo
   };
   if (kv.get('datadir') !== 'nonempty') {
     f.state = deactivatedDirs.length > 0 ? 'DEACTIVATED' : 'EMPTY';
-  } else if (!kv.get('pgversion') || !kv.get('sysid')) {
+  } else if (!kv.get('pgversion')) {
     f.state = 'UNKNOWN';
     f.detail = `data directory ${dataDir(version, cluster)} is not empty but holds no PostgreSQL cluster`;
   } else if (Number(kv.get('pgversion')) !== version) {
     f.state = 'UNKNOWN';
     f.detail = `data directory holds PostgreSQL ${kv.get('pgversion')}, not ${version}`;
-  } else if (running && kv.has('psqlerror') && recovery === undefined) {
+  } else if (running && recovery === undefined) {
     f.state = 'UNKNOWN';
-    f.detail = `PostgreSQL runs but cannot be queried: ${kv.get('psqlerror')}`;
+    f.detail = `PostgreSQL runs but cannot be queried: ${kv.get('psqlerror') ?? 'no answer'}`;
+  } else if (!kv.get('sysid')) {
+    f.state = 'UNKNOWN';
+    f.detail = `data directory ${dataDir(version, cluster)} has no readable control file`;
   } else if (recovery !== undefined ? recovery === 'true' : kv.get('standby') === '1') {
     f.state = 'REPLICA';
   } else {

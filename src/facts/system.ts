@@ -14,14 +14,15 @@ export interface SystemFacts {
 
 export const systemFact: Fact<SystemFacts> = {
   name: 'system',
+  // Built-ins only (no process but the shell): every host runs this at the same moment.
   command: [
-    'echo "hostname=$(hostname)"',
+    'read -r h < /proc/sys/kernel/hostname; echo "hostname=$h"',
     '. /etc/os-release 2>/dev/null; echo "os=${PRETTY_NAME:-unknown}"',
-    'echo "majors=$(ls /usr/lib/postgresql 2>/dev/null | while read m; do [ -x /usr/lib/postgresql/$m/bin/postgres ] && printf "%s " "$m"; done)"',
+    'm=; for b in /usr/lib/postgresql/*/bin/postgres; do [ -x "$b" ] && { v=${b#/usr/lib/postgresql/}; m="$m ${v%%/*}"; }; done; echo "majors=$m"',
     '[ -d /run/systemd/system ] && echo systemd=1 || echo systemd=0',
     'command -v sudo >/dev/null && echo sudo=1 || echo sudo=0',
     '[ -x /usr/sbin/pgbouncer ] && echo pgbouncer=1',
-    'P=/var/run/postgresql/pgbouncer.pid; [ -f $P ] && kill -0 "$(cat $P)" 2>/dev/null && echo pgbouncer_running=1',
+    'P=/var/run/postgresql/pgbouncer.pid; [ -f $P ] && read -r p < $P && kill -0 "$p" 2>/dev/null && echo pgbouncer_running=1',
   ].join('\n'),
   parse(output) {
     const kv = new Map(output.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
