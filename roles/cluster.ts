@@ -101,7 +101,7 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
     // Their slots could only be dropped once their walreceivers stopped; the facts still show them active.
     if (gone.succeeded.length) {
       cc.touched.add(primary);
-      await run.onHosts([primary], (ctx) => runSteps(ctx, [slotsStep(cc)]).then(() => {}));
+      await run.onHosts([primary], (ctx) => runSteps(ctx, [slotsStep(cc, { deactivated: gone.succeeded })]).then(() => {}));
     }
   }
 

@@ -3,15 +3,20 @@ import { change, ok, step, type Step } from '../src/engine/step.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 import { isRunning, serviceAction, serviceOf } from './service.js';
 
+/** Where the PgBouncer pgtasks starts keeps its pid (the Debian default, as in pgbouncer.ts). */
+const PGBOUNCER_PIDFILE = '/var/run/postgresql/pgbouncer.pid';
+
 /**
- * pg_state: absent. Stops the node, keeps it from starting again, and moves its data directory
- * aside (renamed with a timestamp, never deleted): a deactivated node's data is always recoverable.
+ * pg_state: absent. Stops PgBouncer (a removed member must not route clients any more) and the node,
+ * keeps both from starting again, and moves the data directory aside (renamed with a timestamp,
+ * never deleted): a deactivated node's data is always recoverable.
  */
 export function deactivateRole(cc: ClusterContext, host: string): Step[] {
   const s = serviceOf(cc, host);
   const dir = dataDir(cc.version, cc.spec.name);
   const conf = confDir(cc.version, cc.spec.name);
   return [
+    pgbouncerStopStep(s.systemd),
     step('deactivate', async (ctx) => {
       const { stdout } = await ctx.run(`[ -n "$(ls -A ${dir} 2>/dev/null)" ] && echo data || echo none`);
       if (stdout.trim() === 'none') return ok('already deactivated');
@@ -25,4 +30,26 @@ mv ${dir} ${dir}.deactivated-${stamp}`);
       });
     }),
   ];
+}
+
+/**
+ * Stops PgBouncer and keeps it from starting again. Its own step, checked on every run, so a host
+ * deactivated before PgBouncer was handled here gets it stopped too.
+ */
+export function pgbouncerStopStep(systemd: boolean): Step {
+  return step('deactivate: pgbouncer', async (ctx) => {
+    const running = (await ctx.run(`[ -f ${PGBOUNCER_PIDFILE} ] && kill -0 "$(cat ${PGBOUNCER_PIDFILE})" 2>/dev/null`, { allowFailure: true })).code === 0;
+    const enabled = systemd && (await ctx.run('systemctl is-enabled pgbouncer', { allowFailure: true })).code === 0;
+    if (!running && !enabled) return ok('PgBouncer not running');
+    return change(`stop${enabled ? ' and disable' : ''} PgBouncer`, async () => {
+      if (enabled) await ctx.run('systemctl disable --now pgbouncer');
+      // SIGTERM is PgBouncer's immediate shutdown (SIGINT would wait for every client to leave).
+      await ctx.run(`set -e
+if [ -f ${PGBOUNCER_PIDFILE} ] && p=$(cat ${PGBOUNCER_PIDFILE}) && kill -0 "$p" 2>/dev/null; then
+  kill -TERM "$p"
+  for i in $(seq 50); do kill -0 "$p" 2>/dev/null || exit 0; sleep 0.1; done
+  echo "PgBouncer (pid $p) did not stop within 5 s" >&2; exit 1
+fi`);
+    });
+  });
 }

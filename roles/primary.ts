@@ -2,11 +2,13 @@ import { ADMIN_USER, REPLICATION_USER } from '../src/cluster/credentials.js';
 import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { scramVerifier, verifierMatches } from '../src/cluster/scram.js';
 import { slotName } from '../src/cluster/vars.js';
+import type { HostContext } from '../src/engine/host-context.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { dataDir } from '../src/facts/postgres.js';
 import { ident, lit, psql } from '../src/steps/postgres.js';
 import { configRole } from './config.js';
 import { serviceRole } from './service.js';
+import { warnUnknownSlots } from './unknown-slots.js';
 
 /** Promotes the chosen replica (only when the plan found no primary), before its config drops primary_conninfo. */
 export function promoteStep(cc: ClusterContext): Step {
@@ -80,8 +82,10 @@ export function rolesStep(cc: ClusterContext): Step {
 /**
  * One physical slot per replica, so the primary keeps WAL a replica still needs; slots of hosts
  * that are no longer replicas here (deactivated, or this host itself after a promotion) are dropped.
+ * `deactivated`: members just stopped by this run, whose slots go too (in --check they still look
+ * active, but the run would drop them). Slots matching no member are only warned about.
  */
-export function slotsStep(cc: ClusterContext): Step {
+export function slotsStep(cc: ClusterContext, opts: { deactivated?: string[] } = {}): Step {
   return step('replication slots', async (ctx) => {
     if (ctx.check && cc.plan.primaryAction === 'bootstrap') {
       return cc.plan.replicas.length ? change(`create slots ${cc.plan.replicas.map((r) => slotName(r.member.host)).join(', ')}`, async () => {}) : ok();
@@ -91,12 +95,16 @@ export function slotsStep(cc: ClusterContext): Step {
     const known = freshFacts(cc, ctx.host)?.slots.map((sl) => [sl.name, sl.active ? 't' : 'f']);
     const rows = known ?? (await psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`));
     const have = new Set(rows.map((r) => r[0]));
+    warnUnknownSlots(ctx, cc, rows.map((r) => ({ name: r[0]!, active: r[1] === 't' })));
+    const stopped = new Set((opts.deactivated ?? []).map(slotName));
     const create = [...wanted].filter((s) => !have.has(s));
-    const drop = rows.filter((r) => members.has(r[0]!) && !wanted.has(r[0]!) && r[1] === 'f').map((r) => r[0]!);
+    const drop = rows.filter((r) => members.has(r[0]!) && !wanted.has(r[0]!) && (r[1] === 'f' || stopped.has(r[0]!))).map((r) => r[0]!);
     if (!create.length && !drop.length) return ok(`${wanted.size} slot(s) present`);
-    const summary = [create.length ? `create ${create.join(', ')}` : '', drop.length ? `drop ${drop.join(', ')}` : ''].filter(Boolean).join('; ');
+    const summary = [create.length ? `create slot ${create.join(', ')}` : '', drop.length ? `drop slot ${drop.join(', ')}` : ''].filter(Boolean).join('; ');
     return change(summary, async () => {
       cc.touched.add(ctx.host);
+      // A walsender outlives its stopped replica by a moment; dropping an active slot is an error.
+      await waitInactive(ctx, cc.spec.port, drop.filter((d) => stopped.has(d)));
       const sql = [
         ...create.map((s) => `select pg_create_physical_replication_slot(${lit(s)})`),
         ...drop.map((s) => `select pg_drop_replication_slot(${lit(s)})`),
@@ -104,6 +112,15 @@ export function slotsStep(cc: ClusterContext): Step {
       await psql(ctx, cc.spec.port, `${sql.join(';\n')};`);
     });
   });
+}
+
+async function waitInactive(ctx: HostContext, port: number, slots: string[], timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (slots.length && Date.now() < deadline) {
+    const active = await psql(ctx, port, `select slot_name from pg_replication_slots where active and slot_name in (${slots.map(lit).join(',')})`);
+    if (!active.length) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Everything the primary needs, in order. */

@@ -6,6 +6,7 @@ import { lit, psql } from '../src/steps/postgres.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 import { configRole } from './config.js';
 import { serviceRole } from './service.js';
+import { warnUnknownSlots } from './unknown-slots.js';
 
 /**
  * Builds a replica with pg_basebackup from the current primary, through its slot. The copy lands in a
@@ -52,6 +53,7 @@ export function staleSlotsStep(cc: ClusterContext, host: string): Step {
     if (ctx.check && !freshFacts(cc, host)) return skip('not running yet');
     const members = new Set(cc.spec.members.map((m) => slotName(m.host)));
     const rows = freshFacts(cc, host)?.slots.map((s) => [s.name, s.active ? 't' : 'f']) ?? (await psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`));
+    warnUnknownSlots(ctx, cc, rows.map((r) => ({ name: r[0]!, active: r[1] === 't' })));
     const stale = rows.filter((r) => members.has(r[0]!) && r[1] === 'f').map((r) => r[0]!);
     if (!stale.length) return ok();
     return change(`drop ${stale.join(', ')} (left from when it was primary)`, async () => {
