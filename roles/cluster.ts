@@ -1,5 +1,5 @@
 import { clusterCredentials, ADMIN_USER } from '../src/cluster/credentials.js';
-import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { gatherCluster } from '../src/cluster/gather.js';
 import { planCluster, PlanRefused, type ClusterPlan } from '../src/cluster/plan.js';
 import { slotName, type ClusterSpec } from '../src/cluster/vars.js';
@@ -39,7 +39,7 @@ export async function planFromHosts(run: Run, spec: ClusterSpec, opts: ConvergeO
     throw err;
   }
   const version = [...facts.values()][0]!.version;
-  return { cc: { spec, plan, version, facts, systemd: gathered.systemd }, plan };
+  return { cc: { spec, plan, version, facts, systemd: gathered.systemd, bouncers: gathered.bouncers }, plan };
 }
 
 /**
@@ -64,11 +64,29 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   }
   let primaryReady!: (ok: boolean) => void;
   const primaryDone = new Promise<boolean>((r) => (primaryReady = r));
-  const present = [primary, ...plan.replicas.map((r) => r.member.host)];
+  for (const r of plan.replicas.filter((x) => x.action === 'diverged')) {
+    run.emit({ type: 'step', host: r.member.host, step: 'follow', status: 'failed', check: run.options.check, message: `cannot follow ${primary}: ${r.reason}; run 'pgtasks rejoin --host ${r.member.host}' (pg_rewind; --full re-clones, keeping its data directory renamed)` });
+  }
+  const present = [primary, ...plan.replicas.filter((r) => r.action !== 'diverged').map((r) => r.member.host)];
+  // PgBouncer converges as soon as the primary is ready, alongside replica builds: clients left
+  // paused or routed to a former primary by a killed run are released first.
+  // A host's packages go in one apt run at a time: its PgBouncer waits for its install role.
+  const installed = new Map(present.map((h) => [h, deferred<boolean>()]));
+  const withPgbouncer = present.some((h) => memberOf(cc, h).vars.pg_pgbouncer);
+  const bouncersDone = primaryDone.then(async (ready) => {
+    if (!ready || !withPgbouncer) return;
+    const roles = run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(cc, await run.context(primary), spec.port);
+    await run.onHosts(present, async (ctx) => {
+      if (await installed.get(ctx.host)!.promise) await runSteps(ctx, pgbouncerRole(cc, ctx.host, () => roles));
+    });
+  });
   const built = await run.onHosts(present, async (ctx) => {
     const isPrimary = ctx.host === primary;
+    // What runs must match what is on disk: a file written by a killed run was never loaded.
+    if (cc.facts.get(ctx.host)?.confStale) ctx.notified.add('postgresql-reload');
     try {
       await runSteps(ctx, installRole(cc.version, { pgdg: plan.primary.vars.pg_pgdg_repo }));
+      installed.get(ctx.host)!.resolve(true);
       if (isPrimary) {
         await runSteps(ctx, primaryRole(cc, ctx.host));
         primaryReady(true);
@@ -82,19 +100,14 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
     if (!(await primaryDone)) throw new Error(`primary ${primary} failed; replica not built`);
     await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host), staleSlotsStep(cc, ctx.host)]);
   });
-  if (built.failed.includes(primary) || built.unreachable.includes(primary)) return;
+  for (const h of [...built.failed, ...built.unreachable]) installed.get(h)!.resolve(false);
+  if (built.failed.includes(primary) || built.unreachable.includes(primary)) {
+    await bouncersDone;
+    return;
+  }
 
-  // Sync settings, PgBouncer and the service name depend on the primary being ready, not on each other.
-  const withPgbouncer = [plan.primary, ...plan.replicas.map((r) => r.member)].some((m) => m.vars.pg_pgbouncer);
-  await Promise.all([
-    run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})),
-    withPgbouncer &&
-      (async () => {
-        const roles = run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(cc, await run.context(primary), spec.port);
-        await run.onHosts(built.succeeded, (ctx) => runSteps(ctx, pgbouncerRole(cc, ctx.host, () => roles)).then(() => {}));
-      })(),
-    registerRole(run, cc),
-  ]);
+  // Sync settings and the service name depend on the primary being ready, not on each other.
+  await Promise.all([run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})), bouncersDone, registerRole(run, cc)]);
 
   if (plan.deactivate.length) {
     const gone = await run.onHosts(plan.deactivate.map((m) => m.host), (ctx) => runSteps(ctx, deactivateRole(cc, ctx.host)).then(() => {}));
@@ -108,6 +121,12 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   const replicas = plan.replicas.map((r) => `${r.member.host}${plan.syncCandidates.includes(slotName(r.member.host)) ? ' (sync)' : ''}`);
   run.message(`cluster ${spec.name}: primary ${primary}${replicas.length ? `, replicas ${replicas.join(', ')}` : ''}`);
   if (plan.primaryAction === 'bootstrap' && !run.options.check) announceNewCluster(run, cc);
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /** Printed once, when the cluster is created: the only time pgtasks shows the admin password. */

@@ -5,6 +5,7 @@ import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { render } from '../src/engine/templates.js';
 import { filesStep, type FileSpec } from '../src/steps/files.js';
 import { psql } from '../src/steps/postgres.js';
+import { pgSession, withTimeout } from '../src/steps/pg-client.js';
 import { fact } from '../src/engine/fact.js';
 import { systemFact, type SystemFacts } from '../src/facts/system.js';
 import type { ClusterSpec } from '../src/cluster/vars.js';
@@ -57,21 +58,47 @@ async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
   return r.code === 0;
 }
 
-/** Starts PgBouncer, or applies a changed configuration with a reload (SIGHUP): clients stay connected. */
-export function pgbouncerServiceStep(systemd: boolean): Step {
+/** One admin-console session on the host's PgBouncer for a few commands (RELOAD, RECONNECT, RESUME). */
+export async function bouncerAdmin(ctx: HostContext, port: number, password: string, commands: string[]): Promise<void> {
+  const session = await withTimeout(pgSession(ctx, { port, user: ADMIN_USER, password, database: 'pgbouncer', timeoutMs: 5000 }), 5000, 'connecting to PgBouncer');
+  try {
+    for (const c of commands) await withTimeout(session.query(c), 5000, c);
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * Starts PgBouncer, or converges what it RUNS to what is wanted: a configuration written but not
+ * loaded (a run killed between the two), a route to a former primary, a PAUSE left by a killed
+ * switchover. The route is fixed before RESUME, so released clients go to the primary.
+ */
+export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
+  const vars = memberOf(cc, host).vars;
+  const live = cc.bouncers.get(host);
   return step('pgbouncer: service', async (ctx) => {
     const known = ctx.facts.get(systemFact.name) as SystemFacts | undefined;
-    if (!known?.pgbouncerRunning && !(await pgbouncerRunning(ctx))) {
+    if (!live && !known?.pgbouncerRunning && !(await pgbouncerRunning(ctx))) {
       return change('start PgBouncer', async () => {
+        const systemd = cc.systemd.get(host) ?? false;
         const cmd = systemd
           ? 'systemctl enable --now pgbouncer'
           : `install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`;
         await ctx.run(cmd);
       });
     }
-    if (!ctx.notified.has('pgbouncer-reload')) return ok('running');
-    return change('reload PgBouncer', async () => {
-      await ctx.run(`kill -HUP "$(cat ${PIDFILE})"`);
+    const wanted = cc.plan.primary.address;
+    const misrouted = live?.host !== undefined && live.host !== wanted;
+    const reload = ctx.notified.has('pgbouncer-reload') || misrouted;
+    const resume = live?.paused ?? false;
+    if (!reload && !resume) return ok('running');
+    const what = [
+      reload ? (misrouted ? `reload (it routes to ${live!.host}, the primary is ${wanted})` : 'reload') : '',
+      resume ? 'RESUME (left paused)' : '',
+    ].filter(Boolean);
+    return change(what.join(', '), async () => {
+      // RECONNECT moves pooled server connections to the new route as they are released.
+      await bouncerAdmin(ctx, vars.pg_pgbouncer_port, cc.creds.admin, [...(reload ? ['RELOAD', 'RECONNECT'] : []), ...(resume ? ['RESUME'] : [])]);
       ctx.notified.delete('pgbouncer-reload');
     });
   });
@@ -93,6 +120,6 @@ export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { n
       });
     }),
     notifying(filesStep('pgbouncer: config', () => pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles())), 'pgbouncer-reload'),
-    pgbouncerServiceStep(cc.systemd.get(host) ?? false),
+    pgbouncerServiceStep(cc, host),
   ];
 }

@@ -1,49 +1,30 @@
-import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
-import type { HostContext } from '../src/engine/host-context.js';
+import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import type { Step } from '../src/engine/step.js';
 import { confDir } from '../src/facts/postgres.js';
-import { filesStep } from '../src/steps/files.js';
-import { psql } from '../src/steps/postgres.js';
-import { slotName } from '../src/cluster/vars.js';
+import { filesStep, type FileSpec } from '../src/steps/files.js';
 import { notifying } from './config.js';
 import { serviceRole } from './service.js';
 
-/** The synchronous_standby_names value for these application names. */
+/**
+ * The synchronous_standby_names value: FIRST n over every candidate, in inventory order. Listing
+ * them all means losing one sync replica while another streams does not block writes; with none
+ * left, commits wait (strict: an acknowledged commit is on n replicas, or it is not acknowledged).
+ */
 export function syncSetting(names: string[], count: number): string {
   return names.length === 0 || count === 0 ? '' : `FIRST ${Math.min(count, names.length)} (${names.map((n) => `"${n}"`).join(', ')})`;
 }
 
-/** Waits (bounded) until the candidates stream, and returns those that do, in candidate order. */
-async function streaming(ctx: HostContext, port: number, candidates: string[], timeoutMs = 60_000): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await psql(ctx, port, `select application_name from pg_stat_replication where state = 'streaming'`);
-    const live = new Set(rows.map((r) => r[0]));
-    const ok = candidates.filter((c) => live.has(c));
-    if (ok.length === candidates.length || Date.now() > deadline) return ok;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** sync.conf for a member: the setting on the primary, empty elsewhere (a standby ignores it, and it is rewritten at promotion). */
+export function syncFile(version: number, cluster: string, value: string, count: number): FileSpec {
+  const content = value
+    ? `# Managed by pgtasks: pg_sync_replicas = ${count}.\nsynchronous_standby_names = '${value.replace(/'/g, "''")}'\n`
+    : `# Managed by pgtasks: no synchronous replicas here.\nsynchronous_standby_names = ''\n`;
+  return { path: `${confDir(version, cluster)}/sync.conf`, owner: 'postgres', group: 'postgres', mode: '0644', content };
 }
 
-/**
- * synchronous_standby_names on the primary: the first pg_sync_replicas replicas in inventory order,
- * among those streaming. Written last, once replicas stream, so building a cluster never waits on a
- * replica that does not exist yet; a replica that is down is left out (Patroni's non-strict mode).
- */
+/** synchronous_standby_names on the primary (every replica a candidate), applied with a reload. */
 export function syncRole(cc: ClusterContext, host: string): Step[] {
-  const file = `${confDir(cc.version, cc.spec.name)}/sync.conf`;
-  const isPrimary = cc.plan.primary.host === host;
-  const content = async (ctx: HostContext): Promise<string> => {
-    if (!isPrimary || cc.spec.syncReplicas === 0) return '# Managed by pgtasks: no synchronous replicas here.\n';
-    const candidates = cc.plan.syncCandidates.length ? cc.plan.replicas.map((r) => slotName(r.member.host)) : [];
-    // A replica built in this run needs a moment to connect; one that is simply down is not waited for long.
-    const wait = cc.plan.replicas.some((r) => r.action === 'clone') ? 60_000 : 5_000;
-    const known = freshFacts(cc, host)?.streaming ?? [];
-    const allKnown = candidates.every((c) => known.includes(c)) && !cc.plan.replicas.some((r) => cc.touched.has(r.member.host));
-    const live = ctx.check || allKnown ? candidates : await streaming(ctx, cc.spec.port, candidates, wait);
-    const value = syncSetting(live.slice(0, cc.spec.syncReplicas), cc.spec.syncReplicas);
-    return `# Managed by pgtasks: pg_sync_replicas = ${cc.spec.syncReplicas}.\nsynchronous_standby_names = '${value.replace(/'/g, "''")}'\n`;
-  };
-  const files = filesStep('sync', async (ctx) => [{ path: file, owner: 'postgres', group: 'postgres', mode: '0644', content: await content(ctx) }]);
+  const value = cc.plan.primary.host === host ? syncSetting(cc.plan.syncCandidates, cc.spec.syncReplicas) : '';
+  const files = filesStep('sync', async () => [syncFile(cc.version, cc.spec.name, value, cc.spec.syncReplicas)]);
   return [notifying(files, 'postgresql-reload'), ...serviceRole(cc, host)];
 }

@@ -1,3 +1,4 @@
+import type { BouncerFacts } from '../facts/pgbouncer.js';
 import type { PgNodeFacts } from '../facts/postgres.js';
 import type { Credentials } from './credentials.js';
 import type { ClusterPlan } from './plan.js';
@@ -13,6 +14,8 @@ export interface ClusterContext {
   facts: Map<string, PgNodeFacts>;
   /** Per host: reached through systemd or not (decides how services are driven). */
   systemd: Map<string, boolean>;
+  /** Per host with a running PgBouncer: where it routes now and whether it is paused. */
+  bouncers: Map<string, BouncerFacts>;
   /** Hosts whose PostgreSQL this run has changed: their facts no longer describe them. */
   touched: Set<string>;
 }

@@ -2,7 +2,9 @@ import { batchScript, splitBatchOutput } from '../engine/fact.js';
 import type { HostContext } from '../engine/host-context.js';
 import type { Run } from '../engine/run.js';
 import { parsePgNode, PG_NODE_QUERY, pgNodeFact, type PgNodeFacts } from '../facts/postgres.js';
+import { readBouncer, type BouncerFacts } from '../facts/pgbouncer.js';
 import { systemFact } from '../facts/system.js';
+import { TaskRefused } from '../engine/task.js';
 import { pgSession, withTimeout } from '../steps/pg-client.js';
 import { ADMIN_USER, clusterCredentials } from './credentials.js';
 import type { MemberFacts } from './plan.js';
@@ -11,6 +13,8 @@ import type { ClusterSpec } from './vars.js';
 export interface GatheredCluster {
   members: MemberFacts[];
   systemd: Map<string, boolean>;
+  /** PgBouncer's running state per member that has one running (absent: none listens). */
+  bouncers: Map<string, BouncerFacts>;
 }
 
 /** The live facts through `pg` over the SSH connection: no psql process, and it overlaps the shell facts. */
@@ -39,11 +43,20 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
   const fileFact = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port, live: !viaPg });
   const found = new Map<string, PgNodeFacts>();
   const systemd = new Map<string, boolean>();
+  const bouncers = new Map<string, BouncerFacts>();
   const failures = new Map<string, string>();
   const outcome = await run.onHosts(
     spec.members.map((m) => m.host),
     async (ctx) => {
-      const [shell, live] = await Promise.all([ctx.run(batchScript([systemFact, fileFact]), { allowFailure: true }), viaPg ? liveLines(ctx, spec.port, creds.admin) : undefined]);
+      const vars = spec.members.find((m) => m.host === ctx.host)!.vars;
+      const [shell, live, bouncer] = await Promise.all([
+        ctx.run(batchScript([systemFact, fileFact]), { allowFailure: true }),
+        viaPg ? liveLines(ctx, spec.port, creds.admin) : undefined,
+        // What PgBouncer routes to now and whether it is paused: a killed switchover leaves it so.
+        vars.pg_pgbouncer && !creds.created ? readBouncer(ctx, vars.pg_pgbouncer_port, ADMIN_USER, creds.admin).catch((err: Error) => err) : undefined,
+      ]);
+      if (bouncer instanceof Error) throw new Error(`PgBouncer runs but its state cannot be read: ${bouncer.message}`);
+      if (bouncer) bouncers.set(ctx.host, bouncer);
       const sections = splitBatchOutput(shell.stdout);
       const system = systemFact.parse(sections.get(systemFact.name) ?? '');
       let f = parsePgNode(`${sections.get(fileFact.name) ?? ''}\n${live ?? ''}`, spec.name, spec.port);
@@ -59,9 +72,18 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
     },
   );
   for (const h of [...outcome.unreachable, ...outcome.failed]) failures.set(h, outcome.unreachable.includes(h) ? 'unreachable' : 'facts failed');
+  const holders = [...found].filter(([, f]) => f.systemIdentifier).map(([h]) => h);
+  if (creds.created && holders.length) {
+    // New passwords would lock everyone out of a live cluster (or silently replace theirs): never guess.
+    throw new TaskRefused(
+      `cluster ${spec.name} exists (${holders.join(', ')} hold${holders.length === 1 ? 's' : ''} its data) but its credentials are not in ${creds.dir} (admin.password, replicator.password); ` +
+        `pg_credentials_dir is resolved against the inventory's folder: point it at the folder where they were created; nothing was changed`,
+    );
+  }
   return {
     members: spec.members.map((member) => ({ member, facts: found.get(member.host), unreachable: failures.get(member.host) })),
     systemd,
+    bouncers,
   };
 }
 
@@ -69,6 +91,8 @@ export function describeNode(f: PgNodeFacts): string {
   const parts = [`${f.version}/${f.cluster}`, f.state];
   if (f.state === 'REPLICA' && f.upstream) parts.push(`of ${f.upstream}`);
   if (f.state === 'PRIMARY' || f.state === 'REPLICA') parts.push(f.running ? 'running' : 'stopped', `timeline ${f.timeline ?? '?'}`, `lsn ${f.lsn ?? '?'}`);
+  if (f.confStale) parts.push('config not loaded yet');
+  if (f.pendingRestart.length) parts.push(`pending restart: ${f.pendingRestart.join(', ')}`);
   if (f.detail) parts.push(`(${f.detail})`);
   return parts.join(' ');
 }

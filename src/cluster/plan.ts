@@ -1,5 +1,6 @@
 import type { PgNodeFacts } from '../facts/postgres.js';
 import { lsnValue } from '../facts/postgres.js';
+import { followVerdict } from './timeline.js';
 import { slotName, type ClusterSpec, type Member } from './vars.js';
 
 export interface MemberFacts {
@@ -15,10 +16,14 @@ export interface ClusterPlan {
   cluster: string;
   primary: Member;
   primaryAction: PrimaryAction;
-  /** Present members other than the primary, inventory order; clone = build with pg_basebackup. */
-  replicas: { member: Member; action: 'keep' | 'clone' }[];
+  /**
+   * Present members other than the primary, inventory order; clone = build with pg_basebackup;
+   * diverged = its WAL went past where the primary's timeline forked: it can never stream again
+   * until rewound (pgtasks rejoin), and configure-cluster says so instead of guessing.
+   */
+  replicas: { member: Member; action: 'keep' | 'clone' | 'diverged'; reason?: string }[];
   deactivate: Member[];
-  /** application_names the primary waits for: the first N replicas in inventory order. */
+  /** application_names the primary may wait for (every replica, inventory order); pg_sync_replicas of them at a time. */
   syncCandidates: string[];
   notes: string[];
 }
@@ -46,13 +51,21 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
   if (unknown.length) throw refuse(unknown.map((m) => `${m.member.host}: ${m.facts.detail ?? 'state unknown'}`).join('; '));
 
   const primaries = nodes.filter((m) => m.facts.state === 'PRIMARY');
-  if (primaries.length > 1) {
-    throw refuse(`split brain: ${primaries.map((m) => `${m.member.host}${m.facts.running ? ' (running)' : ' (stopped)'}`).join(' and ')} are all primaries; rejoin all but one with 'pgtasks rejoin'`);
-  }
   const withData = nodes.filter((m) => m.facts.systemIdentifier);
   const ids = new Set(withData.map((m) => m.facts.systemIdentifier));
   if (ids.size > 1) {
-    throw refuse(`members hold different clusters (system identifiers ${withData.map((m) => `${m.member.host}=${m.facts.systemIdentifier}`).join(', ')})`);
+    // The running primary's data defines the cluster; without one, nobody can say which is foreign.
+    const own = primaries.find((p) => p.facts.running)?.facts.systemIdentifier;
+    const foreign = own ? withData.filter((m) => m.facts.systemIdentifier !== own) : [];
+    throw refuse(
+      foreign.length
+        ? `${foreign.map((m) => `${m.member.host} holds another cluster's data (system identifier ${m.facts.systemIdentifier}, not ${own})`).join('; ')}: check the inventory; move that data directory aside yourself if it is not needed`
+        : `members hold different clusters' data (system identifiers ${withData.map((m) => `${m.member.host}=${m.facts.systemIdentifier}`).join(', ')})`,
+    );
+  }
+
+  if (primaries.length > 1) {
+    throw refuse(`split brain: ${primaries.map((m) => `${m.member.host}${m.facts.running ? ' (running)' : ' (stopped)'}`).join(' and ')} are all primaries; rejoin all but one with 'pgtasks rejoin'`);
   }
 
   const present = nodes.filter((m) => m.member.vars.pg_state === 'present');
@@ -87,16 +100,18 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
     }
   }
 
-  const [ptli] = advance(primary.facts);
   const replicas: ClusterPlan['replicas'] = [];
   for (const m of present) {
     if (m === primary) continue;
     if (m.facts.state === 'REPLICA') {
       const [tli] = advance(m.facts);
+      const [ptli] = advance(primary.facts);
+      // A replica holding WAL of a LATER timeline saw a promotion the primary never had: the primary is the stale one.
       if (primaryAction === 'keep' && tli > ptli) {
-        throw refuse(`${m.member.host} is on timeline ${tli}, ahead of primary ${primary.member.host} (timeline ${ptli}): it was promoted elsewhere`);
+        throw refuse(`${m.member.host} holds WAL of timeline ${tli}, later than primary ${primary.member.host} (timeline ${ptli}): a promotion happened elsewhere; find out which holds the acknowledged writes before going on`);
       }
-      replicas.push({ member: m.member, action: 'keep' });
+      const why = primaryAction === 'keep' ? cannotFollow(m.facts, primary.facts, primary.member.address) : undefined;
+      replicas.push(why ? { member: m.member, action: 'diverged', reason: why } : { member: m.member, action: 'keep' });
     } else {
       replicas.push({ member: m.member, action: 'clone' });
     }
@@ -105,7 +120,22 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
 
   const wanted = spec.syncReplicas;
   if (wanted > replicas.length) notes.push(`pg_sync_replicas is ${wanted} but there are only ${replicas.length} replicas`);
-  const syncCandidates = replicas.slice(0, wanted).map((r) => slotName(r.member.host));
+  // Every replica is a candidate (FIRST n over all of them, inventory order): losing one sync replica
+  // while another streams must not block writes.
+  const syncCandidates = wanted > 0 ? replicas.map((r) => slotName(r.member.host)) : [];
 
   return { cluster: spec.name, primary: primary.member, primaryAction, replicas, deactivate, syncCandidates, notes };
+}
+
+/**
+ * Why a replica cannot follow the running primary, or undefined when it can (or it cannot be told).
+ * A replica streaming from the primary follows by definition: comparing LSNs read a few
+ * milliseconds apart under load would only invent a replica "ahead" of its primary.
+ */
+export function cannotFollow(replica: PgNodeFacts, primary: PgNodeFacts, primaryAddress: string): string | undefined {
+  if (replica.walReceiverStatus === 'streaming' && replica.upstream === primaryAddress) return undefined;
+  if (!replica.timeline || !replica.lsn || !primary.timeline) return undefined;
+  if (replica.timeline < primary.timeline && primary.history === undefined) return undefined;
+  const verdict = followVerdict({ tli: replica.timeline, lsn: replica.lsn }, { tli: primary.timeline, history: primary.history ?? '', lsn: primary.running ? primary.lsn : undefined });
+  return verdict.ok ? undefined : verdict.reason;
 }

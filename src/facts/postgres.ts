@@ -29,6 +29,16 @@ export interface PgNodeFacts {
   streaming: string[];
   /** Login roles with their stored password verifiers (never printed; used to decide, and for PgBouncer). */
   roles: PgRoleFact[];
+  /** On a running primary: its timeline history file (empty on timeline 1), to tell who can still follow it. */
+  history?: string;
+  /** On a running replica: replay paused (pg_wal_replay_pause, or a setting lower than on the primary). */
+  replayPaused: boolean;
+  /** A configuration file is newer than the running server's last load: what runs is not what is on disk. */
+  confStale: boolean;
+  /** Lines PostgreSQL could not apply (pg_file_settings.error), as file:line: error. */
+  confErrors: string[];
+  /** synchronous_standby_names in effect on the running server. */
+  syncNames?: string;
 }
 
 export interface PgRoleFact {
@@ -49,7 +59,13 @@ export const confDir = (version: number, cluster: string) => `/etc/postgresql/${
 /** The live part of a node's facts: one row of `key=value` per fact, from psql or from `pg`. */
 export const PG_NODE_QUERY = `select 'recovery=' || pg_is_in_recovery()::text
 union all select 'lsn=' || coalesce((case when pg_is_in_recovery() then greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) else pg_current_wal_lsn() end)::text, '')
-union all select 'tli=' || (case when pg_is_in_recovery() then coalesce((select received_tli from pg_stat_wal_receiver), (select timeline_id from pg_control_checkpoint())) else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end)::text
+union all select 'tli=' || (case when pg_is_in_recovery() then greatest((select received_tli from pg_stat_wal_receiver), (select max(('x' || substr(name, 1, 8))::bit(32)::int) from pg_ls_waldir() where name ~ '^[0-9A-F]{24}'), (select timeline_id from pg_control_checkpoint())) else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end)::text
+union all select 'history=' || replace(coalesce(pg_read_file('pg_wal/' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history', 0, 1048576, true), ''), E'\n', '|') where not pg_is_in_recovery()
+union all select 'replay_paused=' || pg_is_wal_replay_paused()::text where pg_is_in_recovery()
+union all select 'conf_stale=' || coalesce(bool_or((pg_stat_file(f, true)).modification >= date_trunc('second', pg_conf_load_time())), false)::text from (select sourcefile as f from pg_file_settings union select current_setting('hba_file') union select current_setting('ident_file')
+    union select regexp_replace(current_setting('config_file'), '[^/]+$', 'sync.conf')) files
+union all select 'conf_error=' || coalesce(sourcefile, '?') || ':' || coalesce(sourceline::text, '?') || ': ' || error from pg_file_settings where error is not null
+union all select 'sync_names=' || current_setting('synchronous_standby_names')
 union all select 'live_upstream=' || coalesce((select sender_host from pg_stat_wal_receiver), '')
 union all select 'receiver=' || coalesce((select status from pg_stat_wal_receiver), '')
 union all select 'pending_restart=' || coalesce((select string_agg(name, ',') from pg_settings where pending_restart), '')
@@ -74,6 +90,10 @@ C='${opts.cluster}'; P=${opts.port}
 D=/var/lib/postgresql/$V/$C; E=/etc/postgresql/$V/$C
 # Shell built-ins wherever possible: with every host reading its facts at once, each process counts.
 echo "version=$V"
+# A folder this login cannot enter looks empty to a glob: that would be a guess, so say so instead.
+for p in /var/lib/postgresql /var/lib/postgresql/$V $D /etc/postgresql/$V/$C; do
+  if [ -d "$p" ] && ! { [ -r "$p" ] && [ -x "$p" ]; }; then echo "error=cannot read $p as \${USER:-$(id -un)}: set ansible_become: true (or run as root)"; fi
+done
 [ -x /usr/lib/postgresql/$V/bin/postgres ] && echo installed=1
 [ -f $E/postgresql.conf ] && echo configured=1
 if [ -f $E/start.conf ]; then while read -r l; do case "$l" in '#'*|'') ;; *) echo "startconf=$l";; esac; done < $E/start.conf; fi
@@ -89,13 +109,21 @@ if [ $running = 1 ]; then
 ${opts.live === false ? '' : `  pgsu psql -X -A -t -q -p $P -d postgres -c "${PG_NODE_QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'`}
 elif [ -f $D/global/pg_control ]; then
   # Stopped: the control file is all there is to know.
-  /usr/lib/postgresql/$V/bin/pg_controldata $D 2>/dev/null | sed -n \\
+  ctl=$(/usr/lib/postgresql/$V/bin/pg_controldata $D 2>&1) || echo "error=pg_controldata $D failed: \${ctl##*:}"
+  printf '%s\\n' "$ctl" | sed -n \\
     -e 's/^Database system identifier: *\\(.*\\)/sysid=\\1/p' \\
     -e 's/^Database cluster state: *\\(.*\\)/ctlstate=\\1/p' \\
     -e "s/^Latest checkpoint's TimeLineID: *\\(.*\\)/ctltli=\\1/p" \\
     -e 's/^Latest checkpoint location: *\\(.*\\)/ctllsn=\\1/p' \\
-    -e 's/^Minimum recovery ending location: *\\(.*\\)/ctlminrec=\\1/p'
+    -e 's/^Minimum recovery ending location: *\\(.*\\)/ctlminrec=\\1/p' \\
+    -e 's/^Min recovery ending loc.s timeline: *\\(.*\\)/ctlmintli=\\1/p'
+  # The newest timeline whose WAL this node holds: the checkpoint's own timeline is stale on a replica.
+  for f in $D/pg_wal/[0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F][0-9A-F]????????????????*; do
+    [ -e "$f" ] || continue; f=\${f##*/}; t=$((0x\${f%\${f#????????}})); [ "$t" -gt "\${walt:-0}" ] && walt=$t
+  done
+  [ -n "$walt" ] && echo "waltli=$walt"
 fi
+echo facts_end=1
 true`,
     parse: (output) => parsePgNode(output, opts.cluster, opts.port),
   };
@@ -123,7 +151,7 @@ export function parsePgNode(output: string, cluster: string, port: number): PgNo
     state: 'UNKNOWN',
     running,
     systemIdentifier: kv.get('sysid'),
-    timeline: Number(kv.get('tli') ?? kv.get('ctltli')) || undefined,
+    timeline: Number(kv.get('tli') ?? Math.max(Number(kv.get('ctltli') ?? 0), Number(kv.get('waltli') ?? 0))) || undefined,
     lsn: kv.get('lsn') || maxLsn(kv.get('ctllsn'), kv.get('ctlminrec')),
     upstream: kv.get('live_upstream') || conninfoHost,
     walReceiverStatus: kv.get('receiver') || undefined,
@@ -137,7 +165,19 @@ export function parsePgNode(output: string, cluster: string, port: number): PgNo
       const [, superuser, replication, verifier, ...name] = r.split('|');
       return { name: name.join('|'), superuser: superuser === 'true', replication: replication === 'true', verifier: verifier ?? '' };
     }),
+    history: kv.has('history') ? kv.get('history')!.split('|').join('\n') : undefined,
+    replayPaused: kv.get('replay_paused') === 'true',
+    confStale: kv.get('conf_stale') === 'true',
+    confErrors: multi('conf_error'),
+    syncNames: kv.get('sync_names'),
   };
+  const errors = multi('error');
+  if (errors.length || kv.get('facts_end') !== '1') {
+    // Never guess: a node whose state could not be read in full is UNKNOWN, and the plan refuses.
+    f.state = 'UNKNOWN';
+    f.detail = errors.length ? errors.join('; ') : 'the facts script did not finish';
+    return f;
+  }
   if (kv.get('datadir') !== 'nonempty') {
     f.state = deactivatedDirs.length > 0 ? 'DEACTIVATED' : 'EMPTY';
   } else if (!kv.get('pgversion')) {
