@@ -79,7 +79,8 @@ export async function main(argv: string[], io: ProgramIO, builtins: Task[], vers
       return 2;
     }
     if (err instanceof UserError) {
-      io.stderr(`pgtasks: ${mask(err.message)}\n`);
+      // Several problems (a bad inventory's): one line each, each a `pgtasks: file:line: ...` line.
+      io.stderr(mask(err.message).split('\n').map((line) => `pgtasks: ${line}\n`).join(''));
       return err.exitCode;
     }
     if (err instanceof TaskRefused) {
