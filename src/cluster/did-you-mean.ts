@@ -23,8 +23,8 @@ export function closest(name: string, known: readonly string[]): string | undefi
   return best && best.d <= Math.max(1, Math.floor(name.length / 3)) ? best.name : undefined;
 }
 
-/** " (did you mean X?)" or nothing. */
+/** "; did you mean X?" or nothing. */
 export function didYouMean(name: string, known: readonly string[]): string {
   const k = closest(name, known);
-  return k ? ` (did you mean ${k}?)` : '';
+  return k ? `; did you mean ${k}?` : '';
 }

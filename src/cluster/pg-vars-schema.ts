@@ -17,10 +17,10 @@ const BOOL_WORDS = /^(yes|no|true|false|on|off)$/i;
  * where a yes/no is expected is more likely a mistake than a choice.
  */
 const bool = z
-  .union([z.boolean(), z.string().regex(BOOL_WORDS, must('true or false (or yes/no, on/off)'))], must('true or false (or yes/no, on/off)'))
+  .union([z.boolean(), z.string().regex(BOOL_WORDS, must('true or false (yes, no, on, off also do)'))], must('true or false (yes, no, on, off also do)'))
   .transform((v) => (typeof v === 'boolean' ? v : /^(yes|true|on)$/i.test(v)));
 const int = (min: number, max: number, what = `an integer from ${min} to ${max}`) => z.int(must(what)).min(min, must(what)).max(max, must(what));
-const port = int(1, 65535, 'a port number (an integer from 1 to 65535)');
+const port = int(1, 65535, 'a port number from 1 to 65535');
 const text = z.string(must('a string')).min(1, { error: 'must not be empty' });
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, must(`one of ${values.join(', ')}`));
 /** A path on this machine: a relative one is relative to the inventory's folder (see resolvePath). */
@@ -47,7 +47,7 @@ export const registryProviders = [
     port: port.default(53),
     zone: text,
     key_file: localPath.describe('TSIG key file as nsupdate -k reads it'),
-    ttl: int(0, 2147483647, 'a number of seconds (an integer, 0 or more)').default(5),
+    ttl: int(0, 2147483647, 'a number of seconds, 0 or more').default(5),
     record: oneOf(['A', 'CNAME']).optional(),
   }),
   z.strictObject({
@@ -73,7 +73,7 @@ const parameters = z.record(
 /** The pg_* variables of one host, with their defaults (all overridable at any inventory level). */
 export const pgVarsSchema = z.object({
   pg_cluster: z.string(must('a string')).regex(/^[a-z0-9][a-z0-9_-]*$/, { error: 'lowercase letters, digits, - and _ only (it names the Debian cluster)' }),
-  pg_version: int(10, 99, 'a PostgreSQL major version (an integer such as 16)').optional(),
+  pg_version: int(10, 99, 'a PostgreSQL major version, an integer such as 16').optional(),
   pg_port: port.default(5432),
   pg_service_name: text.optional(),
   pg_sync_replicas: int(0, 1000, 'an integer, 0 or more').default(0),

@@ -83,12 +83,16 @@ function describe(issues: readonly Issue[], prefix: Path, root: unknown): { path
         let value: unknown = root;
         for (const p of path.slice(1)) value = (value as Record<string | number, unknown> | undefined)?.[p];
         const known = knownKeys(path, value);
-        return issue.keys.map((k) => ({ path: [...path, k], message: `unknown key${didYouMean(k, known)}${known.length ? ` (known: ${known.join(', ')})` : ''}` }));
+        return issue.keys.map((k) => ({ path: [...path, k], message: `unknown key${didYouMean(k, known)}${known.length ? ` (it takes ${known.join(', ')})` : ''}` }));
       }
       case 'invalid_type': {
         if (!hasInput) return [{ path, message: 'is required' }];
         const quotedNumber = (issue.expected === 'number' || issue.expected === 'int') && typeof input === 'string' && /^-?\d+(\.\d+)?$/.test(input.trim());
         return [{ path, message: `${issue.message} (got ${show(input)}${quotedNumber ? `, a string: write ${input.trim()} without quotes` : ''})` }];
+      }
+      case 'invalid_value': {
+        const hint = typeof input === 'string' ? didYouMean(input, issue.values.map(String)) : '';
+        return [{ path, message: `${issue.message} (got ${show(input)})${hint}` }];
       }
       default:
         return [{ path, message: `${issue.message}${hasInput && typeof input !== 'object' ? ` (got ${show(input)})` : ''}` }];
@@ -124,11 +128,10 @@ function semanticProblems(name: string, value: unknown): { path: Path; message: 
 /** What is wrong with one pg_* variable's value: paths inside it (pg_registry.port) and messages. */
 export function pgVarProblems(name: string, value: unknown): { path: Path; message: string }[] {
   const schema = (pgVarsSchema.shape as Record<string, z.ZodType>)[name];
-  if (!schema) return [{ path: [name], message: `unknown variable${didYouMean(name, KNOWN) || ' (not a pgtasks variable; pg_* names are reserved for them, see the README)'}` }];
+  if (!schema) return [{ path: [name], message: `unknown variable${didYouMean(name, KNOWN) || ': pg_* names are pgtasks\' own (the README lists them)'}` }];
   if (value === null) return [{ path: [name], message: 'has no value (give it one, or remove the line)' }];
   const r = schema.safeParse(value, { reportInput: true });
-  if (!r.success) return describe(r.error.issues, [name], value);
-  return semanticProblems(name, value);
+  return [...(r.success ? [] : describe(r.error.issues, [name], value)), ...semanticProblems(name, value)];
 }
 
 /** Problems of each definition, each reported at the line that set it (a part of a value at its own line). */
@@ -164,6 +167,8 @@ interface Node {
   origin: (name: keyof PgVars) => Origin | undefined;
   /** Whether the inventory sets it at all (else the value is the default). */
   isSet: (name: keyof PgVars) => boolean;
+  /** Set, but to an invalid value (reported on its own): left out of the cluster checks. */
+  invalid: Set<string>;
 }
 
 /** Members of each cluster whose own variables are valid (the invalid ones are reported already). */
@@ -172,11 +177,14 @@ function clusterNodes(inv: Inventory): Map<string, Node[]> {
   const clusters = new Map<string, Node[]>();
   for (const h of inv.hosts.values()) {
     if (h.vars.pg_cluster === undefined) continue;
-    const parsed = pgVarsSchema.safeParse(h.vars);
+    // Invalid values are reported on their own; the cluster is checked with the valid ones (and the
+    // defaults), so that one run shows every problem, not only the first layer of them.
+    const invalid = new Set(Object.entries(h.vars).filter(([k, v]) => k.startsWith('pg_') && pgVarProblems(k, v).length > 0).map(([k]) => k));
+    const parsed = pgVarsSchema.safeParse(Object.fromEntries(Object.entries(h.vars).filter(([k]) => k.startsWith('pg_') && !invalid.has(k))));
     if (!parsed.success) continue;
     // Compared resolved: ./credentials in a group and the same folder spelled absolute agree.
     const vars = withAbsolutePaths(parsed.data, base);
-    const node: Node = { host: h.name, address: String(h.vars.ansible_host ?? h.name), vars, origin: (name) => h.origins?.[name], isSet: (name) => name in h.vars };
+    const node: Node = { host: h.name, address: String(h.vars.ansible_host ?? h.name), vars, origin: (name) => h.origins?.[name], isSet: (name) => name in h.vars, invalid };
     clusters.set(vars.pg_cluster, [...(clusters.get(vars.pg_cluster) ?? []), node]);
   }
   return clusters;
@@ -184,11 +192,12 @@ function clusterNodes(inv: Inventory): Map<string, Node[]> {
 
 /** "a", "a and b", "a, b and c" */
 const listed = (items: string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`);
-const lineOf = (o: Origin) => (o.line ? `${o.file}:${o.line}` : o.file);
+/** "file:12", or "line 12" when the message is already about that file. */
+const lineOf = (o: Origin, here?: Origin) => (o.line ? (here?.file === o.file ? `line ${o.line}` : `${o.file}:${o.line}`) : o.file);
 /** Where a node's value comes from, for a message about another line: "inv.yml:3", "the default", or nothing. */
-const source = (n: Node, key: keyof PgVars) => {
+const source = (n: Node, key: keyof PgVars, here?: Origin) => {
   const o = n.origin(key);
-  return o ? lineOf(o) : n.isSet(key) ? undefined : 'the default';
+  return o ? lineOf(o, here) : n.isSet(key) ? undefined : 'the default';
 };
 
 /** Combinations no cluster can run with: members disagreeing on a cluster-wide setting, two pg_primary, ... */
@@ -198,33 +207,35 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
     const problem = (node: Node, key: keyof PgVars, message: string) => out.push({ origin: node.origin(key), scope: `host ${node.host}`, message: `cluster ${name}: ${message}` });
     for (const key of CLUSTER_WIDE) {
       const byValue = new Map<string, Node[]>();
-      for (const n of nodes) byValue.set(show(n.vars[key]), [...(byValue.get(show(n.vars[key])) ?? []), n]);
+      for (const n of nodes.filter((m) => !m.invalid.has(key))) byValue.set(show(n.vars[key]), [...(byValue.get(show(n.vars[key])) ?? []), n]);
       if (byValue.size < 2) continue;
       const [[firstValue, firstNodes], ...others] = [...byValue];
-      const described = (value: string, ns: Node[]) => `${ns.map((n) => n.host).join(', ')} (${[value, source(ns[0]!, key)].filter(Boolean).join(', ')})`;
       for (const [value, ns] of others) {
+        const here = ns[0]!.origin(key);
+        const described = (v: string, on: Node[]) => `${on.map((n) => n.host).join(', ')} (${[v, source(on[0]!, key, here)].filter(Boolean).join(', ')})`;
         problem(ns[0]!, key, `${key} differs between ${described(firstValue!, firstNodes!)} and ${described(value, ns)}; it must be the same on every member of a cluster`);
       }
     }
     const primaries = nodes.filter((n) => n.vars.pg_primary);
     if (primaries.length > 1) {
+      const here = primaries[1]!.origin('pg_primary');
       const sources = new Set(primaries.map((p) => source(p, 'pg_primary')));
-      const oneSetting = sources.size === 1 && primaries[0]!.origin('pg_primary');
-      const list = oneSetting ? `${listed(primaries.map((p) => p.host))}, all from this one setting` : listed(primaries.map((p) => [p.host, source(p, 'pg_primary')].filter(Boolean).join(' at ')));
+      const oneSetting = sources.size === 1 && here;
+      const list = oneSetting ? `${listed(primaries.map((p) => p.host))}, all from this one setting` : listed(primaries.map((p) => [p.host, source(p, 'pg_primary', here)].filter(Boolean).join(' at ')));
       problem(primaries[1]!, 'pg_primary', `pg_primary is true on ${list}; set it on one host only`);
     }
     for (const p of primaries.filter((n) => n.vars.pg_state === 'absent')) {
-      problem(p, 'pg_state', `${p.host} has pg_state: absent and pg_primary: true${p.origin('pg_primary') ? ` (${lineOf(p.origin('pg_primary')!)})` : ''}; a removed host cannot be the primary`);
+      problem(p, 'pg_state', `${p.host} has pg_state: absent and pg_primary: true${p.origin('pg_primary') ? ` (${lineOf(p.origin('pg_primary')!, p.origin('pg_state'))})` : ''}; a removed host cannot be the primary`);
     }
     const present = nodes.filter((n) => n.vars.pg_state === 'present');
     const sync = nodes[0]!.vars.pg_sync_replicas;
     const replicas = Math.max(0, present.length - 1);
-    if (sync > replicas) {
+    if (sync > replicas && !nodes[0]!.invalid.has('pg_sync_replicas')) {
       const has = replicas === 0 ? 'no replica' : `only ${replicas} replica${replicas > 1 ? 's' : ''}`;
       problem(nodes[0]!, 'pg_sync_replicas', `pg_sync_replicas is ${sync} but the cluster has ${has} (members with pg_state: present: ${names(present) || 'none'}); every write would wait for a standby that does not exist`);
     }
     for (const n of present.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_pgbouncer_port === m.vars.pg_port)) {
-      problem(n, 'pg_pgbouncer_port', `${n.host}: pg_pgbouncer_port ${n.vars.pg_port} is also its pg_port (${source(n, 'pg_port') ?? 'set in code'}); PgBouncer and PostgreSQL cannot share a port`);
+      problem(n, 'pg_pgbouncer_port', `${n.host}: pg_pgbouncer_port ${n.vars.pg_port} is also its pg_port (${source(n, 'pg_port', n.origin('pg_pgbouncer_port')) ?? 'set in code'}); PgBouncer and PostgreSQL cannot share a port`);
     }
   }
   return out;
