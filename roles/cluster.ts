@@ -13,6 +13,7 @@ import { pgbouncerRole, readUserlist } from './pgbouncer.js';
 import { primaryRole, slotsStep } from './primary.js';
 import { registerRole } from './register.js';
 import { cloneStep, staleSlotsStep } from './replica.js';
+import { restartPending } from './restart.js';
 import { serviceRole } from './service.js';
 import { syncRole } from './sync.js';
 
@@ -105,6 +106,9 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
     await bouncersDone;
     return;
   }
+
+  // Settings that need a restart: one host at a time, in an order the replicas accept (roles/restart.ts).
+  await restartPending(run, cc);
 
   // Sync settings and the service name depend on the primary being ready, not on each other.
   await Promise.all([run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})), bouncersDone, registerRole(run, cc)]);
