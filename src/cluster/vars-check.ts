@@ -29,12 +29,21 @@ function render(p: VarProblem): string {
   return `${o ? (o.line ? `${o.file}:${o.line}` : o.file) : p.scope}: ${p.message}`;
 }
 
-/** One line per problem, each once, ordered by file and line (then the ones without a place). */
-export function problemLines(problems: VarProblem[]): string[] {
+/**
+ * One line per problem, each once, ordered by file and line: the inventory files first, in the order
+ * they were read (`sources`), then group_vars/ and host_vars/ files by name, then problems without a place.
+ */
+export function problemLines(problems: VarProblem[], sources: string[] = []): string[] {
+  const rank = (p: VarProblem): [number, string, number] => {
+    const file = p.origin?.file;
+    if (file === undefined) return [2, '', 0];
+    const i = sources.indexOf(file);
+    return i >= 0 ? [0, String(i).padStart(6, '0'), p.origin!.line ?? 0] : [1, file, p.origin!.line ?? 0];
+  };
   const sorted = [...problems].sort((a, b) => {
-    const fa = a.origin?.file ?? '\uffff';
-    const fb = b.origin?.file ?? '\uffff';
-    return fa < fb ? -1 : fa > fb ? 1 : (a.origin?.line ?? 0) - (b.origin?.line ?? 0);
+    const [ga, fa, la] = rank(a);
+    const [gb, fb, lb] = rank(b);
+    return ga - gb || (fa < fb ? -1 : fa > fb ? 1 : 0) || la - lb;
   });
   return [...new Set(sorted.map(render))];
 }
@@ -157,7 +166,7 @@ function inventoryDefinitions(inv: Inventory): VarDefinition[] {
 
 /** Everything wrong with a built inventory's pg_* variables, one line each (for inventories built in code). */
 export function inventoryProblems(inv: Inventory): string[] {
-  return problemLines([...definitionProblems(inventoryDefinitions(inv)), ...clusterProblemList(inv)]);
+  return problemLines([...definitionProblems(inventoryDefinitions(inv)), ...clusterProblemList(inv)], inv.sources);
 }
 
 interface Node {

@@ -31,7 +31,7 @@ export async function loadInventory(path: string): Promise<Inventory> {
   applyVarsDirs(raw, dir);
   const inventory = buildInventory(raw, full, dir);
   // Every pg_* value is checked here, before any task can contact a host, and all problems are told at once.
-  const problems = problemLines([...definitionProblems(raw.definitions()), ...clusterProblemList(inventory)]);
+  const problems = problemLines([...definitionProblems(raw.definitions()), ...clusterProblemList(inventory)], raw.sources);
   if (problems.length) throw new InventoryProblems(problems);
   return inventory;
 }
