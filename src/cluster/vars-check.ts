@@ -213,28 +213,31 @@ const source = (n: Node, key: keyof PgVars, here?: Origin) => {
 export function clusterProblemList(inv: Inventory): VarProblem[] {
   const out: VarProblem[] = [];
   for (const [name, nodes] of clusterNodes(inv)) {
-    const problem = (node: Node, key: keyof PgVars, message: string) => out.push({ origin: node.origin(key), scope: `host ${node.host}`, message: `cluster ${name}: ${message}` });
+    // A default value has no line: the line that put the host in the cluster stands in for it.
+    const lineFor = (node: Node, key: keyof PgVars) => node.origin(key) ?? node.origin('pg_cluster');
+    const problem = (node: Node, key: keyof PgVars, message: string) => out.push({ origin: lineFor(node, key), scope: `host ${node.host}`, message: `cluster ${name}: ${message}` });
     for (const key of CLUSTER_WIDE) {
       const byValue = new Map<string, Node[]>();
       for (const n of nodes.filter((m) => !m.invalid.has(key))) byValue.set(show(n.vars[key]), [...(byValue.get(show(n.vars[key])) ?? []), n]);
       if (byValue.size < 2) continue;
-      const [[firstValue, firstNodes], ...others] = [...byValue];
+      // The value most members have is the reference; the others are reported where they are set.
+      const [[firstValue, firstNodes], ...others] = [...byValue].sort((a, b) => b[1].length - a[1].length);
       for (const [value, ns] of others) {
-        const here = ns[0]!.origin(key);
+        const here = lineFor(ns[0]!, key);
         const described = (v: string, on: Node[]) => `${on.map((n) => n.host).join(', ')} (${[v, source(on[0]!, key, here)].filter(Boolean).join(', ')})`;
         problem(ns[0]!, key, `${key} differs between ${described(firstValue!, firstNodes!)} and ${described(value, ns)}; it must be the same on every member of a cluster`);
       }
     }
     const primaries = nodes.filter((n) => n.vars.pg_primary);
     if (primaries.length > 1) {
-      const here = primaries[1]!.origin('pg_primary');
+      const here = lineFor(primaries[1]!, 'pg_primary');
       const sources = new Set(primaries.map((p) => source(p, 'pg_primary')));
       const oneSetting = sources.size === 1 && here;
       const list = oneSetting ? `${listed(primaries.map((p) => p.host))}, all from this one setting` : listed(primaries.map((p) => [p.host, source(p, 'pg_primary', here)].filter(Boolean).join(' at ')));
       problem(primaries[1]!, 'pg_primary', `pg_primary is true on ${list}; set it on one host only`);
     }
     for (const p of primaries.filter((n) => n.vars.pg_state === 'absent')) {
-      problem(p, 'pg_state', `${p.host} has pg_state: absent and pg_primary: true${p.origin('pg_primary') ? ` (${lineOf(p.origin('pg_primary')!, p.origin('pg_state'))})` : ''}; a removed host cannot be the primary`);
+      problem(p, 'pg_state', `${p.host} has pg_state: absent and pg_primary: true${p.origin('pg_primary') ? ` (${lineOf(p.origin('pg_primary')!, lineFor(p, 'pg_state'))})` : ''}; a removed host cannot be the primary`);
     }
     const present = nodes.filter((n) => n.vars.pg_state === 'present');
     const sync = nodes[0]!.vars.pg_sync_replicas;
@@ -244,7 +247,9 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
       problem(nodes[0]!, 'pg_sync_replicas', `pg_sync_replicas is ${sync} but the cluster has ${has} (members with pg_state: present: ${names(present) || 'none'}); every write would wait for a standby that does not exist`);
     }
     for (const n of present.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_pgbouncer_port === m.vars.pg_port)) {
-      problem(n, 'pg_pgbouncer_port', `${n.host}: pg_pgbouncer_port ${n.vars.pg_port} is also its pg_port (${source(n, 'pg_port', n.origin('pg_pgbouncer_port')) ?? 'set in code'}); PgBouncer and PostgreSQL cannot share a port`);
+      const key = n.isSet('pg_pgbouncer_port') ? 'pg_pgbouncer_port' : 'pg_port';
+      const from = (k: keyof PgVars) => source(n, k, lineFor(n, key)) ?? 'set in code';
+      problem(n, key, `${n.host}: pg_pgbouncer_port (${from('pg_pgbouncer_port')}) and pg_port (${from('pg_port')}) are both ${n.vars.pg_port}; PgBouncer and PostgreSQL cannot share a port`);
     }
   }
   return out;
