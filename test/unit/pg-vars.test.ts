@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { closest } from '../../src/cluster/did-you-mean.js';
-import { pgVarProblems } from '../../src/cluster/vars-check.js';
+import { pgVarProblems } from '../../src/cluster/value-problems.js';
 import { clustersOf } from '../../src/cluster/vars.js';
 import { UserError } from '../../src/errors.js';
 import { InventoryProblems, loadInventory } from '../../src/inventory/index.js';
