@@ -1,5 +1,6 @@
 import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
 import { gatherCluster } from '../src/cluster/gather.js';
+import { runTagAssignment } from '../src/cluster/lock.js';
 import { currentPrimary } from '../src/cluster/switchover-checks.js';
 import type { ClusterSpec } from '../src/cluster/vars.js';
 import type { Run } from '../src/engine/run.js';
@@ -49,7 +50,7 @@ export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: bo
       // pg_rewind finishes an interrupted crash recovery in single-user mode, which refuses standby mode.
       await ctx.run(`rm -f ${dir}/standby.signal`);
       const r = await ctx.run(
-        `/usr/lib/postgresql/${f.version}/bin/pg_rewind --target-pgdata=${dir} --config-file=${confDir(f.version, spec.name)}/postgresql.conf --source-server='host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}' 2>&1; status=$?; rm -f ${passfile}; exit $status`,
+        `${runTagAssignment(spec.name)} /usr/lib/postgresql/${f.version}/bin/pg_rewind --target-pgdata=${dir} --config-file=${confDir(f.version, spec.name)}/postgresql.conf --source-server='host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}' 2>&1; status=$?; rm -f ${passfile}; exit $status`,
         { user: 'postgres', allowFailure: true },
       );
       if (r.code !== 0) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configureCluster } from '../roles/cluster.js';
+import { withClusterLock } from '../src/cluster/lock.js';
 import { clustersOf } from '../src/cluster/vars.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
@@ -25,6 +26,6 @@ changing nothing, when a member is unreachable or two primaries exist. Running i
     }
     // clustersOf refused an inventory without clusters; here --limit left none: a typo, not a no-op.
     if (specs.length === 0) throw new UserError(`--limit ${run.options.limit}: matches no host with pg_cluster`);
-    for (const spec of specs) await configureCluster(run, spec);
+    for (const spec of specs) await withClusterLock(run, spec, 'configure-cluster', () => configureCluster(run, spec));
   },
 });
