@@ -64,6 +64,7 @@ union all select 'history=' || replace(coalesce(pg_read_file('pg_wal/' || substr
 union all select 'replay_paused=' || pg_is_wal_replay_paused()::text where pg_is_in_recovery()
 union all select 'conf_stale=' || coalesce(bool_or((pg_stat_file(f, true)).modification >= date_trunc('second', pg_conf_load_time())), false)::text from (select sourcefile as f from pg_file_settings union select current_setting('hba_file') union select current_setting('ident_file')
     union select regexp_replace(current_setting('config_file'), '[^/]+$', 'sync.conf')) files
+union all select 'conf_load=' || extract(epoch from pg_conf_load_time())::text
 union all select 'conf_error=' || coalesce(sourcefile, '?') || ':' || coalesce(sourceline::text, '?') || ': ' || error from pg_file_settings where error is not null
 union all select 'sync_names=' || current_setting('synchronous_standby_names')
 union all select 'live_upstream=' || coalesce((select sender_host from pg_stat_wal_receiver), '')
@@ -106,6 +107,8 @@ running=0
 [ -f $D/postmaster.pid ] && read -r pid < $D/postmaster.pid && kill -0 "$pid" 2>/dev/null && running=1
 if [ $running = 1 ]; then
   echo running=1
+  # To the nanosecond: pg_stat_file's whole seconds cannot tell a file written just before a reload from one written just after.
+  stat -c 'confmtime=%.9Y' $E/postgresql.conf $E/pg_hba.conf $E/pg_ident.conf $E/sync.conf $D/postgresql.auto.conf 2>/dev/null
 ${opts.live === false ? '' : `  pgsu psql -X -A -t -q -p $P -d postgres -c "${PG_NODE_QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'`}
 elif [ -f $D/global/pg_control ]; then
   # Stopped: the control file is all there is to know.
@@ -167,7 +170,7 @@ export function parsePgNode(output: string, cluster: string, port: number): PgNo
     }),
     history: kv.has('history') ? kv.get('history')!.split('|').join('\n') : undefined,
     replayPaused: kv.get('replay_paused') === 'true',
-    confStale: kv.get('conf_stale') === 'true',
+    confStale: kv.has('conf_load') && multi('confmtime').length ? Math.max(...multi('confmtime').map(Number)) > Number(kv.get('conf_load')) : kv.get('conf_stale') === 'true',
     confErrors: multi('conf_error'),
     syncNames: kv.get('sync_names'),
   };
