@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { UnreachableError } from '../connection/types.js';
 import { UserError } from '../errors.js';
 import type { Reporter } from '../engine/events.js';
@@ -41,15 +41,11 @@ export interface GlobalOptions {
 
 export { globalOptions } from './global-flags.js';
 
+// Wrapped to the terminal by commander's own wrapper, as the rest of the help, paragraph by paragraph.
 const GLOBAL_HELP_NOTES = `
-Global flags may stand before the first task or after any task name
-(pgtasks configure-cluster --check -l h2); they apply to the whole run. Several
-tasks run in order: pgtasks configure-cluster info-list. 'pgtasks help TASK'
-shows a task's flags.
+Global flags may stand before the first task or after any task name (pgtasks configure-cluster --check -l h2); they apply to the whole run. Several tasks run in order: pgtasks configure-cluster info-list. 'pgtasks help TASK' shows a task's flags.
 
-Environment: PGTASKS_INVENTORY (default for -i), NO_COLOR (any value: no
-colour), PGTASKS_DISPLAY_OK_HOSTS=false and PGTASKS_DISPLAY_SKIPPED_HOSTS=false
-(as Ansible's; both false = --only-changes).
+Environment: PGTASKS_INVENTORY (default for -i), NO_COLOR (any value: no colour), PGTASKS_DISPLAY_OK_HOSTS=false and PGTASKS_DISPLAY_SKIPPED_HOSTS=false (as Ansible's; both false = --only-changes).
 `;
 
 /** A commander program for one segment of argv: the global flags plus every task as a subcommand. */
@@ -123,7 +119,7 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
   if (inv.help || (inv.segments.length === 0 && inv.globals.some((g) => g === '--help' || g === '-h'))) {
     const program = buildProgram(tasks, io, version);
     const name = inv.help?.task;
-    if (name === undefined) io.stdout(program.helpInformation() + GLOBAL_HELP_NOTES);
+    if (name === undefined) io.stdout(program.helpInformation() + new Help().boxWrap(GLOBAL_HELP_NOTES, io.columns ?? 80));
     else {
       const cmd = program.commands.find((c) => c.name() === name);
       if (!cmd) await program.parseAsync([name], { from: 'user' }); // commander's "unknown command, did you mean"
