@@ -1,0 +1,253 @@
+import { execFile, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { RunEvent } from '../../src/engine/events.js';
+import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
+import { addHosts, hostExec, labDown, labUp, startHost, stopHost, wipeHost, type Lab } from '../lab/lab.js';
+import { labLayout } from '../lab/layout.js';
+import { must } from '../lab/shell.js';
+import { eventually } from './helpers/pgtasks.js';
+
+/**
+ * SIGKILL the real CLI (a lost laptop, a dropped SSH session) at many points of a cold configure-cluster
+ * and of a cluster growing by one host; after each kill ONE re-run converges and a second changes
+ * nothing. Two runs at once: the second refuses, naming the first.
+ */
+const root = process.getuid?.() === 0;
+const LAB = 'kill';
+const CLUSTER = 'kill';
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const bin = join(repo, 'bin/pgtasks.js');
+const DATA = '/var/lib/postgresql/15/kill';
+
+interface CliRun {
+  pid: number;
+  events: RunEvent[];
+  /** Resolves on the first event matching `match` (or undefined if the run ends first). */
+  waitFor(match: (e: RunEvent) => boolean): Promise<RunEvent | undefined>;
+  kill(): void;
+  done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
+}
+
+/** The built CLI as a user would run it, with --json -v so every step and every command sent is an event. */
+function pgtasks(args: string[]): CliRun {
+  const child = spawn(process.execPath, [bin, '--json', '-v', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  const events: RunEvent[] = [];
+  const waiters: { match: (e: RunEvent) => boolean; resolve: (e: RunEvent | undefined) => void }[] = [];
+  let stdout = '';
+  let stderr = '';
+  let partial = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d;
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      const e = JSON.parse(line) as RunEvent;
+      events.push(e);
+      for (const w of waiters.splice(0)) (w.match(e) ? w.resolve(e) : waiters.push(w));
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => {
+      for (const w of waiters.splice(0)) w.resolve(undefined);
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
+  return {
+    pid: child.pid!,
+    events,
+    waitFor: (match) => {
+      const seen = events.find(match);
+      if (seen) return Promise.resolve(seen);
+      if (child.exitCode !== null || child.signalCode) return Promise.resolve(undefined);
+      return new Promise((resolve) => waiters.push({ match, resolve }));
+    },
+    kill: () => child.kill('SIGKILL'),
+    done,
+  };
+}
+
+const changed = (events: RunEvent[]) => events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
+const isStep = (step: string, host?: string, status?: string) => (e: RunEvent) => e.type === 'step' && e.step === step && (!host || e.host === host) && (!status || e.status === status);
+const isCommand = (host: string, text: string) => (e: RunEvent) => e.type === 'command' && e.host === host && e.command.includes(text);
+
+describe.skipIf(!root)('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL, PgBouncer)', () => {
+  let lab: Lab;
+  let inventory: string;
+  let members = ['h1', 'h2', 'h3'];
+  const writeInventory = () =>
+    writeClusterInventory(lab, inventory, {
+      cluster: CLUSTER,
+      hosts: members,
+      serviceName: 'kill-db.lab.pgtasks.test',
+      registry: { provider: 'hosts', hosts: CLUSTER },
+    });
+  const configure = (...extra: string[]) => pgtasks(['-i', inventory, ...extra, 'configure-cluster']);
+  /** Is `name` running on the host? (read-only: pgrep inside the host's own pid namespace) */
+  const running = async (host: string, name: string) => (await hostExec(lab, host, `pgrep -x ${name} >/dev/null && echo yes || echo no`)).stdout.trim() === 'yes';
+  const exists = async (host: string, path: string) => (await hostExec(lab, host, `[ -e ${path} ] && echo yes || echo no`)).stdout.trim() === 'yes';
+  /**
+   * Traffic into the host slowed to 5 MB/s (on its bridge port), so a clone takes seconds: a
+   * pg_basebackup gone right after the kill is one that was stopped, not one that had finished.
+   */
+  async function throttled<T>(host: string, fn: () => Promise<T>): Promise<T> {
+    const veth = labLayout(LAB).veth(Number(host.slice(1)));
+    await must(`tc qdisc replace dev ${veth} root tbf rate 40mbit burst 64kb latency 500ms`);
+    try {
+      return await fn();
+    } finally {
+      await must(`tc qdisc del dev ${veth} root`);
+    }
+  }
+  /** Kill the run as soon as pg_basebackup runs on `host`; the host must stop it at once (not after it finishes). */
+  async function killDuringClone(run: CliRun, host: string): Promise<void> {
+    expect(await run.waitFor(isCommand(host, 'pg_basebackup'))).toBeDefined();
+    expect(await eventually(() => running(host, 'pg_basebackup'), (v) => v, 5000)).toBe(true);
+    run.kill();
+    expect((await run.done).signal).toBe('SIGKILL');
+    expect(await eventually(() => running(host, 'pg_basebackup'), (v) => !v, 1500)).toBe(false);
+    expect(await exists(host, `${DATA}.pgtasks-clone`)).toBe(true);
+  }
+
+  /** Every member as new: powered off (every process gone), disks emptied, powered on; no credentials. */
+  async function freshHosts(): Promise<void> {
+    await Promise.all(members.map((h) => stopHost(lab, h)));
+    for (const h of members) {
+      await wipeHost(lab, h, ['/var/lib/postgresql', '/etc/postgresql', '/etc/pgbouncer', '/var/run/postgresql', '/var/log/postgresql']);
+      await startHost(lab, h);
+    }
+    rmSync(join(lab.dir, 'credentials'), { recursive: true, force: true });
+  }
+
+  /** h1 primary, every other member streaming from it, PgBouncer up everywhere. */
+  async function expectConverged(): Promise<void> {
+    expect(await sql(lab, 'h1', 'select pg_is_in_recovery()')).toBe('f');
+    const want = members.filter((h) => h !== 'h1').join(',');
+    const streams = () => sql(lab, 'h1', "select coalesce(string_agg(application_name, ',' order by application_name), '') from pg_stat_replication where state = 'streaming'");
+    expect(await eventually(streams, (v) => v === want, 20_000)).toBe(want);
+    for (const h of members) expect(await running(h, 'pgbouncer')).toBe(true);
+  }
+
+  /** Kill the run once `at` has been seen (and `then` has resolved), then: one re-run converges, the next changes nothing. */
+  async function killThenConverge(at: (e: RunEvent) => boolean, then?: () => Promise<void>, afterKill?: () => Promise<void>): Promise<{ rerun: RunEvent[] }> {
+    const killed = configure();
+    const seen = await killed.waitFor(at);
+    if (seen && then) await then();
+    killed.kill();
+    const end = await killed.done;
+    expect(seen, `the run ended before the kill point:\n${end.stdout.slice(-2000)}\n${end.stderr}`).toBeDefined();
+    expect(end.signal).toBe('SIGKILL');
+    await afterKill?.();
+
+    const rerun = configure();
+    const r = await rerun.done;
+    expect(r.stderr).toBe('');
+    expect(r.code, r.stdout.slice(-3000)).toBe(0);
+    await expectConverged();
+    const again = configure();
+    const a = await again.done;
+    expect(a.code, a.stdout.slice(-3000)).toBe(0);
+    expect(changed(again.events)).toEqual([]);
+    return { rerun: rerun.events };
+  }
+
+  beforeAll(async () => {
+    // The test runs the built CLI: build it (beside bringing the lab up) so it runs the code under test.
+    const build = promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repo });
+    lab = await labUp({ hosts: 3, name: LAB });
+    inventory = join(lab.dir, 'kill.yml');
+    writeInventory();
+    await build;
+  }, 120_000);
+
+  afterAll(async () => {
+    await labDown(LAB);
+  }, 60_000);
+
+  test('two runs at once: the second refuses, naming the first, and changes nothing', async () => {
+    const first = configure();
+    expect(await first.waitFor(isStep('facts'))).toBeDefined(); // facts come after the lock
+    const [second, check] = [configure(), configure('--check')];
+    for (const other of [second, check]) {
+      const r = await other.done;
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`REFUSED: cluster ${CLUSTER}: another pgtasks run is working on it: configure-cluster by root@\\S+ \\(pid ${first.pid}\\) since \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z, on h1, h2, h3; nothing was changed`));
+      expect(changed(other.events)).toEqual([]);
+      expect(other.events.some(isStep('facts'))).toBe(false);
+    }
+    const r = await first.done;
+    expect(r.code, r.stdout.slice(-2000)).toBe(0);
+    await expectConverged();
+  }, 60_000);
+
+  // Kill points spread over a cold run, each on new hosts: the re-run is the cold run's second half.
+  const coldKills: [string, (e: RunEvent) => boolean][] = [
+    ['after the facts', isStep('facts', 'h3')],
+    ['after install', isStep('install', 'h1')],
+    ['after the primary was initialised', isStep('bootstrap', 'h1', 'changed')],
+    ['after the primary roles', isStep('roles', 'h1', 'changed')],
+    ['after a replica was cloned, before it started', isStep('clone', 'h2', 'changed')],
+    ['after the PgBouncer configuration', isStep('pgbouncer: config', 'h3', 'changed')],
+    ['after the service name was registered', isStep('register')],
+  ];
+  for (const [name, at] of coldKills) {
+    test(`killed ${name}`, async () => {
+      await freshHosts();
+      await killThenConverge(at);
+    }, 60_000);
+  }
+
+  test('killed during initdb: initdb stops with the run; the re-run removes the half-made directory', async () => {
+    await freshHosts();
+    const { rerun } = await killThenConverge(
+      isCommand('h1', '/bin/initdb'),
+      async () => void (await eventually(() => exists('h1', `${DATA}.pgtasks-initdb/PG_VERSION`), (v) => v, 5000)),
+      // Right after the kill, before any re-run: the host stopped initdb and its single-user postgres.
+      // Had they gone on, initdb would have finished: its last steps create the databases template0 and postgres.
+      async () => {
+        expect(await eventually(async () => (await running('h1', 'initdb')) || (await running('h1', 'postgres')), (v) => !v, 5000)).toBe(false);
+        await new Promise((r) => setTimeout(r, 2000));
+        const databases = await hostExec(lab, 'h1', `ls ${DATA}.pgtasks-initdb/base 2>/dev/null | wc -l`);
+        expect(Number(databases.stdout.trim())).toBeLessThan(3);
+      },
+    );
+    expect(changed(rerun).join('\n')).toMatch(/h1: lock: the previous run did not finish \(configure-cluster by root@\S+ \(pid \d+\).*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-initdb/);
+  }, 60_000);
+
+  test('killed during a replica clone: pg_basebackup stops with the run; the re-run re-clones', async () => {
+    await freshHosts();
+    // The host stops what the dead run started, without waiting for the next run.
+    await throttled('h2', () => killDuringClone(configure(), 'h2'));
+    const rerun = configure();
+    const r = await rerun.done;
+    expect(r.code, r.stdout.slice(-3000)).toBe(0);
+    expect(changed(rerun.events).join('\n')).toMatch(/h2: lock: the previous run did not finish .*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-clone/);
+    expect(changed(rerun.events).join('\n')).toMatch(/h2: clone: pg_basebackup from h1/);
+    await expectConverged();
+    const again = configure();
+    expect((await again.done).code).toBe(0);
+    expect(changed(again.events)).toEqual([]);
+  }, 60_000);
+
+  test('a fourth host joins; killed during its clone: one re-run makes it a streaming replica', async () => {
+    await sql(lab, 'h1', "create table filler as select g as id, repeat('x', 1000) as pad from generate_series(1, 1000) g");
+    lab = await addHosts(lab, 1);
+    members = ['h1', 'h2', 'h3', 'h4'];
+    writeInventory();
+    await throttled('h4', () => killDuringClone(configure(), 'h4'));
+    const rerun = configure();
+    const r = await rerun.done;
+    expect(r.code, r.stdout.slice(-3000)).toBe(0);
+    expect(changed(rerun.events).join('\n')).toMatch(/h4: lock: the previous run did not finish .*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-clone/);
+    await expectConverged();
+    const again = configure();
+    expect((await again.done).code).toBe(0);
+    expect(changed(again.events)).toEqual([]);
+    expect(await sql(lab, 'h4', 'select count(*) from filler')).toBe('1000');
+  }, 90_000);
+});
