@@ -2,7 +2,7 @@ import { clusterCredentials, ADMIN_USER } from '../src/cluster/credentials.js';
 import { memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { gatherCluster } from '../src/cluster/gather.js';
 import { planCluster, PlanRefused, type ClusterPlan } from '../src/cluster/plan.js';
-import { slotName, type ClusterSpec } from '../src/cluster/vars.js';
+import type { ClusterSpec } from '../src/cluster/vars.js';
 import type { Run } from '../src/engine/run.js';
 import { runSteps } from '../src/engine/step.js';
 import type { PgNodeFacts } from '../src/facts/postgres.js';
@@ -14,7 +14,7 @@ import { primaryRole, slotsStep } from './primary.js';
 import { registerRole } from './register.js';
 import { cloneStep, staleSlotsStep } from './replica.js';
 import { serviceRole } from './service.js';
-import { syncRole } from './sync.js';
+import { syncRole, syncSetting } from './sync.js';
 
 /** Reads the cluster's state and plans from it; undefined (and a refusal reported) when it must not run. */
 export interface ConvergeOptions {
@@ -118,8 +118,9 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
     }
   }
 
-  const replicas = plan.replicas.map((r) => `${r.member.host}${plan.syncCandidates.includes(slotName(r.member.host)) ? ' (sync)' : ''}`);
-  run.message(`cluster ${spec.name}: primary ${primary}${replicas.length ? `, replicas ${replicas.join(', ')}` : ''}`);
+  const replicas = plan.replicas.map((r) => r.member.host);
+  const sync = syncSetting(plan.syncCandidates, spec.syncReplicas);
+  run.message(`cluster ${spec.name}: primary ${primary}${replicas.length ? `, replicas ${replicas.join(', ')}` : ''}${sync ? `; synchronous_standby_names '${sync}'` : ''}`);
   if (plan.primaryAction === 'bootstrap' && !run.options.check) announceNewCluster(run, cc);
 }
 

@@ -59,6 +59,7 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
       if (bouncer) bouncers.set(ctx.host, bouncer);
       const sections = splitBatchOutput(shell.stdout);
       const system = systemFact.parse(sections.get(systemFact.name) ?? '');
+      if (bouncer && system.pgbouncerPausedMarker) bouncer.paused = true;
       let f = parsePgNode(`${sections.get(fileFact.name) ?? ''}\n${live ?? ''}`, spec.name, spec.port);
       if (viaPg && live === undefined && f.running) {
         const withPsql = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port });

@@ -53,9 +53,9 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
     expect(await sql(lab, 'h1', 'select pg_is_in_recovery()')).toBe('f');
     const repl = await eventually(
       () => sql(lab, 'h1', "select application_name || ':' || state || ':' || sync_state from pg_stat_replication order by 1"),
-      (v) => v === 'h2:streaming:sync\nh3:streaming:async',
+      (v) => v === 'h2:streaming:sync\nh3:streaming:potential',
     );
-    expect(repl).toBe('h2:streaming:sync\nh3:streaming:async');
+    expect(repl).toBe('h2:streaming:sync\nh3:streaming:potential');
     expect(dig()).toBe(address('h1'));
     const pw = join(lab.dir, 'credentials', 'orders', 'admin.password');
     expect((statSync(pw).mode & 0o777).toString(8)).toBe('600');
@@ -90,7 +90,7 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
     expect(clusters[0]!.members.map((m) => [m.host, m.role, m.state, m.upstream ?? '-', m.sync ?? '-'])).toEqual([
       ['h1', 'primary', 'running', '-', '-'],
       ['h2', 'replica', 'running', 'h1', 'sync'],
-      ['h3', 'replica', 'running', 'h1', 'async'],
+      ['h3', 'replica', 'running', 'h1', 'potential'],
     ]);
     const text = await textRun('info-list');
     expect(text).toMatch(/CLUSTER orders {2}IN SYNC/);
