@@ -59,7 +59,7 @@ export class BouncerFleet {
    * `timeoutMs`, or when `signal` aborts, it RESUMEs them all and rejects: nothing else was done.
    * `onWait` is called every second while it waits, to say what it waits for.
    */
-  async pause(opts: { timeoutMs: number; signal?: AbortSignal; onWait?: (waitedMs: number) => Promise<void> | void }): Promise<void> {
+  async pause(opts: { timeoutMs: number; signal?: AbortSignal; onWait?: (waitedMs: number) => Promise<void> | void; keepPausedOnTimeout?: boolean }): Promise<void> {
     this.paused = true;
     const started = Date.now();
     const all = Promise.all(this.bouncers.map((b) => b.pauser.query('PAUSE')));
@@ -74,6 +74,8 @@ export class BouncerFleet {
     try {
       await Promise.race([all, stop]);
     } catch (err) {
+      // Failover: PgBouncer holds new queries from the moment PAUSE arrives; that is all it needs.
+      if (opts.keepPausedOnTimeout && !opts.signal?.aborted) return;
       await this.resume();
       throw err;
     } finally {

@@ -149,11 +149,17 @@ export class Run implements Reporter {
     this.emit({ type: 'message', text: mask(`REFUSED: ${text}`) });
   }
 
+  /** Hosts whose being unreachable is the task's premise (failover's dead primary), not a failure. */
+  private readonly excused = new Set<string>();
+  excuseUnreachable(host: string): void {
+    this.excused.add(host);
+  }
+
   /** Did any host fail or stay unreachable during this run? Decides the exit code. */
   exitCode(): number {
     let code = this.refusals.length || this.flags.length ? 1 : 0;
-    for (const s of this.stats.values()) {
-      if (s.unreachable > 0) code = code || 4;
+    for (const [host, s] of this.stats) {
+      if (s.unreachable > 0 && !this.excused.has(host)) code = code || 4;
       if (s.failed > 0) code = 2;
     }
     return code;
