@@ -13,6 +13,7 @@ import { pgbouncerRole, readUserlist } from './pgbouncer.js';
 import { primaryRole, slotsStep } from './primary.js';
 import { registerRole } from './register.js';
 import { cloneStep, staleSlotsStep } from './replica.js';
+import { restartPending } from './restart.js';
 import { serviceRole } from './service.js';
 import { syncRole, syncSetting } from './sync.js';
 
@@ -106,6 +107,9 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
     return;
   }
 
+  // Settings that need a restart: one host at a time, in an order the replicas accept (roles/restart.ts).
+  await restartPending(run, cc);
+
   // Sync settings and the service name depend on the primary being ready, not on each other.
   await Promise.all([run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})), bouncersDone, registerRole(run, cc)]);
 
@@ -131,15 +135,20 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
 }
 
 /** Printed once, when the cluster is created: the only time pgtasks shows the admin password. */
-function announceNewCluster(run: Run, cc: ClusterContext): void {
+export function announceNewCluster(run: Run, cc: Pick<ClusterContext, 'spec' | 'plan' | 'creds'>): void {
   const host = cc.spec.serviceName ?? cc.plan.primary.address;
-  const text = [
-    '',
-    `Cluster ${cc.spec.name} is ready. Connect with:`,
-    `  psql "host=${host} port=${cc.spec.port} user=${ADMIN_USER} dbname=postgres"`,
-    `  password: ${cc.creds.admin}`,
-    `(kept in ${cc.creds.dir}/${ADMIN_USER}.password, mode 0600; it is not shown again)`,
-    '',
-  ].join('\n');
-  run.emit({ type: 'result', task: 'configure-cluster', data: { cluster: cc.spec.name, host, port: cc.spec.port, user: ADMIN_USER }, text });
+  const passwordFile = `${cc.creds.dir}/${ADMIN_USER}.password`;
+  // --json output is kept in logs and CI artifacts: it says where the password is, never what it is.
+  const text = run.options.json
+    ? ''
+    : [
+        '',
+        `Cluster ${cc.spec.name} is ready. Connect with:`,
+        `  psql "host=${host} port=${cc.spec.port} user=${ADMIN_USER} dbname=postgres"`,
+        `  password: ${cc.creds.admin}`,
+        `(kept in ${passwordFile}, mode 0600; it is not shown again)`,
+        '',
+      ].join('\n');
+  const data = { cluster: cc.spec.name, host, port: cc.spec.port, user: ADMIN_USER, dbname: 'postgres', passwordFile };
+  run.emit({ type: 'result', task: 'configure-cluster', data, text });
 }

@@ -1,5 +1,10 @@
 import { isIP } from 'node:net';
 import { REPLICATION_USER } from '../src/cluster/credentials.js';
+import { findSuspects, parameterErrors, restartChanges, type SettingInfo } from '../src/cluster/parameter-check.js';
+import { notePendingRestart } from '../src/cluster/pending-restarts.js';
+import type { HostContext } from '../src/engine/host-context.js';
+import { quote } from '../src/connection/shell.js';
+import { describedSettings, fileSettingErrors, postgresVerdicts, serverSettings } from '../src/steps/pg-settings.js';
 import { isReplica, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { slotName, type HbaRule } from '../src/cluster/vars.js';
 import { render } from '../src/engine/templates.js';
@@ -68,10 +73,13 @@ export function configFiles(cc: ClusterContext, host: string): FileSpec[] {
 
 /**
  * Writes a member's configuration; when anything changed, notifies the service step to reload
- * (and restart only if PostgreSQL says a setting needs it).
+ * (which collects restarts PostgreSQL asks for: roles/restart.ts does them in order). Before a new
+ * postgresql.conf is written, every member's pg_parameters are checked (see checkParameters), so a
+ * typo stops the run before any host's file changes.
  */
 export function configRole(cc: ClusterContext, host: string): Step[] {
   const dir = confDir(cc.version, cc.spec.name);
+  const conf = `${dir}/postgresql.conf`;
   return [
     step('config: directories', async (ctx) => {
       if (cc.facts.get(host)?.configured) return ok();
@@ -85,8 +93,105 @@ export function configRole(cc: ClusterContext, host: string): Step[] {
         },
       };
     }),
-    notifying(filesStep('config: files', () => configFiles(cc, host)), 'postgresql-reload'),
+    notifying(
+      filesStep('config: files', () => configFiles(cc, host), {
+        // Only a changed postgresql.conf costs a look at the settings: a no-op run adds no round trip.
+        planned: async (ctx, differing) => {
+          const next = differing.find((f) => f.path === conf);
+          if (next) await checkParameters(cc, ctx, next.content);
+        },
+        beforeWrite: (ctx, differing) => rememberPrevious(ctx, differing),
+      }),
+      'postgresql-reload',
+    ),
   ];
+}
+
+/**
+ * Refuses (throws) when any member's pg_parameters has a name PostgreSQL does not know (custom
+ * `ext.name` settings aside) or a value it would reject. The settings come from this host's running
+ * server (pg_settings), else from its binaries (--describe-config); whatever looks wrong is confirmed
+ * by PostgreSQL's own parser before it is refused. In check mode it also predicts restarts.
+ */
+export async function checkParameters(cc: ClusterContext, ctx: HostContext, nextConf: string): Promise<void> {
+  let settings: Map<string, SettingInfo> | undefined;
+  if (cc.facts.get(ctx.host)?.running) settings = await serverSettings(ctx, cc.spec.port).catch(() => undefined);
+  const fromServer = settings !== undefined;
+  settings ??= await describedSettings(ctx, cc.version);
+  const members = cc.spec.members.filter((m) => m.vars.pg_state !== 'absent');
+  const suspects = findSuspects(members.map((m) => ({ host: m.host, parameters: m.vars.pg_parameters })), settings);
+  if (suspects.length) {
+    const verdicts = await postgresVerdicts(ctx, cc.version, suspects.map((s) => ({ name: s.name, value: s.value })));
+    const confirmed = suspects.flatMap((suspect, i) => (verdicts[i] !== undefined ? [{ suspect, pgError: verdicts[i] }] : []));
+    if (confirmed.length) {
+      const errors = parameterErrors(confirmed, settings, members.map((m) => m.host));
+      throw new Error(`${errors.join('\n')}\nno configuration file was written`);
+    }
+  }
+  if (ctx.check && fromServer) {
+    const predicted = restartChanges(nextConf, settings);
+    if (predicted.length) notePendingRestart(cc, ctx.host, { predicted });
+  }
+}
+
+/**
+ * The content of the config files this run replaced on a host: put back when PostgreSQL rejects the
+ * new ones, or when a restart with them fails. `accepted` once pg_file_settings had nothing against them.
+ */
+const previous = new WeakMap<HostContext, { files: { spec: FileSpec; content: string }[]; accepted: boolean }>();
+
+async function rememberPrevious(ctx: HostContext, differing: FileSpec[]): Promise<void> {
+  const paths = differing.map((f) => quote(f.path)).join(' ');
+  // One round trip: each existing file's name and content, NUL-separated (config files hold no NUL).
+  const { stdout } = await ctx.run(`for f in ${paths}; do if [ -f "$f" ]; then printf 'F%s\\0' "$f"; cat "$f"; printf '\\0'; fi; done`);
+  const parts = stdout.split('\0');
+  const files: { spec: FileSpec; content: string }[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const spec = differing.find((f) => `F${f.path}` === parts[i]);
+    if (spec) files.push({ spec, content: parts[i + 1]! });
+  }
+  previous.set(ctx, { files, accepted: false });
+}
+
+/**
+ * Puts back the files this run replaced on the host; false when there is nothing to put back.
+ * `evenIfAccepted`: also after PostgreSQL accepted them (a restart with them failed).
+ */
+export async function restorePreviousConfig(ctx: HostContext, evenIfAccepted = false): Promise<boolean> {
+  const saved = previous.get(ctx);
+  if (!saved?.files.length || (saved.accepted && !evenIfAccepted)) return false;
+  for (const { spec, content } of saved.files) await ctx.put(spec.path, content, { owner: spec.owner, group: spec.group, mode: spec.mode ?? '0644' });
+  previous.delete(ctx);
+  return true;
+}
+
+/**
+ * Throws, after putting the previous files back, when PostgreSQL cannot apply the files now on disk.
+ * pg_file_settings parses them when queried, so this runs before the reload: the server never loads
+ * a rejected file. A changed restart-only setting also reads "setting could not be applied" there;
+ * PostgreSQL's parser (postgres -C) tells it from a bad value and gives the real message.
+ */
+export async function ensureConfigAccepted(cc: ClusterContext, ctx: HostContext): Promise<void> {
+  const errors = await fileSettingErrors(ctx, cc.spec.port);
+  const accept = () => {
+    const saved = previous.get(ctx);
+    if (saved) saved.accepted = true;
+  };
+  if (!errors.length) return accept();
+  const named = errors.filter((e) => e.name);
+  const verdicts = await postgresVerdicts(ctx, cc.version, named.map((e) => ({ name: e.name, value: e.value })));
+  const rejected = errors.flatMap((e) => {
+    const verdict = e.name ? verdicts[named.indexOf(e)] : undefined;
+    const waitsForRestart = e.name && verdict === undefined && e.context === 'postmaster' && e.error === 'setting could not be applied';
+    return waitsForRestart ? [] : [`${e.file} line ${e.line}: ${e.name ? `${e.name} = '${e.value}': ` : ''}${verdict ?? e.error}`];
+  });
+  if (!rejected.length) return accept();
+  const restored = await restorePreviousConfig(ctx);
+  throw new Error(
+    `PostgreSQL rejects the new configuration: ${rejected.join('; ')}; ` +
+      (restored ? 'the previous files were put back and PostgreSQL runs on with them; nothing else was changed' : 'PostgreSQL was not reloaded and runs on with what it loaded before') +
+      '; fix pg_parameters and run again',
+  );
 }
 
 /** Wraps a step so that, when it changes something, it notifies a handler on the host. */

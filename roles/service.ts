@@ -1,7 +1,9 @@
 import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
+import { notePendingRestart } from '../src/cluster/pending-restarts.js';
 import { change, ok, step, type Step } from '../src/engine/step.js';
 import type { HostContext } from '../src/engine/host-context.js';
-import { pgLogTail, pgServiceCommand, pgStatusCommand, psql, type PgService } from '../src/steps/postgres.js';
+import { lit, pgLogTail, pgServiceCommand, pgStatusCommand, psql, type PgService } from '../src/steps/postgres.js';
+import { ensureConfigAccepted } from './config.js';
 
 export function serviceOf(cc: ClusterContext, host: string): PgService {
   return { version: cc.version, cluster: cc.spec.name, systemd: cc.systemd.get(host) ?? false };
@@ -21,8 +23,10 @@ export async function serviceAction(ctx: HostContext, s: PgService, action: 'sta
 }
 
 /**
- * Ensures PostgreSQL runs, applying configuration changes the way PostgreSQL wants them: a reload,
- * then a restart only for the settings pg_settings marks pending_restart.
+ * Ensures PostgreSQL runs and applies configuration changes with a reload, once PostgreSQL has
+ * accepted the files (else they are put back and the host fails). Settings that need a restart
+ * (pending_restart) are only collected here: roles/restart.ts restarts the cluster's hosts one at a
+ * time, in an order replicas can follow, the primary behind a PgBouncer pause.
  */
 export function serviceRole(cc: ClusterContext, host: string): Step[] {
   const s = serviceOf(cc, host);
@@ -37,15 +41,27 @@ export function serviceRole(cc: ClusterContext, host: string): Step[] {
       }
       if (!ctx.notified.has('postgresql-reload')) return ok('running');
       return change('reload configuration', async () => {
-      cc.touched.add(host);
+        cc.touched.add(host);
+        await ensureConfigAccepted(cc, ctx);
+        const [[loaded] = []] = await psql(ctx, cc.spec.port, 'select pg_conf_load_time()');
         await serviceAction(ctx, s, 'reload');
         ctx.notified.delete('postgresql-reload');
-        const pending = (await psql(ctx, cc.spec.port, 'select name from pg_settings where pending_restart')).map((r) => r[0]);
+        const pending = await pendingAfterReload(ctx, cc.spec.port, loaded ?? '-infinity');
         if (pending.length) {
-          ctx.message(`restarting PostgreSQL: ${pending.join(', ')} need a restart`);
-          await serviceAction(ctx, s, 'restart');
+          notePendingRestart(cc, host, { names: pending });
+          ctx.message(`${pending.join(', ')} need a restart: done below, one host at a time`);
         }
       });
     }),
   ];
+}
+
+/** Settings waiting for a restart, read once the postmaster has re-read its files (a reload only signals it). */
+async function pendingAfterReload(ctx: HostContext, port: number, loadedBefore: string): Promise<string[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const rows = await psql(ctx, port, `select pg_conf_load_time() > ${lit(loadedBefore)}::timestamptz, coalesce(string_agg(name, ','), '') from pg_settings where pending_restart`);
+    if (rows[0]?.[0] === 't' || Date.now() > deadline) return (rows[0]?.[1] ?? '').split(',').filter(Boolean);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { clusterCredentials } from '../src/cluster/credentials.js';
+import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
 import { clustersOf } from '../src/cluster/vars.js';
 import { fact } from '../src/engine/fact.js';
 import { task } from '../src/engine/task.js';
-import { pgNodeFact } from '../src/facts/postgres.js';
+import { readBouncer } from '../src/facts/pgbouncer.js';
 import { clusterStatus, type ClusterStatus, type MemberObservation } from '../src/status/model.js';
+import { statusNodeFact } from '../src/status/node-fact.js';
 import { queryStatus } from '../src/status/query.js';
 import { renderStatus } from '../src/status/render.js';
 
@@ -12,9 +13,12 @@ export default task({
   name: 'info-list',
   help: 'Show every cluster: primary, replicas, lag, sync state, timeline (made for `watch`)',
   description: `Asks every member in parallel, through its SSH connection (no PostgreSQL port needs to be
-open to this machine), and prints one table per cluster with a verdict: IN SYNC, DELAY (largest lag)
-or DEGRADED (a member unreachable or stopped, a replica not streaming, no or several primaries).
-Exits non-zero when a host is unreachable or a cluster is degraded. --json gives the same data.`,
+open to this machine): one query to PostgreSQL and one look at PgBouncer's admin console per host.
+Prints one table per cluster with a verdict: IN SYNC, DELAY (largest lag), DEGRADED (a member
+unreachable or stopped, a replica not streaming or unable to follow, replay paused, no or several
+primaries), WRITES BLOCKED (no synchronous standby left) or SWITCHOVER (one in progress, or one that
+died half-way), then one line per problem with the command that fixes it.
+Exits non-zero when a host is unreachable or a cluster is not IN SYNC or DELAY. --json gives the same data.`,
   args: z.object({
     cluster: z.string().optional().describe('only this cluster (a pg_cluster value)'),
   }),
@@ -28,15 +32,29 @@ Exits non-zero when a host is unreachable or a cluster is degraded. --json gives
           spec.members.map((m) => m.host),
           async (ctx) => {
             const o = observed.get(ctx.host)!;
-            if (!creds.created) {
+            if (creds.created) o.error = 'no credentials';
+            // PostgreSQL and PgBouncer at the same time: one round trip's worth of waiting per host.
+            const bouncer = async () => {
+              // pg_pgbouncer: false leaves PgBouncer to the team; on a removed member one must not be left running.
+              if (creds.created || (!o.member.vars.pg_pgbouncer && o.member.vars.pg_state === 'present')) return;
               try {
-                o.live = await queryStatus(ctx, spec.port, creds.admin);
-                return;
+                o.bouncer = (await readBouncer(ctx, o.member.vars.pg_pgbouncer_port, ADMIN_USER, creds.admin)) ?? null;
               } catch (err) {
-                o.error = (err as Error).message.split('\n')[0];
+                o.bouncerError = (err as Error).message.split('\n')[0];
               }
-            } else o.error = 'no credentials';
-            o.facts = await fact(ctx, pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port }));
+            };
+            const postgres = async () => {
+              if (!creds.created) {
+                try {
+                  o.live = await queryStatus(ctx, spec.port, creds.admin);
+                  return;
+                } catch (err) {
+                  o.error = (err as Error).message.split('\n')[0];
+                }
+              }
+              o.facts = await fact(ctx, statusNodeFact({ cluster: spec.name, version: spec.version, port: spec.port }));
+            };
+            await Promise.all([postgres(), bouncer()]);
           },
         );
         for (const h of outcome.unreachable) observed.get(h)!.unreachable = true;
@@ -44,6 +62,6 @@ Exits non-zero when a host is unreachable or a cluster is degraded. --json gives
       }),
     );
     run.emit({ type: 'result', task: 'info-list', data: clusters, text: renderStatus(clusters, !run.options.json && process.stdout.isTTY === true) });
-    for (const c of clusters) if (c.summary.state === 'DEGRADED') run.flag(`cluster ${c.cluster} is degraded`);
+    for (const c of clusters) if (c.summary.state !== 'IN SYNC' && c.summary.state !== 'DELAY') run.flag(`cluster ${c.cluster} is ${c.summary.state === 'DEGRADED' ? 'degraded' : c.summary.state.toLowerCase()}`);
   },
 });

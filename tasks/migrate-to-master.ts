@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { switchover } from '../roles/switchover.js';
-import { clustersOf } from '../src/cluster/vars.js';
+import { clustersOf, requireClusters } from '../src/cluster/vars.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
 
@@ -23,6 +23,7 @@ the target, the other replicas are repointed, the service name moves. Prints how
   }),
   async run(run, args) {
     const inventory = await run.inventory();
+    requireClusters(inventory);
     const host = inventory.hosts.get(args.target);
     if (!host) throw new UserError(`--target ${args.target}: no such host in the inventory`);
     const cluster = args.cluster ?? (host.vars.pg_cluster as string | undefined);

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { UnreachableError } from '../connection/types.js';
 import { UserError } from '../errors.js';
 import type { Reporter } from '../engine/events.js';
 import { Run, sshConnector, type Connector } from '../engine/run.js';
@@ -79,8 +80,14 @@ export async function main(argv: string[], io: ProgramIO, builtins: Task[], vers
       return 2;
     }
     if (err instanceof UserError) {
-      io.stderr(`pgtasks: ${mask(err.message)}\n`);
+      // Several problems (a bad inventory's): one line each, each a `pgtasks: file:line: ...` line.
+      io.stderr(mask(err.message).split('\n').map((line) => `pgtasks: ${line}\n`).join(''));
       return err.exitCode;
+    }
+    if (err instanceof UnreachableError) {
+      // A role that reached a host outside onHosts: the host is down, not the program broken.
+      io.stderr(`pgtasks: ${err.host}: unreachable: ${mask(err.message)}\n`);
+      return 4;
     }
     if (err instanceof TaskRefused) {
       io.stderr(`pgtasks: refused: ${mask(err.message)}\n`);

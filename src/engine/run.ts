@@ -88,8 +88,13 @@ export class Run implements Reporter {
     if (!ctx) {
       ctx = (async () => {
         const vars = await this.vars(host);
-        const connection = await this.connector(host, vars);
-        return new HostContext(host, vars, connection, this, this.options);
+        try {
+          return new HostContext(host, vars, await this.connector(host, vars), this, this.options);
+        } catch (err) {
+          // Counted here, not only in onHosts: a role that connects by itself must still exit 4.
+          if (err instanceof UnreachableError) this.reportUnreachable(host, err);
+          throw err;
+        }
       })();
       this.contexts.set(host, ctx);
       ctx.catch(() => this.contexts.delete(host));
@@ -119,10 +124,19 @@ export class Run implements Reporter {
     return { succeeded: order(outcome.succeeded), failed: order(outcome.failed), unreachable: order(outcome.unreachable) };
   }
 
+  private readonly unreachableSeen = new Set<string>();
+  /** One UNREACHABLE line per host and reason, however many tasks or roles try the host. */
+  private reportUnreachable(host: string, err: UnreachableError): void {
+    const key = `${host}\n${err.message}`;
+    if (this.unreachableSeen.has(key)) return;
+    this.unreachableSeen.add(key);
+    this.emit({ type: 'step', host, step: 'connect', status: 'unreachable', message: mask(err.message), check: this.options.check });
+  }
+
   private hostError(host: string, err: unknown, outcome: HostOutcome): void {
     if (err instanceof UnreachableError) {
       outcome.unreachable.push(host);
-      this.emit({ type: 'step', host, step: 'connect', status: 'unreachable', message: mask(err.message), check: this.options.check });
+      this.reportUnreachable(host, err);
     } else {
       outcome.failed.push(host);
       // StepFailed was reported by runStep already; anything else is a failure outside a step.
@@ -155,14 +169,16 @@ export class Run implements Reporter {
     this.excused.add(host);
   }
 
-  /** Did any host fail or stay unreachable during this run? Decides the exit code. */
+  /**
+   * The exit code, as the README gives it: 2 when a host failed, else 4 when a host was unreachable
+   * (a refused host key included), else 1 when a task refused (or flagged a problem), else 0.
+   * Unreachable wins over a refusal: the refusal is usually because of it, and 4 says "retry later".
+   */
   exitCode(): number {
-    let code = this.refusals.length || this.flags.length ? 1 : 0;
-    for (const [host, s] of this.stats) {
-      if (s.unreachable > 0 && !this.excused.has(host)) code = code || 4;
-      if (s.failed > 0) code = 2;
-    }
-    return code;
+    const hosts = [...this.stats.entries()];
+    if (hosts.some(([, s]) => s.failed > 0)) return 2;
+    if (hosts.some(([h, s]) => s.unreachable > 0 && !this.excused.has(h))) return 4;
+    return this.refusals.length || this.flags.length ? 1 : 0;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { at, fail, type RawInventory } from './model.js';
+import { at, fail, type Origin, type RawInventory } from './model.js';
 import type { Inventory } from './types.js';
 
 /**
@@ -66,7 +66,7 @@ function groupsOf(raw: RawInventory): Map<string, Set<string>> {
  * inventory group vars (all, then groups by depth, priority, name) < group_vars/ files (same order)
  * < inventory host vars < host_vars/ files. Whole values are replaced, dicts included.
  */
-export function buildInventory(raw: RawInventory, file: string): Inventory {
+export function buildInventory(raw: RawInventory, file: string, dir?: string): Inventory {
   checkNames(raw, file);
   reconcile(raw);
   const depth = depths(raw);
@@ -77,17 +77,32 @@ export function buildInventory(raw: RawInventory, file: string): Inventory {
     return da - db || pa - pb || (a < b ? -1 : a > b ? 1 : 0);
   };
   const memberships = groupsOf(raw);
-  const inventory: Inventory = { sources: raw.sources, hosts: new Map(), groups: new Map() };
+  const inventory: Inventory = { sources: raw.sources, dir, hosts: new Map(), groups: new Map() };
   for (const h of raw.hosts.values()) {
-    const groups = [...memberships.get(h.name)!].sort(order);
+    const groups = [...memberships.get(h.name)!].sort(order).map((g) => raw.groups.get(g)!);
     const vars: Record<string, unknown> = {};
-    for (const g of groups) Object.assign(vars, raw.groups.get(g)!.vars);
-    for (const g of groups) Object.assign(vars, raw.groups.get(g)!.fileVars);
+    const origins: Record<string, Origin> = {};
+    // The origins follow the values, so an error about a merged value points where it was set.
+    for (const g of groups) {
+      Object.assign(vars, g.vars);
+      Object.assign(origins, g.varOrigins);
+    }
+    for (const g of groups) {
+      Object.assign(vars, g.fileVars);
+      Object.assign(origins, g.fileVarOrigins);
+    }
     Object.assign(vars, h.vars, h.fileVars);
-    inventory.hosts.set(h.name, { name: h.name, vars });
+    Object.assign(origins, h.varOrigins, h.fileVarOrigins);
+    inventory.hosts.set(h.name, { name: h.name, vars, origins });
   }
   for (const g of raw.groups.values()) {
-    inventory.groups.set(g.name, { name: g.name, hosts: [...g.hosts], children: [...g.children], vars: { ...g.vars, ...g.fileVars } });
+    inventory.groups.set(g.name, {
+      name: g.name,
+      hosts: [...g.hosts],
+      children: [...g.children],
+      vars: { ...g.vars, ...g.fileVars },
+      origins: { ...g.varOrigins, ...g.fileVarOrigins },
+    });
   }
   return inventory;
 }

@@ -3,17 +3,19 @@ import { dirname, resolve } from 'node:path';
 import { buildInventory } from './build.js';
 import { RawInventory } from './model.js';
 import { loadSource } from './sources.js';
-import { InventoryError, type Inventory } from './types.js';
+import { clusterProblemList, definitionProblems, problemLines } from '../cluster/vars-check.js';
+import { InventoryError, InventoryProblems, type Inventory } from './types.js';
 import { applyVarsDirs } from './vars-dirs.js';
 
-export { InventoryError, type Inventory, type InventoryGroup, type InventoryHost } from './types.js';
+export { InventoryError, InventoryProblems, type Inventory, type InventoryGroup, type InventoryHost, type Origin } from './types.js';
 export { selectHosts, groupHosts, hostGroups } from './patterns.js';
 export { toAnsibleList } from './ansible-list.js';
 
 /**
  * Loads an inventory file or directory (every inventory file in it), with group_vars/ and
  * host_vars/ beside the file (or inside the directory), into hosts with merged variables.
- * Throws InventoryError, naming file and line, for anything wrong.
+ * Throws InventoryError, naming file and line, for anything wrong with its structure, and
+ * InventoryProblems, one line per problem, for the pg_* variables.
  */
 export async function loadInventory(path: string): Promise<Inventory> {
   const full = resolve(path);
@@ -23,8 +25,13 @@ export async function loadInventory(path: string): Promise<Inventory> {
   } catch {
     throw new InventoryError(path, undefined, 'no such inventory file or directory (set it with -i PATH or PGTASKS_INVENTORY)');
   }
+  const dir = isDir ? full : dirname(full);
   const raw = new RawInventory();
   loadSource(raw, full);
-  applyVarsDirs(raw, isDir ? full : dirname(full));
-  return buildInventory(raw, full);
+  applyVarsDirs(raw, dir);
+  const inventory = buildInventory(raw, full, dir);
+  // Every pg_* value is checked here, before any task can contact a host, and all problems are told at once.
+  const problems = problemLines([...definitionProblems(raw.definitions()), ...clusterProblemList(inventory)], raw.sources);
+  if (problems.length) throw new InventoryProblems(problems);
+  return inventory;
 }

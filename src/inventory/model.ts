@@ -1,10 +1,6 @@
-import { InventoryError } from './types.js';
+import { InventoryError, type Origin } from './types.js';
 
-/** Where something was defined, for error messages. */
-export interface Origin {
-  file: string;
-  line?: number;
-}
+export type { Origin } from './types.js';
 
 export function at(o: Origin): string {
   return o.line ? `${o.file}:${o.line}` : o.file;
@@ -22,6 +18,7 @@ export interface RawGroup {
   varOrigins: Record<string, Origin>;
   /** group_vars/ files: above every inventory-file group var (Ansible's precedence). */
   fileVars: Record<string, unknown>;
+  fileVarOrigins: Record<string, Origin>;
   /** ansible_group_priority: Ansible keeps it out of the variables and sorts same-depth groups by it. */
   priority: number;
   origin?: Origin;
@@ -32,6 +29,7 @@ export interface RawHost {
   vars: Record<string, unknown>;
   varOrigins: Record<string, Origin>;
   fileVars: Record<string, unknown>;
+  fileVarOrigins: Record<string, Origin>;
   origin: Origin;
 }
 
@@ -58,7 +56,7 @@ export class RawInventory {
   group(name: string, origin?: Origin): RawGroup {
     let g = this.groups.get(name);
     if (!g) {
-      g = { name, hosts: [], children: [], vars: {}, varOrigins: {}, fileVars: {}, priority: 1, origin };
+      g = { name, hosts: [], children: [], vars: {}, varOrigins: {}, fileVars: {}, fileVarOrigins: {}, priority: 1, origin };
       this.groups.set(name, g);
     }
     g.origin ??= origin;
@@ -68,7 +66,7 @@ export class RawInventory {
   addHost(group: string, host: string, origin: Origin): RawHost {
     let h = this.hosts.get(host);
     if (!h) {
-      h = { name: host, vars: {}, varOrigins: {}, fileVars: {}, origin };
+      h = { name: host, vars: {}, varOrigins: {}, fileVars: {}, fileVarOrigins: {}, origin };
       this.hosts.set(host, h);
     }
     const g = this.group(group);
@@ -98,6 +96,18 @@ export class RawInventory {
     }
     g.vars[key] = value;
     g.varOrigins[key] = origin;
+  }
+
+  /** Every variable as each place sets it, shadowed values included: all are checked, each at its line. */
+  *definitions(): Generator<{ name: string; value: unknown; origin?: Origin; scope: string }> {
+    for (const g of this.groups.values()) {
+      for (const [name, value] of Object.entries(g.vars)) yield { name, value, origin: g.varOrigins[name], scope: `group ${g.name}` };
+      for (const [name, value] of Object.entries(g.fileVars)) yield { name, value, origin: g.fileVarOrigins[name], scope: `group ${g.name}` };
+    }
+    for (const h of this.hosts.values()) {
+      for (const [name, value] of Object.entries(h.vars)) yield { name, value, origin: h.varOrigins[name], scope: `host ${h.name}` };
+      for (const [name, value] of Object.entries(h.fileVars)) yield { name, value, origin: h.fileVarOrigins[name], scope: `host ${h.name}` };
+    }
   }
 
   addChild(parent: string, child: string, origin?: Origin): void {

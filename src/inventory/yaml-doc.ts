@@ -39,14 +39,13 @@ export function parseYaml(file: string, text: string): YamlFile {
     throw new InventoryError(file, pos ? `${pos.line}:${pos.col}` : undefined, `YAML syntax error: ${err.message.split('\n')[0]}`);
   }
   const data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
-  return {
-    file,
-    data,
-    origin: (path) => {
-      const offset = offsetOf(doc, path);
-      return offset === undefined ? { file } : { file, line: lines.linePos(offset).line };
-    },
+  const origin = (path: Path): Origin => {
+    const offset = offsetOf(doc, path);
+    // locate: a value's parts have lines of their own (pg_registry.port is below pg_registry).
+    const locate = (sub: Path) => origin([...path, ...sub]);
+    return offset === undefined ? { file, locate } : { file, line: lines.linePos(offset).line, locate };
   };
+  return { file, data, origin };
 }
 
 /** The offset of the key naming `path` (or of the value, for sequence items); undefined if not found. */

@@ -47,11 +47,17 @@ true`);
   return out;
 }
 
+/** Let a role look at the files about to change: `planned` may refuse (throw), check mode too; `beforeWrite` runs just before the uploads. */
+export interface FilesHooks {
+  planned?(ctx: HostContext, differing: FileSpec[]): Promise<void>;
+  beforeWrite?(ctx: HostContext, differing: FileSpec[]): Promise<void>;
+}
+
 /**
  * Ensures files have exactly this content, owner and mode. Reads all of them in one round trip,
  * uploads only those that differ, and returns whether anything changed (or would, in check mode).
  */
-export function filesStep(name: string, files: (ctx: HostContext) => FileSpec[] | Promise<FileSpec[]>): Step {
+export function filesStep(name: string, files: (ctx: HostContext) => FileSpec[] | Promise<FileSpec[]>, hooks: FilesHooks = {}): Step {
   return step(name, async (ctx) => {
     const specs = await files(ctx);
     const remote = await statFiles(ctx, specs.map((f) => f.path));
@@ -61,6 +67,7 @@ export function filesStep(name: string, files: (ctx: HostContext) => FileSpec[] 
       return !r.exists || r.sha256 !== sha256(f.content) || (f.owner && r.owner !== f.owner) || (f.group && r.group !== f.group) || r.mode !== mode;
     });
     if (differing.length === 0) return ok(`${specs.length} file(s) up to date`);
+    await hooks.planned?.(ctx, differing);
     let diff = '';
     if (ctx.options.diff) {
       for (const f of differing) {
@@ -71,6 +78,7 @@ export function filesStep(name: string, files: (ctx: HostContext) => FileSpec[] 
     return change(
       differing.map((f) => f.path).join(', '),
       async () => {
+        await hooks.beforeWrite?.(ctx, differing);
         for (const f of differing) await ctx.put(f.path, f.content, { owner: f.owner, group: f.group, mode: f.mode ?? '0644' });
       },
       diff,

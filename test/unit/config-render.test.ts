@@ -84,10 +84,11 @@ describe('cluster variables from the inventory', () => {
   test('hosts sharing pg_cluster form a cluster, in inventory order, with defaults', () => {
     const [spec] = clustersOf(inv({ a: { pg_cluster: 'x', ansible_host: '10.0.0.1' }, b: { pg_cluster: 'x' }, c: {} }));
     expect(spec!.members.map((m) => [m.host, m.address])).toEqual([['a', '10.0.0.1'], ['b', 'b']]);
-    expect(spec).toMatchObject({ name: 'x', port: 5432, syncReplicas: 0, credentialsDir: './credentials' });
+    // Built in code, the inventory has no folder: a relative path is the working directory's.
+    expect(spec).toMatchObject({ name: 'x', port: 5432, syncReplicas: 0, credentialsDir: `${process.cwd()}/credentials` });
   });
   test('bad values name the host and the variable', () => {
-    expect(() => clustersOf(inv({ a: { pg_cluster: 'x', pg_port: 'many' } }))).toThrow(/inventory: host a: pg_port: /);
+    expect(() => clustersOf(inv({ a: { pg_cluster: 'x', pg_port: 'many' } }))).toThrow(/host a: pg_port: must be a port number/);
     expect(() => clustersOf(inv({ a: { pg_cluster: 'X Y' } }))).toThrow(/host a: pg_cluster: lowercase/);
     expect(() => clustersOf(inv({ a: { pg_cluster: 'x', pg_port: 5432 }, b: { pg_cluster: 'x', pg_port: 5433 } }))).toThrow(/cluster x: pg_port differs between a \(5432\) and b \(5433\)/);
     expect(() => clustersOf(inv({ a: { pg_cluster: 'x', pg_primary: true }, b: { pg_cluster: 'x', pg_primary: true } }))).toThrow(/pg_primary is true on a and b/);

@@ -25,7 +25,8 @@ describe('parsing', () => {
     expect([...inv.hosts.keys()]).toEqual(['pg1', 'pg2', 'pg3', 'pg4', 'wa', 'wb', 'solo']);
     expect(inv.groups.get('all')!.children).toEqual(['ungrouped', 'db', 'web', 'empty']);
     expect(inv.groups.get('ungrouped')!.hosts).toEqual(['solo']);
-    expect(inv.groups.get('db')).toEqual({ name: 'db', hosts: ['pg1'], children: ['db_primary', 'db_replica'], vars: { settings: { a: 1, b: 2 } } });
+    expect(inv.groups.get('db')).toMatchObject({ name: 'db', hosts: ['pg1'], children: ['db_primary', 'db_replica'], vars: { settings: { a: 1, b: 2 } } });
+    expect(inv.groups.get('db')!.origins!.settings).toMatchObject({ file: fixtures + 'order.yml', line: 13 });
     expect(inv.hosts.get('pg4')!.vars).toMatchObject({ ansible_port: 2222, role: 'standby' });
     expect(inv.hosts.get('wa')!.vars).toMatchObject({ flag: true, mode: 493, when: '2024-01-02' });
   });
@@ -114,7 +115,7 @@ describe('precedence (Ansible defaults, hash_behaviour=replace)', () => {
 
   test('fixture dir: group_vars/<group>/ merges in order; an inline host var beats group_vars/all', async () => {
     const inv = await loadInventory(fixtures + 'dir');
-    expect(inv.hosts.get('pg1')!.vars).toMatchObject({ pg_sync_replicas: 2, extra: true, level: 'group_vars_all', region: 'eu' });
+    expect(inv.hosts.get('pg1')!.vars).toMatchObject({ pg_sync_replicas: 1, extra: true, level: 'group_vars_all', region: 'eu' });
     expect(inv.hosts.get('web1')!.vars.level).toBe('host_inline');
     expect(inv.hosts.get('pg2')!.vars.level).toBe('host_vars_pg2');
   });

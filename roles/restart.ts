@@ -1,0 +1,143 @@
+import { isReplica, type ClusterContext } from '../src/cluster/cluster-context.js';
+import { pendingRestarts } from '../src/cluster/pending-restarts.js';
+import { withBouncersPaused } from '../src/cluster/pgbouncer-pause.js';
+import { decideRestarts, describeChanges, ORDERED_SETTINGS, type HostRestartState, type RestartDecision, type SettingChange } from '../src/cluster/restart-order.js';
+import type { Run } from '../src/engine/run.js';
+import { change, step, type Step } from '../src/engine/step.js';
+import type { HostContext } from '../src/engine/host-context.js';
+import { runSteps } from '../src/engine/step.js';
+import { lit, pgLogTail, psql } from '../src/steps/postgres.js';
+import { restorePreviousConfig } from './config.js';
+import { serviceAction, serviceOf } from './service.js';
+
+/** How long the primary's restart may wait for PgBouncer's PAUSE (transactions in flight finish first). */
+export const RESTART_PAUSE_TIMEOUT_MS = 5_000;
+/** How long a restarted replica may take to stream again. */
+const STREAMING_TIMEOUT_MS = 60_000;
+
+/**
+ * The restart phase of configure-cluster, after every member's configuration is written and
+ * reloaded: the hosts with settings waiting for a restart (collected this run, or left pending by an
+ * earlier one) restart one at a time, in an order the replicas accept (restart-order.ts), each
+ * restarted replica streaming again before the next host, the primary behind a bounded PgBouncer
+ * PAUSE so clients wait instead of failing. With --check it says which hosts would restart and why.
+ * Nothing pending: no round trip.
+ */
+export async function restartPending(run: Run, cc: ClusterContext): Promise<void> {
+  const primary = cc.plan.primary.host;
+  const members = [primary, ...cc.plan.replicas.map((r) => r.member.host)];
+  const noted = pendingRestarts(cc);
+  const candidates = members.filter((h) => noted.has(h) || (cc.facts.get(h)?.pendingRestart.length ?? 0) > 0);
+  if (!candidates.length) return;
+
+  const states = (await Promise.all(members.map((h) => readState(run, cc, h)))).filter((s): s is HostRestartState => s !== undefined);
+  const decision = decideRestarts(primary, states);
+  if (!decision.order.length) return;
+  if (decision.problems.length) {
+    for (const item of decision.order) {
+      run.emit({ type: 'step', host: item.host, step: 'restart', status: 'failed', check: run.options.check, message: `not restarted (${describeChanges(item.changes)}): ${decision.problems.join('; ')}` });
+    }
+    return;
+  }
+  if (run.options.check) {
+    for (const item of decision.order) run.message(`would restart ${item.host}: ${describeChanges(item.changes)} (${decision.reason})`);
+  }
+
+  let primaryRestarted = false;
+  for (const [i, item] of decision.order.entries()) {
+    const outcome = await run.onHosts([item.host], (ctx) => runSteps(ctx, [restartStep(run, cc, item, decision)]).then(() => {}));
+    if (outcome.succeeded.length) {
+      primaryRestarted ||= item.role === 'primary';
+      continue;
+    }
+    const left = decision.order.slice(i + 1).map((o) => o.host);
+    if (left.length) run.message(`cluster ${cc.spec.name}: restarts stopped at ${item.host}; ${left.join(', ')} keep their pending restart (run configure-cluster again once fixed)`);
+    return;
+  }
+  // Replicas lost their primary for a moment: they reconnect by themselves; wait, so the run ends converged.
+  if (primaryRestarted && !run.options.check) {
+    const replicas = states.map((s) => s.host).filter((h) => isReplica(cc, h));
+    await run.onHosts(replicas, (ctx) => runSteps(ctx, [streamingStep(cc, ctx)]).then(() => {}));
+  }
+}
+
+/** A host's ORDERED_SETTINGS as they run, and its pending changes (the files' values against what runs). */
+async function readState(run: Run, cc: ClusterContext, host: string): Promise<HostRestartState | undefined> {
+  let rows: string[][];
+  try {
+    rows = await psql(
+      await run.context(host),
+      cc.spec.port,
+      `select s.name, s.setting, current_setting(s.name), s.pending_restart::text,
+  coalesce((select f.setting from pg_file_settings f where lower(f.name) = lower(s.name) order by f.seqno desc limit 1), s.boot_val)
+from pg_settings s where s.pending_restart or s.name in (${ORDERED_SETTINGS.map(lit).join(', ')});`,
+    );
+  } catch {
+    return undefined; // not running: it starts with its new files anyway
+  }
+  const current: Record<string, number> = {};
+  const changes: SettingChange[] = [];
+  for (const [name, setting, shown, pending, next] of rows) {
+    if ((ORDERED_SETTINGS as readonly string[]).includes(name!)) current[name!] = Number(setting);
+    if (pending === 'true') changes.push({ name: name!, from: shown!, to: next! });
+  }
+  // In check mode nothing was written: the config step predicted what the new files would change.
+  for (const c of pendingRestarts(cc).get(host)?.predicted ?? []) if (!changes.some((x) => x.name === c.name)) changes.push(c);
+  return { host, current, changes };
+}
+
+function restartStep(run: Run, cc: ClusterContext, item: RestartDecision['order'][number], decision: RestartDecision): Step {
+  return step('restart', async (ctx) =>
+    change(`${describeChanges(item.changes)} (${decision.reason})`, async () => {
+      const s = serviceOf(cc, ctx.host);
+      ctx.message(`restarting PostgreSQL: ${item.changes.map((c) => c.name).join(', ')} need a restart`);
+      cc.touched.add(ctx.host);
+      const restart = async () => {
+        try {
+          await serviceAction(ctx, s, 'restart');
+        } catch (err) {
+          // Never leave a host down over a setting: back to the files it ran with, and up again.
+          if (!(await restorePreviousConfig(ctx, true))) throw err;
+          await serviceAction(ctx, s, 'start').catch(() => {});
+          throw new Error(`${(err as Error).message}\nthe previous configuration files were put back and PostgreSQL started again with them`);
+        }
+      };
+      if (item.role === 'primary') {
+        const hosts = cc.spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state !== 'absent').map((m) => m.host);
+        await withBouncersPaused(run, cc.spec, { timeoutMs: RESTART_PAUSE_TIMEOUT_MS, password: cc.creds.admin, hosts }, async (paused) => {
+          await restart();
+          if (paused.hosts.length) ctx.message(`PgBouncer on ${paused.hosts.join(', ')} paused during the restart`);
+        });
+      } else {
+        await restart();
+        await waitForStreaming(cc, ctx);
+      }
+    }),
+  );
+}
+
+function streamingStep(cc: ClusterContext, ctx: HostContext): Step {
+  return step('replication', async () => change('streaming again after the primary restarted', () => waitForStreaming(cc, ctx)));
+}
+
+/**
+ * Waits until the replica streams from its primary; fails at once when its recovery is paused
+ * (a setting lower than the primary's), with the end of its log.
+ */
+async function waitForStreaming(cc: ClusterContext, ctx: HostContext): Promise<void> {
+  const paused = cc.version >= 14 ? 'pg_get_wal_replay_pause_state()' : `case when pg_is_wal_replay_paused() then 'paused' else 'not paused' end`;
+  const deadline = Date.now() + STREAMING_TIMEOUT_MS;
+  let last = 'not answering';
+  for (;;) {
+    const rows = await psql(ctx, cc.spec.port, `select coalesce((select status from pg_stat_wal_receiver), 'no wal receiver'), ${paused}`).catch((err: Error) => [[err.message.split('\n').pop() ?? '', '']]);
+    const [status, pause] = rows[0] ?? [];
+    if (pause && pause !== 'not paused') {
+      const log = (await ctx.run(pgLogTail(serviceOf(cc, ctx.host)), { allowFailure: true })).stdout;
+      throw new Error(`recovery is ${pause} on ${ctx.host} (a setting lower than on the primary?)\n${log}`);
+    }
+    if (status === 'streaming') return;
+    last = status ?? last;
+    if (Date.now() > deadline) throw new Error(`${ctx.host} does not stream from its primary after ${STREAMING_TIMEOUT_MS / 1000} s (${last})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
