@@ -208,7 +208,7 @@ async function streamFrom(ctx: HostContext, cc: ClusterContext, host: string): P
 async function describeBusy(session: PgSession): Promise<string> {
   // Only the statement's first word: its text may hold values nobody should find in a log.
   const rows = await session.query<{ pid: number; age: string; verb: string; state: string }>(
-    `select pid, round(extract(epoch from now() - xact_start))::text || ' s' as age, upper(split_part(ltrim(query), ' ', 1)) as verb, state
+    `select pid, round(extract(epoch from now() - xact_start))::text || ' s' as age, upper(coalesce(substring(ltrim(query) from '^[A-Za-z]+'), '?')) as verb, state
        from pg_stat_activity where backend_type = 'client backend' and xact_start is not null and pid <> pg_backend_pid() order by xact_start limit 3`,
   );
   return rows.length ? rows.map((r) => `pid ${r.pid} in a transaction for ${r.age} (${r.state}: ${r.verb})`).join('; ') : 'no open transaction seen on the primary';

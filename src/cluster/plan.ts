@@ -89,7 +89,9 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
       primary = [...replicas].sort((a, b) => {
         const [ta, la] = advance(a.facts);
         const [tb, lb] = advance(b.facts);
-        return ta !== tb ? (tb > ta ? 1 : -1) : lb !== la ? (lb > la ? 1 : -1) : 0;
+        // Equal WAL: a running replica can be promoted at once (a stopped one is likely the old
+        // primary, stopped by a switchover that died before its promotion); then inventory order.
+        return ta !== tb ? (tb > ta ? 1 : -1) : lb !== la ? (lb > la ? 1 : -1) : Number(b.facts.running) - Number(a.facts.running);
       })[0]!;
       primaryAction = 'promote';
       notes.push(`no primary found: promoting ${primary.member.host}, the most advanced replica (timeline ${primary.facts.timeline}, ${primary.facts.lsn})`);

@@ -49,7 +49,7 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const result = r.events.find((e) => e.type === 'result');
-    expect(result && result.type === 'result' && result.data).toEqual({ cluster: 'orders', host: NAME, port: 5432, user: 'admin' });
+    expect(result && result.type === 'result' && result.data).toEqual({ cluster: 'orders', host: NAME, port: 5432, user: 'admin', dbname: 'postgres', passwordFile: join(lab.dir, 'credentials', 'orders', 'admin.password') });
     expect(await sql(lab, 'h1', 'select pg_is_in_recovery()')).toBe('f');
     const repl = await eventually(
       () => sql(lab, 'h1', "select application_name || ':' || state || ':' || sync_state from pg_stat_replication order by 1"),
@@ -131,7 +131,7 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
     writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } } });
     const r = await run('configure-cluster');
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stdout).toBe(0);
     expect(changedSteps(r).join('\n')).toMatch(/h4: clone/);
     expect(await eventually(() => sql(lab, 'h4', 'select count(*) from t').catch(() => ''), (v) => v === '100')).toBe('100');
     expect(await sql(lab, 'h1', "select state from pg_stat_replication where application_name = 'h4'")).toBe('streaming');
@@ -157,14 +157,15 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
   test('primary host lost with its data: the most advanced replica takes over, the name follows, no row lost', async () => {
     writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } } });
     // h3 came back from a power-off: converge first so it streams again.
-    expect((await run('configure-cluster')).code).toBe(0);
+    const converged = await run('configure-cluster');
+    expect(converged.code, converged.stdout).toBe(0);
     await sql(lab, 'h1', 'insert into t select generate_series(101, 200)'); // committed with the sync replica (h2)
     await stopHost(lab, 'h1');
     await wipeHost(lab, 'h1');
     await startHost(lab, 'h1');
     const r = await run('configure-cluster');
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toMatch(/promoting h2/);
     expect(await sql(lab, 'h2', 'select pg_is_in_recovery()')).toBe('f');
     expect(await sql(lab, 'h2', 'select count(*) from t')).toBe('200');
