@@ -99,7 +99,7 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
       throw err;
     }
     if (!(await primaryDone)) throw new Error(`primary ${primary} failed; replica not built`);
-    await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host), staleSlotsStep(cc, ctx.host)]);
+    await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host)]);
   });
   for (const h of [...built.failed, ...built.unreachable]) installed.get(h)!.resolve(false);
   if (built.failed.includes(primary) || built.unreachable.includes(primary)) {
@@ -112,6 +112,9 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
 
   // Sync settings and the service name depend on the primary being ready, not on each other.
   await Promise.all([run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})), bouncersDone, registerRole(run, cc)]);
+  // Last, once every replica streams from the primary: slots former primaries (or a switchover's
+  // target) still keep for members would only pin WAL.
+  await run.onHosts(built.succeeded.filter((h) => h !== primary), (ctx) => runSteps(ctx, [staleSlotsStep(cc, ctx.host)]).then(() => {}));
 
   if (plan.deactivate.length) {
     const gone = await run.onHosts(plan.deactivate.map((m) => m.host), (ctx) => runSteps(ctx, deactivateRole(cc, ctx.host)).then(() => {}));

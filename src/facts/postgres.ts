@@ -12,6 +12,8 @@ export interface PgNodeFacts {
   state: NodeState;
   /** Why UNKNOWN, for the refusal message. */
   detail?: string;
+  /** The state could not be read at all (permissions, a failed command): an error for the host. */
+  unreadable?: boolean;
   running: boolean;
   systemIdentifier?: string;
   timeline?: number;
@@ -177,6 +179,7 @@ export function parsePgNode(output: string, cluster: string, port: number): PgNo
     // Never guess: a node whose state could not be read in full is UNKNOWN, and the plan refuses.
     f.state = 'UNKNOWN';
     f.detail = errors.length ? errors.join('; ') : 'the facts script did not finish';
+    f.unreadable = true;
     return f;
   }
   if (kv.get('datadir') !== 'nonempty') {

@@ -73,7 +73,9 @@ describe('planning a cluster from facts', () => {
     refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, undefined, 'unreachable')]), /h2 is unreachable.*nothing was changed/);
     refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('PRIMARY', { running: false }))]), /split brain: h1 \(running\) and h2 \(stopped\)/);
     refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('UNKNOWN', { detail: 'not empty' }))]), /h2: not empty/);
-    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { systemIdentifier: '9' }))]), /h2 holds another cluster's data \(system identifier 9, not 7000\)/);
+    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { systemIdentifier: '9' }))]), /members hold different clusters' data \(system identifiers h1=7000, h2=9\)/);
+    // Two members agree: the third holds another cluster's data (a running primary of its own is no split brain).
+    refused(() => planCluster(spec([h1, h2, h3]), [node(h1, facts('PRIMARY', { systemIdentifier: '9' })), node(h2, facts('PRIMARY')), node(h3, facts('REPLICA'))]), /^cluster main: h1 holds another cluster's data \(system identifier 9, not 7000\)/);
     refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { timeline: 2 }))]), /holds WAL of timeline 2, later than primary h1/);
   });
 
