@@ -89,6 +89,9 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
       await runSteps(ctx, installRole(cc.version, { pgdg: plan.primary.vars.pg_pgdg_repo }));
       installed.get(ctx.host)!.resolve(true);
       if (isPrimary) {
+        // A replica about to be promoted gets its synchronous standbys named first (a standby ignores
+        // them): from its first write as a primary, an acknowledged commit is on a sync replica.
+        if (plan.primaryAction === 'promote') await runSteps(ctx, syncRole(cc, ctx.host));
         await runSteps(ctx, primaryRole(cc, ctx.host));
         primaryReady(true);
         return;

@@ -54,7 +54,14 @@ export function planAfterSwitchover(spec: ClusterSpec, target: Member, before: C
 export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOptions): Promise<void> {
   const timings: Record<string, number> = {};
   const t0 = Date.now();
-  const gathered = await gatherCluster(run, spec);
+  let gathered = await gatherCluster(run, spec);
+  if ([...gathered.bouncers.values()].some((b) => b.paused)) {
+    // A switchover died half-way (its pause marker is still there): finish or undo it first.
+    run.message(`an interrupted switchover left PgBouncer paused: converging ${spec.name} first`);
+    if (run.options.check) return;
+    await configureCluster(run, spec);
+    gathered = await gatherCluster(run, spec);
+  }
   const primary = currentPrimary(gathered.members);
   const target = spec.members.find((m) => m.host === opts.target);
   let activity: PrimaryActivity | undefined;
