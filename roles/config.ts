@@ -5,7 +5,7 @@ import { notePendingRestart } from '../src/cluster/pending-restarts.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { quote } from '../src/connection/shell.js';
 import { describedSettings, fileSettingErrors, postgresVerdicts, serverSettings } from '../src/steps/pg-settings.js';
-import { isReplica, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
+import { freshFacts, isReplica, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { slotName, type HbaRule } from '../src/cluster/vars.js';
 import { render } from '../src/engine/templates.js';
 import { filesStep, type FileSpec } from '../src/steps/files.js';
@@ -94,17 +94,38 @@ export function configRole(cc: ClusterContext, host: string): Step[] {
       };
     }),
     notifying(
-      filesStep('config: files', () => configFiles(cc, host), {
-        // Only a changed postgresql.conf costs a look at the settings: a no-op run adds no round trip.
-        planned: async (ctx, differing) => {
-          const next = differing.find((f) => f.path === conf);
-          if (next) await checkParameters(cc, ctx, next.content);
-        },
-        beforeWrite: (ctx, differing) => rememberPrevious(ctx, differing),
-      }),
+      checkedOnceWritten(
+        cc,
+        filesStep('config: files', () => configFiles(cc, host), {
+          // Only a changed postgresql.conf costs a look at the settings: a no-op run adds no round trip.
+          planned: async (ctx, differing) => {
+            const next = differing.find((f) => f.path === conf);
+            if (next) await checkParameters(cc, ctx, next.content);
+          },
+          beforeWrite: (ctx, differing) => rememberPrevious(ctx, differing),
+        }),
+      ),
       'postgresql-reload',
     ),
   ];
+}
+
+/**
+ * On a running server, the written files are judged by PostgreSQL at once (and put back if rejected),
+ * whatever happens to the rest of the run; elsewhere the service step judges them before its reload.
+ */
+function checkedOnceWritten(cc: ClusterContext, s: Step): Step {
+  return step(s.name, async (ctx) => {
+    const plan = await s.plan(ctx);
+    if (plan.kind !== 'change' || !freshFacts(cc, ctx.host)) return plan;
+    return {
+      ...plan,
+      apply: async () => {
+        await plan.apply();
+        await ensureConfigAccepted(cc, ctx);
+      },
+    };
+  });
 }
 
 /**
@@ -165,10 +186,15 @@ export async function restorePreviousConfig(ctx: HostContext, evenIfAccepted = f
   return true;
 }
 
+/** Whether PostgreSQL accepted the files this run wrote on the host (nothing to judge again before a reload). */
+export function configAccepted(ctx: HostContext): boolean {
+  return previous.get(ctx)?.accepted ?? false;
+}
+
 /**
  * Throws, after putting the previous files back, when PostgreSQL cannot apply the files now on disk.
- * pg_file_settings parses them when queried, so this runs before the reload: the server never loads
- * a rejected file. A changed restart-only setting also reads "setting could not be applied" there;
+ * pg_file_settings parses them when queried, so this runs right after writing, before any reload:
+ * the server never loads a rejected file. A changed restart-only setting also reads "setting could not be applied" there;
  * PostgreSQL's parser (postgres -C) tells it from a bad value and gives the real message.
  */
 export async function ensureConfigAccepted(cc: ClusterContext, ctx: HostContext): Promise<void> {

@@ -1,6 +1,7 @@
 import { ADMIN_USER, REPLICATION_USER } from '../src/cluster/credentials.js';
 import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { scramVerifier, verifierMatches } from '../src/cluster/scram.js';
+import { longCommandEnv } from '../src/cluster/lock.js';
 import { slotName } from '../src/cluster/vars.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
@@ -21,24 +22,39 @@ export function promoteStep(cc: ClusterContext): Step {
   });
 }
 
-/** initdb (with data checksums) into an EMPTY data directory; never anything else. */
+/**
+ * initdb (with data checksums) into an EMPTY data directory; never anything else. Like a clone, it is
+ * built in a side directory and moved in only when complete: a run killed during initdb leaves a
+ * half-made side directory (which the next run's lock removes), never a half-made data directory
+ * that would look like a cluster. initdb and the single-user postgres it starts carry the run's tag,
+ * so a later run stops them if this one dies (they would hold the shared memory the server needs).
+ */
 export function bootstrapStep(cc: ClusterContext): Step {
   const dir = dataDir(cc.version, cc.spec.name);
+  const side = `${dir}.pgtasks-initdb`;
   return step('bootstrap', async (ctx) => {
     if (cc.plan.primaryAction !== 'bootstrap') return skip('data directory exists');
     return change(`initdb ${dir}`, async () => {
       cc.touched.add(ctx.host);
+      const emptyOrRefuse = (why: string) => `if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo "${dir} ${why}" >&2; exit 1; fi`;
       await ctx.run(
         `set -e
-if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo "${dir} is not empty: refusing to initdb over it" >&2; exit 1; fi
-install -d -o postgres -g postgres -m 0700 ${dir}`,
+${emptyOrRefuse('is not empty: refusing to initdb over it')}
+rm -rf ${side}
+install -d -o postgres -g postgres -m 0700 ${side}`,
       );
       await ctx.run(
-        `/usr/lib/postgresql/${cc.version}/bin/initdb -D ${dir} --data-checksums --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --username=postgres >/dev/null
+        `set -e
+${longCommandEnv(cc.spec.name)}
+/usr/lib/postgresql/${cc.version}/bin/initdb -D ${side} --data-checksums --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --username=postgres >/dev/null
 # initdb's own config files are unused (Debian reads /etc/postgresql) and would only mislead readers.
-rm -f ${dir}/postgresql.conf ${dir}/pg_hba.conf ${dir}/pg_ident.conf`,
+rm -f ${side}/postgresql.conf ${side}/pg_hba.conf ${side}/pg_ident.conf`,
         { user: 'postgres' },
       );
+      await ctx.run(`set -e
+${emptyOrRefuse('filled up during initdb: refusing to replace it')}
+rmdir ${dir} 2>/dev/null || true
+mv ${side} ${dir}`);
     });
   });
 }

@@ -1,5 +1,6 @@
 import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
 import { gatherCluster } from '../src/cluster/gather.js';
+import { runTagAssignment } from '../src/cluster/lock.js';
 import { currentPrimary } from '../src/cluster/switchover-checks.js';
 import type { ClusterSpec, Member } from '../src/cluster/vars.js';
 import { quote } from '../src/connection/shell.js';
@@ -77,7 +78,7 @@ export async function rewindReplica(run: Run, spec: ClusterSpec, host: string, p
   await ctx.run(`rm -f ${quote(`${dir}/standby.signal`)}`);
   const source = `host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}`;
   const r = await ctx.run(
-    `/usr/lib/postgresql/${version}/bin/pg_rewind --target-pgdata=${quote(dir)} --config-file=${quote(`${confDir(version, spec.name)}/postgresql.conf`)} --source-server=${quote(source)} 2>&1; status=$?; rm -f ${passfile}; exit $status`,
+    `${runTagAssignment(spec.name)} /usr/lib/postgresql/${version}/bin/pg_rewind --target-pgdata=${quote(dir)} --config-file=${quote(`${confDir(version, spec.name)}/postgresql.conf`)} --source-server=${quote(source)} 2>&1; status=$?; rm -f ${passfile}; exit $status`,
     { user: 'postgres', allowFailure: true },
   );
   await ctx.run(`install -o postgres -g postgres -m 0600 /dev/null ${quote(`${dir}/standby.signal`)}`);

@@ -1,5 +1,6 @@
 import { REPLICATION_USER } from '../src/cluster/credentials.js';
 import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
+import { longCommandEnv } from '../src/cluster/lock.js';
 import { slotName } from '../src/cluster/vars.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { lit, psql } from '../src/steps/postgres.js';
@@ -12,6 +13,8 @@ import { warnUnknownSlots } from './unknown-slots.js';
  * Builds a replica with pg_basebackup from the current primary, through its slot. The copy lands in a
  * side directory and is moved in only when complete and only if the data directory is still empty,
  * so an interrupted clone leaves nothing half-built and a data directory with data is never touched.
+ * pg_basebackup carries the run's tag: if this run dies, its lock holder stops it, and the next run
+ * (see src/cluster/lock-script.ts) stops whatever is left and removes the half-made side directory.
  */
 export function cloneStep(cc: ClusterContext, host: string): Step {
   const dir = dataDir(cc.version, cc.spec.name);
@@ -27,6 +30,7 @@ rm -rf ${tmp}
 install -d -o postgres -g postgres -m 0700 ${tmp}`);
       await ctx.run(
         `set -e
+${longCommandEnv(cc.spec.name)}
 PGPASSFILE=${confDir(cc.version, cc.spec.name)}/pgpass /usr/lib/postgresql/${cc.version}/bin/pg_basebackup -h ${primary.address} -p ${cc.spec.port} -U ${REPLICATION_USER} -D ${tmp} -X stream -S ${slotName(host)} -c fast -w
 touch ${tmp}/standby.signal
 rm -f ${tmp}/postgresql.conf ${tmp}/pg_hba.conf ${tmp}/pg_ident.conf`,

@@ -43,21 +43,20 @@ export async function restartPending(run: Run, cc: ClusterContext): Promise<void
     for (const item of decision.order) run.message(`would restart ${item.host}: ${describeChanges(item.changes)} (${decision.reason})`);
   }
 
-  let primaryRestarted = false;
+  const replicas = states.map((s) => s.host).filter((h) => isReplica(cc, h));
   for (const [i, item] of decision.order.entries()) {
-    const outcome = await run.onHosts([item.host], (ctx) => runSteps(ctx, [restartStep(run, cc, item, decision)]).then(() => {}));
-    if (outcome.succeeded.length) {
-      primaryRestarted ||= item.role === 'primary';
-      continue;
+    let outcome = await run.onHosts([item.host], (ctx) => runSteps(ctx, [restartStep(run, cc, item, decision)]).then(() => {}));
+    if (outcome.succeeded.length && item.role === 'primary' && !run.options.check) {
+      // A replica checks its settings against the primary's as last replayed (pg_control): before the
+      // next restart, every replica streams again and has replayed the restarted primary's new values.
+      const [[lsn] = []] = await psql(await run.context(item.host), cc.spec.port, 'select pg_current_wal_lsn()');
+      const caughtUp = await run.onHosts(replicas, (ctx) => runSteps(ctx, [caughtUpStep(cc, ctx, lsn!)]).then(() => {}));
+      if (caughtUp.failed.length || caughtUp.unreachable.length) outcome = caughtUp;
     }
+    if (!outcome.failed.length && !outcome.unreachable.length) continue;
     const left = decision.order.slice(i + 1).map((o) => o.host);
-    if (left.length) run.message(`cluster ${cc.spec.name}: restarts stopped at ${item.host}; ${left.join(', ')} keep their pending restart (run configure-cluster again once fixed)`);
+    if (left.length) run.message(`cluster ${cc.spec.name}: restarts stopped at ${[...outcome.failed, ...outcome.unreachable].join(', ')}; ${left.join(', ')} keep their pending restart (run configure-cluster again once fixed)`);
     return;
-  }
-  // Replicas lost their primary for a moment: they reconnect by themselves; wait, so the run ends converged.
-  if (primaryRestarted && !run.options.check) {
-    const replicas = states.map((s) => s.host).filter((h) => isReplica(cc, h));
-    await run.onHosts(replicas, (ctx) => runSteps(ctx, [streamingStep(cc, ctx)]).then(() => {}));
   }
 }
 
@@ -116,28 +115,29 @@ function restartStep(run: Run, cc: ClusterContext, item: RestartDecision['order'
   );
 }
 
-function streamingStep(cc: ClusterContext, ctx: HostContext): Step {
-  return step('replication', async () => change('streaming again after the primary restarted', () => waitForStreaming(cc, ctx)));
+function caughtUpStep(cc: ClusterContext, ctx: HostContext, lsn: string): Step {
+  return step('replication', async () => change(`streaming again, replayed the restarted primary's ${lsn}`, () => waitForStreaming(cc, ctx, lsn)));
 }
 
 /**
- * Waits until the replica streams from its primary; fails at once when its recovery is paused
- * (a setting lower than the primary's), with the end of its log.
+ * Waits until the replica streams from its primary (and has replayed `lsn`, when given); fails at once
+ * when its recovery is paused (a setting lower than the primary's), with the end of its log.
  */
-async function waitForStreaming(cc: ClusterContext, ctx: HostContext): Promise<void> {
+async function waitForStreaming(cc: ClusterContext, ctx: HostContext, lsn?: string): Promise<void> {
   const paused = cc.version >= 14 ? 'pg_get_wal_replay_pause_state()' : `case when pg_is_wal_replay_paused() then 'paused' else 'not paused' end`;
+  const replayed = lsn ? `coalesce(pg_last_wal_replay_lsn() >= ${lit(lsn)}::pg_lsn, false)` : 'true';
   const deadline = Date.now() + STREAMING_TIMEOUT_MS;
   let last = 'not answering';
   for (;;) {
-    const rows = await psql(ctx, cc.spec.port, `select coalesce((select status from pg_stat_wal_receiver), 'no wal receiver'), ${paused}`).catch((err: Error) => [[err.message.split('\n').pop() ?? '', '']]);
-    const [status, pause] = rows[0] ?? [];
+    const rows = await psql(ctx, cc.spec.port, `select coalesce((select status from pg_stat_wal_receiver), 'no wal receiver'), ${paused}, ${replayed}`).catch((err: Error) => [[err.message.split('\n').pop() ?? '', '', '']]);
+    const [status, pause, done] = rows[0] ?? [];
     if (pause && pause !== 'not paused') {
       const log = (await ctx.run(pgLogTail(serviceOf(cc, ctx.host)), { allowFailure: true })).stdout;
       throw new Error(`recovery is ${pause} on ${ctx.host} (a setting lower than on the primary?)\n${log}`);
     }
-    if (status === 'streaming') return;
-    last = status ?? last;
+    if (status === 'streaming' && done === 't') return;
+    last = status === 'streaming' ? `streaming, not yet replayed ${lsn}` : status ?? last;
     if (Date.now() > deadline) throw new Error(`${ctx.host} does not stream from its primary after ${STREAMING_TIMEOUT_MS / 1000} s (${last})`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -3,7 +3,7 @@ import { notePendingRestart } from '../src/cluster/pending-restarts.js';
 import { change, ok, step, type Step } from '../src/engine/step.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { lit, pgLogTail, pgServiceCommand, pgStatusCommand, psql, type PgService } from '../src/steps/postgres.js';
-import { ensureConfigAccepted } from './config.js';
+import { configAccepted, ensureConfigAccepted } from './config.js';
 
 export function serviceOf(cc: ClusterContext, host: string): PgService {
   return { version: cc.version, cluster: cc.spec.name, systemd: cc.systemd.get(host) ?? false };
@@ -42,7 +42,7 @@ export function serviceRole(cc: ClusterContext, host: string): Step[] {
       if (!ctx.notified.has('postgresql-reload')) return ok('running');
       return change('reload configuration', async () => {
         cc.touched.add(host);
-        await ensureConfigAccepted(cc, ctx);
+        if (!configAccepted(ctx)) await ensureConfigAccepted(cc, ctx);
         const [[loaded] = []] = await psql(ctx, cc.spec.port, 'select pg_conf_load_time()');
         await serviceAction(ctx, s, 'reload');
         ctx.notified.delete('postgresql-reload');

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { configureCluster } from '../roles/cluster.js';
+import { withClusterLock } from '../src/cluster/lock.js';
 import { clustersOf } from '../src/cluster/vars.js';
+import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
 
 export default task({
@@ -22,7 +24,8 @@ changing nothing, when a member is unreachable or two primaries exist. Running i
       const limited = new Set(await run.hosts());
       specs = specs.filter((s) => s.members.some((m) => limited.has(m.host)));
     }
-    if (specs.length === 0) run.message('no cluster to configure: no host in the inventory has pg_cluster set');
-    for (const spec of specs) await configureCluster(run, spec);
+    // clustersOf refused an inventory without clusters; here --limit left none: a typo, not a no-op.
+    if (specs.length === 0) throw new UserError(`--limit ${run.options.limit}: matches no host with pg_cluster`);
+    for (const spec of specs) await withClusterLock(run, spec, 'configure-cluster', () => configureCluster(run, spec));
   },
 });

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { z } from 'zod';
 import { failover } from '../roles/failover.js';
+import { withClusterLock } from '../src/cluster/lock.js';
 import { clustersOf } from '../src/cluster/vars.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
@@ -21,7 +22,7 @@ confirmation unless --yes. Bring the old primary back with 'pgtasks rejoin --hos
   async run(run, args) {
     const specs = clustersOf(await run.inventory(), args.cluster);
     if (specs.length !== 1) throw new UserError(`failover: say which cluster with --cluster (${specs.map((s) => s.name).join(', ')})`);
-    await failover(run, specs[0]!, {
+    await withClusterLock(run, specs[0]!, 'failover', () => failover(run, specs[0]!, {
       target: args.target,
       force: args.force,
       confirm: async (question) => {
@@ -32,6 +33,6 @@ confirmation unless --yes. Bring the old primary back with 'pgtasks rejoin --hos
         rl.close();
         return /^y(es)?$/i.test(answer.trim());
       },
-    });
+    }));
   },
 });

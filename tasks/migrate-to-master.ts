@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { switchover } from '../roles/switchover.js';
+import { withClusterLock } from '../src/cluster/lock.js';
 import { clustersOf, requireClusters } from '../src/cluster/vars.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
@@ -29,13 +30,13 @@ the target, the other replicas are repointed, the service name moves. Prints how
     const cluster = args.cluster ?? (host.vars.pg_cluster as string | undefined);
     if (!cluster) throw new UserError(`--target ${args.target}: the host has no pg_cluster`);
     const [spec] = clustersOf(inventory, cluster);
-    await switchover(run, spec!, {
+    await withClusterLock(run, spec!, 'migrate-to-master', () => switchover(run, spec!, {
       target: args.target,
       maxLagBytes: args.maxLag * 1024 * 1024,
       maxTxAgeSeconds: args.maxTxAge,
       force: args.force,
       pauseTimeoutMs: args.pauseTimeout * 1000,
       catchupTimeoutMs: 30_000,
-    });
+    }));
   },
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { rejoin } from '../roles/rejoin.js';
+import { withClusterLock } from '../src/cluster/lock.js';
 import { clustersOf, requireClusters } from '../src/cluster/vars.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
@@ -19,6 +20,7 @@ and starts it as a replica, then converges the cluster. With --full, its data di
     requireClusters(inventory);
     const cluster = inventory.hosts.get(args.host)?.vars.pg_cluster as string | undefined;
     if (!cluster) throw new UserError(`--host ${args.host}: no such host with pg_cluster in the inventory`);
-    await rejoin(run, clustersOf(inventory, cluster)[0]!, args.host, args.full);
+    const spec = clustersOf(inventory, cluster)[0]!;
+    await withClusterLock(run, spec, 'rejoin', () => rejoin(run, spec, args.host, args.full));
   },
 });

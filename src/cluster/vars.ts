@@ -2,7 +2,7 @@ import { UserError } from '../errors.js';
 import type { Inventory } from '../inventory/index.js';
 import { InventoryProblems } from '../inventory/types.js';
 import { pgVarsSchema, withAbsolutePaths, type PgVars, type RegistrySpec } from './pg-vars-schema.js';
-import { inventoryProblems, noClusterError } from './vars-check.js';
+import { inventoryProblems, noClusterError } from './cluster-problems.js';
 
 export { pgVarsSchema, type HbaRule, type PgVars, type RegistrySpec } from './pg-vars-schema.js';
 

@@ -3,8 +3,9 @@ import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { userInfo } from 'node:os';
 import { uploadCommand } from './file-upload.js';
+import { heldCommand } from './held-command.js';
 import { asUser } from './shell.js';
-import type { CommandResult, Connection, PutOptions, RunOptions } from './types.js';
+import type { CommandResult, Connection, HeldCommand, PutOptions, RunOptions } from './types.js';
 
 /** Runs on the machine pgtasks runs on (Ansible's `ansible_connection: local`). */
 export class LocalConnection implements Connection {
@@ -29,6 +30,11 @@ export class LocalConnection implements Connection {
       child.stdin.on('error', () => {});
       child.stdin.end(options.stdin ?? '');
     });
+  }
+
+  async start(command: string, options: Pick<RunOptions, 'user'> = {}): Promise<HeldCommand> {
+    const child = spawn('sh', ['-c', options.user ? asUser(command, options.user, this.login) : command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return heldCommand({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, onClose: (done) => child.on('close', done) });
   }
 
   async put(path: string, content: string | Buffer, options?: PutOptions): Promise<void> {

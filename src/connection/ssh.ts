@@ -3,8 +3,9 @@ import type { Duplex } from 'node:stream';
 import { Client, type ConnectConfig } from 'ssh2';
 import { learnHostKey, knownHostsName, readKnownHosts, verifyHostKey, type HostKeyChecking } from './known-hosts.js';
 import { uploadCommand } from './file-upload.js';
+import { heldCommand } from './held-command.js';
 import { asUser } from './shell.js';
-import { UnreachableError, type CommandResult, type Connection, type PutOptions, type RunOptions } from './types.js';
+import { UnreachableError, type CommandResult, type Connection, type HeldCommand, type PutOptions, type RunOptions } from './types.js';
 
 export interface SshTarget {
   /** Inventory name, used in messages. */
@@ -106,6 +107,16 @@ export class SshConnection implements Connection {
           });
         });
         channel.end(options.stdin ?? '');
+      });
+    });
+  }
+
+  /** A channel of this connection whose stdin stays open: the command ends with end() or with the connection. */
+  start(command: string, options: Pick<RunOptions, 'user'> = {}): Promise<HeldCommand> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(this.wrap(command, options.user), (err, channel) => {
+        if (err) return reject(new UnreachableError(this.target.name, `ssh exec failed: ${err.message}`));
+        resolve(heldCommand({ stdin: channel, stdout: channel, stderr: channel.stderr, onClose: (done) => channel.on('close', done) }));
       });
     });
   }

@@ -29,7 +29,21 @@ export interface Connection {
   put(path: string, content: string | Buffer, options?: PutOptions): Promise<void>;
   /** A byte stream to a TCP port as seen from the host (e.g. its local PostgreSQL). */
   forward(host: string, port: number): Promise<Duplex>;
+  /** Starts a command that runs while the caller keeps its stdin open (a lock holder), on this same connection. */
+  start?(command: string, options?: Pick<RunOptions, 'user'>): Promise<HeldCommand>;
   close(): Promise<void>;
+}
+
+/** A command started with Connection.start(): it ends when its stdin is closed, or when the connection goes. */
+export interface HeldCommand {
+  /** Standard output so far; `onOutput` listeners hear each new chunk. */
+  readonly stdout: string;
+  onOutput(listener: () => void): void;
+  write(text: string): void;
+  /** Closes stdin (after `text`) and resolves once the command has exited. */
+  end(text?: string): Promise<CommandResult>;
+  /** Resolves when the command exits, whoever ended it. */
+  readonly exited: Promise<CommandResult>;
 }
 
 /** The host could not be reached or authenticated: reported as UNREACHABLE, not as a failed step. */

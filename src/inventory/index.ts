@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { buildInventory } from './build.js';
 import { RawInventory } from './model.js';
 import { loadSource } from './sources.js';
-import { clusterProblemList, definitionProblems, problemLines } from '../cluster/vars-check.js';
+import { clusterProblemList } from '../cluster/cluster-problems.js';
+import { definitionProblems, problemLines } from '../cluster/value-problems.js';
 import { InventoryError, InventoryProblems, type Inventory } from './types.js';
 import { applyVarsDirs } from './vars-dirs.js';
 

@@ -78,6 +78,13 @@ describe('no cluster in the inventory: exit 2 for every cluster task, nothing co
   });
 });
 
+test('configure-cluster --limit matching no cluster member: exit 2, nothing contacted', async () => {
+  const r = await call(['-i', `${fixtures}two-hosts.yml`, '-l', 'db*,!db*', 'configure-cluster']);
+  expect(r.code).toBe(2);
+  expect(r.connections).toEqual([]);
+  expect(r.stderr).toBe('pgtasks: --limit db*,!db*: matches no host with pg_cluster\n');
+});
+
 describe('an unreachable host is exit 4 in every task', () => {
   const unreachable: Connector = async (host) => {
     throw new UnreachableError(host, 'connect ECONNREFUSED');

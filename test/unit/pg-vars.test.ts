@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { closest } from '../../src/cluster/did-you-mean.js';
-import { pgVarProblems } from '../../src/cluster/vars-check.js';
+import { pgVarProblems } from '../../src/cluster/value-problems.js';
 import { clustersOf } from '../../src/cluster/vars.js';
 import { UserError } from '../../src/errors.js';
 import { InventoryProblems, loadInventory } from '../../src/inventory/index.js';
@@ -110,7 +110,11 @@ describe('every problem at once, each at the file and line that set it', () => {
     ]);
     const bouncer = tree({ 'i.ini': '[db]\na pg_pgbouncer_port=5433\n[db:vars]\npg_cluster=c\npg_port=5433\n' });
     expect(await problems(join(bouncer, 'i.ini'), `${bouncer}/`)).toEqual([
-      'i.ini:2: cluster c: a: pg_pgbouncer_port 5433 is also its pg_port (line 5); PgBouncer and PostgreSQL cannot share a port',
+      'i.ini:2: cluster c: a: pg_pgbouncer_port (line 2) and pg_port (line 5) are both 5433; PgBouncer and PostgreSQL cannot share a port',
+    ]);
+    const defaultBouncer = tree({ 'i.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_port: 6432\n  hosts:\n    a:\n' });
+    expect(await problems(join(defaultBouncer, 'i.yml'), `${defaultBouncer}/`)).toEqual([
+      'i.yml:4: cluster c: a: pg_pgbouncer_port (the default) and pg_port (line 4) are both 6432; PgBouncer and PostgreSQL cannot share a port',
     ]);
   });
 
@@ -227,5 +231,21 @@ describe('no cluster to work on', () => {
     const web = tree({ 'i.yml': 'all:\n  hosts:\n    web1:\n    web2:\n' });
     const inv = await loadInventory(join(web, 'i.yml'));
     expect(() => clustersOf(inv)).toThrow(/i\.yml: no host has pg_cluster set \(2 hosts read\)/);
+  });
+});
+
+describe('cluster-wide settings: the odd one out is reported where it is set', () => {
+  test('a member left with the default is reported at the line that made it a member', async () => {
+    const dir = tree({ 'i.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_port: 5433\n  hosts:\n    a:\n    b:\nall:\n  hosts:\n    z:\n      pg_cluster: c\n' });
+    expect(await problems(join(dir, 'i.yml'), `${dir}/`)).toEqual([
+      'i.yml:11: cluster c: pg_port differs between a, b (5433, line 4) and z (5432, the default); it must be the same on every member of a cluster',
+    ]);
+  });
+
+  test('the majority value is the reference, even when the first member is the odd one', async () => {
+    const dir = tree({ 'i.ini': '[db]\na pg_version=15\nb\nc\n[db:vars]\npg_cluster=c\npg_version=16\n' });
+    expect(await problems(join(dir, 'i.ini'), `${dir}/`)).toEqual([
+      'i.ini:2: cluster c: pg_version differs between b, c (16, line 7) and a (15, line 2); it must be the same on every member of a cluster',
+    ]);
   });
 });

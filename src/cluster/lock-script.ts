@@ -1,0 +1,180 @@
+import { quote } from '../connection/shell.js';
+
+/**
+ * The host side of the cluster lock, as shell scripts, and the parser of what they print.
+ *
+ * On each member, `/var/lib/postgresql/.pgtasks-<cluster>.lock` is flock()ed by a bash process that
+ * lives exactly as long as the run that holds it: it reads the run's stdin (an SSH channel of the
+ * host's one connection) and ends on "release" (a clean end), on EOF (the run died or its connection
+ * dropped) or when no heartbeat came for the lease (a controller gone without closing its TCP
+ * connection). `/var/lib/postgresql/.pgtasks-<cluster>.run` says who holds the lock; it is removed only
+ * by a clean release, so finding it beside a free lock means the previous run died.
+ *
+ * What a dead run may have left is found by name, not from a list it kept (a run can die between
+ * starting a command and writing down its pid):
+ * - long commands (pg_basebackup, initdb, pg_rewind, and the single-user postgres the last two start)
+ *   run with PGTASKS_RUN=<cluster>/<run id> in their environment, inherited by their children;
+ *   PostgreSQL servers are never started with it: a server pgtasks started is what was wanted.
+ * - side directories `<data dir>.pgtasks-clone` and `<data dir>.pgtasks-initdb`.
+ */
+
+/** The environment variable marking a process as started by a pgtasks run on a cluster. */
+export const RUN_TAG_VAR = 'PGTASKS_RUN';
+export const LOCK_BASE = '/var/lib/postgresql';
+/** The side directories pgtasks builds data directories in; see sideDirsScript for why removing them is safe. */
+export const SIDE_SUFFIXES = ['.pgtasks-clone', '.pgtasks-initdb'];
+
+export interface Holder {
+  user: string;
+  host: string;
+  pid: number;
+  task: string;
+  since: string;
+  run: string;
+}
+
+export interface LockScriptOptions {
+  cluster: string;
+  /** Where the lock and run files live (a host's /var/lib/postgresql; a temp folder in tests). */
+  base?: string;
+}
+
+export function lockFiles(o: LockScriptOptions): { lock: string; run: string } {
+  const base = o.base ?? LOCK_BASE;
+  return { lock: `${base}/.pgtasks-${o.cluster}.lock`, run: `${base}/.pgtasks-${o.cluster}.run` };
+}
+
+/** The value a run's long commands carry in PGTASKS_RUN. */
+export const runTag = (cluster: string, runId: string) => `${cluster}/${runId}`;
+
+const ereEscape = (s: string) => s.replace(/[.[\]()*+?{}|^$\\]/g, '\\$&');
+
+/** Shell functions shared by both scripts: find the processes of a tag, stop them, handle side directories. */
+function functions(o: LockScriptOptions): string {
+  const base = o.base ?? LOCK_BASE;
+  const dirs = SIDE_SUFFIXES.map((s) => `${quote(base)}/*/${quote(`${o.cluster}${s}`)}`).join(' ');
+  return `
+# pids whose environment holds ${RUN_TAG_VAR}=<value matching the ERE $1> (a zombie's environment reads empty)
+tagged() {
+  local f p
+  for f in $(grep -lzsE "^${RUN_TAG_VAR}=$1\\$" /proc/[0-9]*/environ 2>/dev/null); do p=\${f#/proc/}; echo "\${p%/environ}"; done
+}
+describe() { printf '%s %s\\n' "$1" "$(tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | cut -c1-160)"; }
+# Stops them (they were started by a run that is gone, and nobody waits for them) and waits until they are gone.
+stop_tagged() {
+  local pids p i
+  pids=$(tagged "$1")
+  [ -n "$pids" ] || return 0
+  for p in $pids; do echo "@@stopped $(describe $p)"; done
+  kill -KILL $pids 2>/dev/null
+  for i in $(seq 100); do [ -n "$(tagged "$1")" ] || return 0; sleep 0.1; done
+  echo "@@alive $(tagged "$1" | tr '\\n' ' ')"
+}
+# A side directory is where pgtasks builds a data directory (pg_basebackup, initdb) before moving it
+# into place in one rename, by the run that made it, under this lock. So one that still exists while we
+# hold the lock, after that run's commands are stopped, never became a data directory: no server ever
+# ran on it and nothing was written to it but a copy (of the primary, which still has everything) or
+# an empty new cluster. Removing it loses nothing. The one thing never touched: a directory some
+# server runs on (a live postmaster.pid), which pgtasks never makes but a person might.
+side_dirs() {
+  local d p
+  for d in ${dirs}; do
+    [ -d "$d" ] || continue
+    if [ -f "$d/postmaster.pid" ] && read -r p < "$d/postmaster.pid" && kill -0 "$p" 2>/dev/null; then echo "@@kept $d"; continue; fi
+    if [ "$1" = remove ]; then rm -rf "$d" && echo "@@removed $d"; else echo "@@would-remove $d"; fi
+  done
+}`;
+}
+
+/**
+ * Takes the lock (never waits: a held lock is a refusal), cleans up after a dead previous run, writes
+ * who holds it, prints @@locked, then holds the lock until released, stdin closes or the lease ends.
+ * A held lock prints @@held and the holder's lines, and exits.
+ */
+export function holderScript(o: LockScriptOptions & { holder: Holder; leaseSeconds: number }): string {
+  const { lock, run } = lockFiles(o);
+  const me = runTag(o.cluster, o.holder.run);
+  const info = (Object.keys(o.holder) as (keyof Holder)[]).map((k) => quote(`${k}=${String(o.holder[k]).replace(/\n/g, ' ')}`)).join(' ');
+  const script = `set -u
+L=${quote(lock)}; R=${quote(run)}
+${functions(o)}
+mkdir -p ${quote(o.base ?? LOCK_BASE)} || exit 3
+exec 9>>"$L" || exit 3
+if ! flock -n 9; then echo @@held; cat "$R" 2>/dev/null; exit 0; fi
+# Children must not inherit the lock: only this shell may hold it.
+if [ -f "$R" ]; then echo @@stale; sed 's/^/@@was /' "$R"; fi
+stop_tagged ${quote(`${ereEscape(o.cluster)}/[0-9a-f]+`)} 9>&-
+side_dirs remove 9>&-
+printf '%s\\n' ${info} > "$R.new" && mv -f "$R.new" "$R" || exit 3
+echo @@locked
+while IFS= read -r -t ${o.leaseSeconds} line; do
+  if [ "$line" = release ]; then rm -f "$R"; exit 0; fi
+done
+# The run is gone (its connection closed, or no heartbeat within the lease): free the lock at once so
+# a new run can start, then stop what this run started; the run file stays, telling the next run.
+exec 9>&-
+stop_tagged ${quote(ereEscape(me))} >/dev/null`;
+  return `exec bash -c ${quote(script)}`;
+}
+
+/** --check: reports the lock and what a real run would clean up, changing nothing (no file is created). */
+export function probeScript(o: LockScriptOptions): string {
+  const { lock, run } = lockFiles(o);
+  const script = `set -u
+L=${quote(lock)}; R=${quote(run)}
+${functions(o)}
+if [ -e "$L" ]; then
+  # A shared lock for an instant, on a read-only descriptor: fails exactly when a run holds it.
+  exec 9<"$L"
+  if ! flock -n -s 9; then echo @@held; cat "$R" 2>/dev/null; exit 0; fi
+  exec 9<&-
+fi
+if [ -f "$R" ]; then echo @@stale; sed 's/^/@@was /' "$R"; fi
+for p in $(tagged ${quote(`${ereEscape(o.cluster)}/[0-9a-f]+`)}); do echo "@@would-stop $(describe $p)"; done
+side_dirs check
+echo @@free`;
+  return `exec bash -c ${quote(script)}`;
+}
+
+export type LockReply =
+  | { state: 'held'; holder?: Holder }
+  | {
+      state: 'locked' | 'free';
+      /** Who held the lock in a run that died (its run file was still there). */
+      stale?: Holder;
+      /** "pid command" of the processes stopped (or, with --check, that would be). */
+      stopped: string[];
+      removed: string[];
+      kept: string[];
+      /** Processes that would not die: a failure. */
+      alive?: string;
+    }
+  | { state: 'incomplete' };
+
+function parseHolder(lines: string[]): Holder | undefined {
+  const kv = new Map(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  if (!kv.get('user') && !kv.get('host')) return undefined;
+  return { user: kv.get('user') ?? '?', host: kv.get('host') ?? '?', pid: Number(kv.get('pid')) || 0, task: kv.get('task') ?? '?', since: kv.get('since') ?? '?', run: kv.get('run') ?? '?' };
+}
+
+/** Reads what holderScript or probeScript printed; 'incomplete' until @@locked / @@free / the end of @@held. */
+export function parseLockReply(stdout: string, exited: boolean): LockReply {
+  const lines = stdout.split('\n').filter(Boolean);
+  if (lines[0] === '@@held') return exited ? { state: 'held', holder: parseHolder(lines.slice(1)) } : { state: 'incomplete' };
+  const end = lines.find((l) => l === '@@locked' || l === '@@free');
+  if (!end) return { state: 'incomplete' };
+  const after = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+  return {
+    state: end === '@@locked' ? 'locked' : 'free',
+    stale: lines.includes('@@stale') ? parseHolder(after('@@was ')) : undefined,
+    stopped: [...after('@@stopped '), ...after('@@would-stop ')],
+    removed: [...after('@@removed '), ...after('@@would-remove ')],
+    kept: after('@@kept '),
+    alive: after('@@alive ')[0],
+  };
+}
+
+export function describeHolder(h: Holder | undefined): string {
+  if (!h) return 'another pgtasks run (no holder information)';
+  return `${h.task} by ${h.user}@${h.host} (pid ${h.pid}) since ${h.since}`;
+}

@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { quote } from '../connection/shell.js';
+import type { HeldCommand } from '../connection/types.js';
+import type { Run } from '../engine/run.js';
+import { withTimeout } from '../steps/pg-client.js';
+import { describeHolder, holderScript, lockFiles, parseLockReply, probeScript, RUN_TAG_VAR, runTag, type Holder, type LockReply } from './lock-script.js';
+import type { ClusterSpec } from './vars.js';
+
+/**
+ * The cluster lock: every task that changes a cluster holds it on every reachable member for as long
+ * as it works, so two runs never change one cluster at once, and a run that died is noticed (and what
+ * it left running is stopped, its half-made side directories removed) before the next one reads facts.
+ * The host side is in lock-script.ts. One extra round trip per host, all hosts in parallel, on the
+ * host's existing SSH connection; the lock lives as long as that connection.
+ */
+
+/** One id per pgtasks process; its long commands carry it in PGTASKS_RUN. */
+export const RUN_ID = randomBytes(6).toString('hex');
+
+/** Without a heartbeat for this long, a host frees the lock by itself (a controller gone without a word). */
+export const LEASE_SECONDS = 60;
+const HEARTBEAT_MS = 10_000;
+
+/**
+ * The first line of a script running a long command (pg_basebackup, initdb, pg_rewind): marks the
+ * script and everything it starts, so a later run can stop them if this run dies.
+ */
+export function longCommandEnv(cluster: string): string {
+  return `export ${runTagAssignment(cluster)}`;
+}
+
+/** The same mark as a prefix for one command (`PGTASKS_RUN=... pg_rewind ...`): the rest of its script is not marked. */
+export function runTagAssignment(cluster: string): string {
+  return `${RUN_TAG_VAR}=${quote(runTag(cluster, RUN_ID))}`;
+}
+
+interface HostLock {
+  host: string;
+  cmd: HeldCommand;
+  /** The holder ended before we released it: the connection dropped. */
+  lost: boolean;
+}
+
+interface ClusterLock {
+  hosts: HostLock[];
+  heartbeat?: NodeJS.Timeout;
+}
+
+/** Locks this run holds, by cluster: tasks nest (migrate-to-master converges with configure-cluster's roles). */
+const held = new WeakMap<Run, Map<string, ClusterLock>>();
+
+/**
+ * Runs `fn` holding the cluster's lock. When another run holds it, refuses (exit 1) naming the holder
+ * and returns undefined without calling `fn`. In check mode nothing is taken or changed: a held lock is
+ * still a refusal, and what a real run would clean up is shown.
+ */
+export async function withClusterLock<T>(run: Run, spec: ClusterSpec, task: string, fn: () => Promise<T>): Promise<T | undefined> {
+  let mine = held.get(run);
+  if (!mine) held.set(run, (mine = new Map()));
+  if (mine.has(spec.name)) return fn();
+  const lock = await acquire(run, spec, task);
+  if (!lock) return undefined;
+  mine.set(spec.name, lock);
+  try {
+    return await fn();
+  } finally {
+    mine.delete(spec.name);
+    await release(run, lock);
+  }
+}
+
+type HostAttempt = { host: string; reply?: LockReply; cmd?: HeldCommand; error?: string; unreachable?: boolean };
+
+async function acquire(run: Run, spec: ClusterSpec, task: string): Promise<ClusterLock | undefined> {
+  const holder: Holder = { user: userInfo().username, host: hostname(), pid: process.pid, task, since: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), run: RUN_ID };
+  const attempts = await Promise.all(spec.members.map((m) => lockHost(run, m.host, spec.name, holder)));
+  const acquired: HostLock[] = attempts.flatMap((a) => (a.cmd && a.reply?.state === 'locked' ? [{ host: a.host, cmd: a.cmd, lost: false }] : []));
+  const lock: ClusterLock = { hosts: acquired };
+  for (const h of acquired) void h.cmd.exited.then(() => (h.lost = true));
+
+  for (const a of attempts) if (a.reply) reportCleanup(run, a.host, a.reply);
+  const holderOf = (a: HostAttempt) => (a.reply?.state === 'held' ? describeHolder(a.reply.holder) : undefined);
+  const aliveOf = (a: HostAttempt) => (a.reply?.state === 'locked' || a.reply?.state === 'free' ? a.reply.alive : undefined);
+  const busy = attempts.filter(holderOf);
+  const failed = attempts.filter((a) => a.error || aliveOf(a));
+  if (busy.length || failed.length) {
+    await release(run, lock);
+    const why: string[] = [];
+    if (busy.length) {
+      const holders = new Map<string, string[]>();
+      for (const b of busy) holders.set(holderOf(b)!, [...(holders.get(holderOf(b)!) ?? []), b.host]);
+      why.push(`another pgtasks run is working on it: ${[...holders].map(([who, hosts]) => `${who}, on ${hosts.join(', ')}`).join('; ')}`);
+    }
+    for (const f of failed) why.push(`cannot take the lock on ${f.host}: ${f.error ?? `processes of the previous run would not stop (pids ${aliveOf(f)})`}`);
+    run.refuse(`cluster ${spec.name}: ${why.join('; ')}; nothing was changed`);
+    return undefined;
+  }
+  if (acquired.length) {
+    lock.heartbeat = setInterval(() => acquired.forEach((h) => h.cmd.write('ping\n')), HEARTBEAT_MS);
+    lock.heartbeat.unref();
+  }
+  return lock;
+}
+
+async function lockHost(run: Run, host: string, cluster: string, holder: Holder): Promise<HostAttempt> {
+  let ctx;
+  try {
+    ctx = await run.context(host);
+  } catch {
+    return { host, unreachable: true }; // the task's own facts report it, and decide whether it can go on without it
+  }
+  const { lock } = lockFiles({ cluster });
+  if (run.options.check) {
+    const r = await ctx.run(probeScript({ cluster }), { allowFailure: true });
+    const reply = parseLockReply(r.stdout, true);
+    return reply.state === 'incomplete' ? { host, error: r.stderr.trim() || `exit ${r.code}` } : { host, reply };
+  }
+  if (!ctx.connection.start) return { host, error: 'its connection cannot hold a lock' };
+  if (run.options.verbose) run.emit({ type: 'command', host, command: `flock ${lock} (held until the run ends)` });
+  const cmd = await ctx.connection.start(holderScript({ cluster, holder, leaseSeconds: LEASE_SECONDS }));
+  const reply = await new Promise<LockReply>((resolve) => {
+    let exited = false;
+    const check = () => {
+      const r = parseLockReply(cmd.stdout, exited);
+      if (r.state !== 'incomplete' || exited) resolve(r);
+    };
+    cmd.onOutput(check);
+    void cmd.exited.then(() => {
+      exited = true;
+      check();
+    });
+  });
+  if (reply.state === 'incomplete') {
+    const r = await cmd.exited;
+    return { host, error: r.stderr.trim().split('\n').slice(-3).join(' / ') || `exit ${r.code}` };
+  }
+  return { host, reply, cmd };
+}
+
+/** What a dead previous run left, and what was done about it, on the host's line. */
+function reportCleanup(run: Run, host: string, reply: LockReply): void {
+  if (reply.state !== 'locked' && reply.state !== 'free') return;
+  const check = run.options.check;
+  const did = (done: string, would: string) => (check ? would : done);
+  const parts: string[] = [];
+  if (reply.stale) parts.push(`the previous run did not finish (${describeHolder(reply.stale)})`);
+  if (reply.stopped.length) parts.push(`${did('stopped', 'would stop')} what it left running: ${reply.stopped.map((s) => `pid ${s}`).join('; ')}`);
+  if (reply.removed.length) parts.push(`${did('removed', 'would remove')} half-made ${reply.removed.join(', ')}`);
+  if (reply.kept.length) parts.push(`left ${reply.kept.join(', ')} alone: a server runs on it`);
+  if (!parts.length) return;
+  const changed = reply.stopped.length > 0 || reply.removed.length > 0;
+  run.emit({ type: 'step', host, step: 'lock', status: changed ? 'changed' : 'ok', message: parts.join('; '), check });
+}
+
+async function release(run: Run, lock: ClusterLock): Promise<void> {
+  if (lock.heartbeat) clearInterval(lock.heartbeat);
+  await Promise.all(
+    lock.hosts.map(async (h) => {
+      if (h.lost) {
+        run.message(`[${h.host}] the cluster lock ended before the run did (connection lost?)`);
+        return;
+      }
+      await withTimeout(h.cmd.end('release\n'), 5000, 'releasing the cluster lock').catch((err: Error) => run.message(`[${h.host}] ${err.message}`));
+    }),
+  );
+}
