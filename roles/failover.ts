@@ -59,7 +59,7 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
   const cc: ClusterContext = { spec, plan: after, version: tf.version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set() };
   const reachable = { ...spec, members: spec.members.filter((m) => facts.has(m.host) && !fence.some((f) => f.host === m.host)) };
   const emit = (host: string, step: string, message: string) => run.emit({ type: 'step', host, step: `failover: ${step}`, status: 'changed', message, check: false });
-  const fleet = await BouncerFleet.open(run, reachable, creds.admin);
+  const fleet = await BouncerFleet.open(run, reachable, gathered.bouncers.keys(), creds.admin);
   const targetCtx = await run.context(target.host);
   const session = await pgSession(targetCtx, { user: ADMIN_USER, password: creds.admin, port: spec.port, database: 'postgres' });
   let promotedAt = 0;

@@ -97,7 +97,7 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   const [targetSession, primarySession, fleet] = await Promise.all([
     pgSession(targetCtx, { ...admin, port: spec.port }),
     pgSession(primaryCtx, { ...admin, port: spec.port }),
-    BouncerFleet.open(run, spec, creds.admin),
+    BouncerFleet.open(run, spec, gathered.bouncers.keys(), creds.admin),
   ]);
   let promoted = false;
   let undo = false;

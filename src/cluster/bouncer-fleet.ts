@@ -32,8 +32,10 @@ export class BouncerFleet {
 
   private constructor(private readonly bouncers: Bouncer[]) {}
 
-  static async open(run: Run, spec: ClusterSpec, password: string): Promise<BouncerFleet> {
-    const hosts = spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state === 'present');
+  /** Opens the PgBouncers of `running` (the members whose PgBouncer answered when the facts were read). */
+  static async open(run: Run, spec: ClusterSpec, running: Iterable<string>, password: string): Promise<BouncerFleet> {
+    const live = new Set(running);
+    const hosts = spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state === 'present' && live.has(m.host));
     const session = async (host: string, port: number) =>
       withTimeout(pgSession(await run.context(host), { user: ADMIN_USER, password, port, database: 'pgbouncer', timeoutMs: 5000 }), 5000, `connecting to PgBouncer on ${host}`);
     const bouncers = await Promise.all(
