@@ -128,7 +128,7 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
 
   test('a 4th host in the inventory becomes a new streaming replica', async () => {
     lab = await addHosts(lab, 1);
-    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } } });
+    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB', max_wal_senders: 12 } } });
     const r = await run('configure-cluster');
     expect(r.stderr).toBe('');
     expect(r.code, r.stdout).toBe(0);
@@ -140,7 +140,7 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
   test('an unreachable member: refused, nothing changed', async () => {
     await stopHost(lab, 'h3');
     try {
-      writeInventory({ clusterVars: { pg_parameters: { work_mem: '16MB' } } });
+      writeInventory({ clusterVars: { pg_parameters: { work_mem: '16MB', max_wal_senders: 12 } } });
       const r = await run('configure-cluster');
       expect(r.code).not.toBe(0);
       expect(r.stdout).toMatch(/REFUSED: cluster orders: h3 is unreachable/);
@@ -155,7 +155,7 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
   });
 
   test('primary host lost with its data: the most advanced replica takes over, the name follows, no row lost', async () => {
-    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } } });
+    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB', max_wal_senders: 12 } } });
     // h3 came back from a power-off: converge first so it streams again.
     const converged = await run('configure-cluster');
     expect(converged.code, converged.stdout).toBe(0);
@@ -182,7 +182,7 @@ describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIN
   });
 
   test('pg_state: absent deactivates a replica: stopped, data kept aside, slot dropped; a re-run changes nothing', async () => {
-    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB' } }, hostVars: { h4: { pg_state: 'absent' } } });
+    writeInventory({ clusterVars: { pg_parameters: { work_mem: '8MB', max_wal_senders: 12 } }, hostVars: { h4: { pg_state: 'absent' } } });
     const r = await run('configure-cluster');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
