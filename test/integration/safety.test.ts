@@ -6,6 +6,7 @@ import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, startHost, stopHost, type Lab } from '../lab/lab.js';
 import { startLoad } from '../lab/load.js';
 import { spawnPgtasks } from './helpers/cli-process.js';
+import { primaryOf as primaryOfLab, streamingFrom as streamingFromLab } from './helpers/cluster-state.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
 
 /**
@@ -22,12 +23,8 @@ describe.skipIf(!root)('safety off the happy path (real sshd, PostgreSQL, PgBoun
   let password: string;
   const run = (...argv: string[]) => pgtasks(['-i', inventory, ...argv]);
   const address = (h: string) => lab.hosts.find((x) => x.name === h)!.address;
-  const primaryOf = async () => {
-    for (const h of HOSTS) if ((await sql(lab, h, 'select pg_is_in_recovery()').catch(() => '')) === 'f') return h;
-    return undefined;
-  };
-  const streamingFrom = (primary: string, n = 2) =>
-    eventually(() => sql(lab, primary, "select coalesce(string_agg(application_name, ',' order by application_name), '') from pg_stat_replication where state = 'streaming'"), (v) => v.split(',').filter(Boolean).length === n);
+  const primaryOf = () => primaryOfLab(lab, HOSTS);
+  const streamingFrom = (primary: string) => streamingFromLab(lab, primary);
   const count = (h: string) => sql(lab, h, 'select count(*) from load').then(Number);
   /** The cluster is whole: one primary, both others streaming from it, every PgBouncer resumed, a re-run changes nothing. */
   const expectConverged = async () => {

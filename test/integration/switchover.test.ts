@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hostExec, labDown, labUp, startHost, stopHost, type Lab } from '../lab/lab.js';
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { startLoad } from '../lab/load.js';
+import { primaryOf as primaryOfLab, streamingFrom as streamingFromLab } from './helpers/cluster-state.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
 
 const root = process.getuid?.() === 0;
@@ -15,12 +16,8 @@ describe.skipIf(!root)('migrate-to-master, failover and rejoin on the lab (real 
   let password: string;
   const run = (...argv: string[]) => pgtasks(['-i', inventory, ...argv]);
   const address = (h: string) => lab.hosts.find((x) => x.name === h)!.address;
-  const primaryOf = async () => {
-    for (const h of ['h1', 'h2', 'h3']) if ((await sql(lab, h, 'select pg_is_in_recovery()').catch(() => '')) === 'f') return h;
-    return undefined;
-  };
-  const streamingFrom = (primary: string) =>
-    eventually(() => sql(lab, primary, "select string_agg(application_name, ',' order by application_name) from pg_stat_replication where state = 'streaming'"), (v) => v.split(',').length === 2);
+  const primaryOf = () => primaryOfLab(lab, ['h1', 'h2', 'h3']);
+  const streamingFrom = (primary: string) => streamingFromLab(lab, primary);
   const countOn = (h: string, n: number) => eventually(() => sql(lab, h, 'select count(*) from load').catch(() => ''), (v) => v === String(n));
 
   beforeAll(async () => {
