@@ -2,8 +2,8 @@
  * An example team task file. Put yours as ./pgtasks.tasks.ts (or pass --tasks FILE): its tasks show up
  * in `pgtasks --list` beside the built-ins and use the same inventory, flags and reporting.
  *
- *   pgtasks --tasks examples/pgtasks.tasks.ts -i inventory/lab.yml uptime
- *   pgtasks --tasks examples/pgtasks.tasks.ts -i inventory/lab.yml --check motd --text "maintenance at 18:00"
+ *   pgtasks --tasks examples/pgtasks.tasks.ts uptime
+ *   pgtasks --tasks examples/pgtasks.tasks.ts --check motd --text "maintenance at 18:00"
  */
 import { filesStep, runSteps, task, z } from 'pgtasks';
 

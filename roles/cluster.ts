@@ -1,5 +1,6 @@
 import { clusterCredentials, ADMIN_USER } from '../src/cluster/credentials.js';
 import { memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
+import { primaryAddressLines } from '../src/cluster/connect-lines.js';
 import { gatherCluster } from '../src/cluster/gather.js';
 import { planCluster, PlanRefused, type ClusterPlan } from '../src/cluster/plan.js';
 import type { ClusterSpec } from '../src/cluster/vars.js';
@@ -153,6 +154,8 @@ export function announceNewCluster(run: Run, cc: Pick<ClusterContext, 'spec' | '
         `  psql "host=${host} port=${cc.spec.port} user=${ADMIN_USER} dbname=postgres"`,
         `  password: ${cc.creds.admin}`,
         `(kept in ${passwordFile}, mode 0600; it is not shown again)`,
+        // The service name may not resolve on this machine (the lab's lives on its own BIND): a line that works here too.
+        ...primaryAddressLines(cc.spec, cc.plan.primary, ADMIN_USER),
         '',
       ].join('\n');
   const data = { cluster: cc.spec.name, host, port: cc.spec.port, user: ADMIN_USER, dbname: 'postgres', passwordFile };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { configureCluster } from '../roles/cluster.js';
 import { withClusterLock } from '../src/cluster/lock.js';
 import { clustersOf } from '../src/cluster/vars.js';
-import { UserError } from '../src/errors.js';
+import { limitToClusters } from '../src/cluster/limit-scope.js';
 import { task } from '../src/engine/task.js';
 
 export default task({
@@ -13,19 +13,15 @@ left the most advanced replica is promoted; a new cluster is bootstrapped on the
 installs PostgreSQL, writes its configuration, builds missing replicas with pg_basebackup, sets the
 synchronous replicas, deactivates pg_state: absent members and registers the service name. Refuses,
 changing nothing, when a member is unreachable or two primaries exist. Running it again changes nothing.
---limit picks the clusters of the matching hosts; a cluster is always converged as a whole.`,
+--limit picks the clusters of the matching hosts; a cluster is always converged as a whole, and the run
+says which hosts outside the limit it takes too.`,
   args: z.object({
     cluster: z.string().optional().describe('only this cluster (a pg_cluster value)'),
   }),
   async run(run, args) {
     const inventory = await run.inventory();
-    let specs = clustersOf(inventory, args.cluster);
-    if (run.options.limit) {
-      const limited = new Set(await run.hosts());
-      specs = specs.filter((s) => s.members.some((m) => limited.has(m.host)));
-    }
-    // clustersOf refused an inventory without clusters; here --limit left none: a typo, not a no-op.
-    if (specs.length === 0) throw new UserError(`--limit ${run.options.limit}: matches no host with pg_cluster`);
+    // --limit keeps the clusters of the hosts it names, whole, and says which hosts it added.
+    const specs = await limitToClusters(run, clustersOf(inventory, args.cluster));
     for (const spec of specs) await withClusterLock(run, spec, 'configure-cluster', () => configureCluster(run, spec));
   },
 });

@@ -21,6 +21,7 @@ export function cli(argv: string[], io: Partial<ProgramIO> = {}): Promise<number
       stdout: (t) => process.stdout.write(t),
       stderr: (t) => process.stderr.write(t),
       isTTY: !!process.stdout.isTTY,
+      columns: process.stdout.isTTY ? process.stdout.columns : undefined,
       env: process.env,
       cwd: process.cwd(),
       ...io,

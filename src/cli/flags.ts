@@ -60,3 +60,9 @@ export function valueFlags(schema: z.ZodObject): Set<string> {
   }
   return out;
 }
+
+/** Every flag a task accepts (`--no-x` included) and those that take a value: for splitting argv. */
+export function taskFlagSpec(schema: z.ZodObject): { names: Set<string>; withValue: Set<string> } {
+  const names = new Set(optionsFromSchema(schema).map((o) => o.long!));
+  return { names, withValue: valueFlags(schema) };
+}

@@ -1,4 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { Command, CommanderError, Help } from 'commander';
 import { UnreachableError } from '../connection/types.js';
 import { UserError } from '../errors.js';
 import type { Reporter } from '../engine/events.js';
@@ -6,9 +7,12 @@ import { Run, sshConnector, type Connector } from '../engine/run.js';
 import { mask } from '../engine/secrets.js';
 import { TaskRefused, type Task } from '../engine/task.js';
 import { loadInventory } from '../inventory/index.js';
-import { kebab, optionsFromSchema, valueFlags } from './flags.js';
+import { DisplayFilter, displayOptions, useColor } from './display.js';
+import { kebab, optionsFromSchema, taskFlagSpec } from './flags.js';
+import { flagClashes, globalFlagSpec, globalOptions } from './global-flags.js';
+import { unwrapParagraphs } from './help-text.js';
 import { JsonReporter, TextReporter } from './reporters.js';
-import { splitInvocation, type Invocation } from './split-argv.js';
+import { splitInvocation, taskFileArg, type Invocation } from './split-argv.js';
 import { findTaskFile, loadTaskFile } from './task-loader.js';
 import { renderTaskList } from './task-list.js';
 
@@ -16,6 +20,8 @@ export interface ProgramIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   isTTY: boolean;
+  /** The terminal's width, for --help; undefined when stdout is not a terminal (commander then uses 80). */
+  columns?: number;
   env: NodeJS.ProcessEnv;
   cwd: string;
   connector?: Connector;
@@ -29,28 +35,18 @@ export interface GlobalOptions {
   forks: number;
   verbose: boolean;
   json: boolean;
+  onlyChanges: boolean;
   tasks?: string;
 }
 
-/** The global flags, which come before the first task name (invoke's core flags). */
-export function globalOptions(env: NodeJS.ProcessEnv): Option[] {
-  return [
-    new Option('-i, --inventory <path>', 'inventory file or directory').default(env.PGTASKS_INVENTORY ?? './inventory'),
-    new Option('-l, --limit <pattern>', 'only hosts matching this Ansible host pattern'),
-    new Option('--check', 'plan only: show what would change, change nothing'),
-    new Option('--diff', 'show the differences of changed files'),
-    new Option('-f, --forks <n>', 'hosts worked on in parallel').default(10).argParser((v) => positiveInt(v, '--forks')),
-    new Option('-v, --verbose', 'show every command sent to a host'),
-    new Option('--json', 'machine-readable events and results on stdout, one JSON object per line'),
-    new Option('--tasks <file>', 'a task file of your own (default: ./pgtasks.tasks.ts if present)'),
-  ];
-}
+export { globalOptions } from './global-flags.js';
 
-function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} takes a whole number above 0, not '${v}'`);
-  return n;
-}
+// Wrapped to the terminal by commander's own wrapper, as the rest of the help, paragraph by paragraph.
+const GLOBAL_HELP_NOTES = `
+Global flags may stand before the first task or after any task name (pgtasks configure-cluster --check -l h2); they apply to the whole run. Several tasks run in order: pgtasks configure-cluster info-list. 'pgtasks help TASK' shows a task's flags.
+
+Environment: PGTASKS_INVENTORY (default for -i), NO_COLOR (any value: no colour), PGTASKS_DISPLAY_OK_HOSTS=false and PGTASKS_DISPLAY_SKIPPED_HOSTS=false (as Ansible's; both false = --only-changes).
+`;
 
 /** A commander program for one segment of argv: the global flags plus every task as a subcommand. */
 function buildProgram(tasks: Task[], io: ProgramIO, version: string): Command {
@@ -58,12 +54,18 @@ function buildProgram(tasks: Task[], io: ProgramIO, version: string): Command {
     .description('Build and operate PostgreSQL clusters over SSH from an Ansible inventory')
     .version(version, '--version')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} })
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      outputError: () => {},
+      getOutHelpWidth: () => io.columns ?? 80,
+      getOutHasColors: () => useColor(io.env, io.isTTY),
+    })
     .showSuggestionAfterError(true)
     .enablePositionalOptions();
   for (const o of globalOptions(io.env)) program.addOption(o);
   for (const t of tasks) {
-    const cmd = program.command(t.name).description(t.description ? `${t.help}\n\n${t.description}` : t.help).summary(t.help);
+    const cmd = program.command(t.name).description(unwrapParagraphs(t.description ? `${t.help}\n\n${t.description}` : t.help)).summary(t.help);
     for (const o of optionsFromSchema(t.args)) cmd.addOption(o);
     cmd.action(() => {});
   }
@@ -99,25 +101,30 @@ export async function main(argv: string[], io: ProgramIO, builtins: Task[], vers
 }
 
 async function execute(argv: string[], io: ProgramIO, builtins: Task[], version: string): Promise<number> {
-  const taskFileFlag = argv.indexOf('--tasks');
-  const taskFile = findTaskFile(io.cwd, taskFileFlag >= 0 ? argv[taskFileFlag + 1] : undefined);
+  const taskFile = findTaskFile(io.cwd, taskFileArg(argv));
   const tasks = [...builtins];
+  // A built-in whose flag clashes is a bug of pgtasks; the same check names it before anything runs.
+  const clashes = builtins.flatMap((t) => flagClashes(t));
   if (taskFile) {
     for (const t of await loadTaskFile(taskFile)) {
       if (tasks.some((b) => b.name === t.name)) throw new UserError(`${taskFile}: task '${t.name}' is already a built-in task`);
+      clashes.push(...flagClashes(t).map((c) => `${taskFile}: ${c}`));
       tasks.push(t);
     }
   }
+  if (clashes.length) throw new UserError(clashes.join('\n'));
   const byName = new Map(tasks.map((t) => [t.name, t]));
-  const inv: Invocation = splitInvocation(argv, byName, new Set(['-i', '--inventory', '-l', '--limit', '-f', '--forks', '--tasks']), (t) => valueFlags(t.args));
+  const inv: Invocation = splitInvocation(argv, byName, globalFlagSpec(globalOptions(io.env)), (t) => taskFlagSpec(t.args));
 
-  if (inv.helpFor !== undefined || (inv.segments.length === 0 && inv.globals.includes('--help'))) {
+  if (inv.help || (inv.segments.length === 0 && inv.globals.some((g) => g === '--help' || g === '-h'))) {
     const program = buildProgram(tasks, io, version);
-    if (inv.helpFor) {
-      const cmd = program.commands.find((c) => c.name() === inv.helpFor);
-      if (!cmd) return main([inv.helpFor], io, builtins, version); // same "unknown task, did you mean" error
-      io.stdout(cmd.helpInformation());
-    } else io.stdout(program.helpInformation());
+    const name = inv.help?.task;
+    if (name === undefined) io.stdout(program.helpInformation() + new Help().boxWrap(GLOBAL_HELP_NOTES, io.columns ?? 80));
+    else {
+      const cmd = program.commands.find((c) => c.name() === name);
+      if (!cmd) await program.parseAsync([name], { from: 'user' }); // commander's "unknown command, did you mean"
+      io.stdout(cmd!.helpInformation());
+    }
     return 0;
   }
   if (inv.list || (inv.segments.length === 0 && !inv.globals.includes('--version'))) {
@@ -144,11 +151,15 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
   }
   if (!globals || calls.length === 0) return 0;
 
-  const reporter: Reporter = globals.json ? new JsonReporter(io.stdout) : new TextReporter(io.stdout, io.isTTY);
-  const inventoryPath = globals.inventory;
+  const color = !globals.json && useColor(io.env, io.isTTY);
+  const reporter: Reporter = globals.json
+    ? new JsonReporter(io.stdout)
+    : new DisplayFilter(new TextReporter(io.stdout, color), displayOptions(io.env, !!globals.onlyChanges));
+  // Relative to the working directory the program was given, as every other path on the command line.
+  const inventoryPath = resolve(io.cwd, globals.inventory);
   const run = new Run(
     () => loadInventory(inventoryPath),
-    { check: !!globals.check, diff: !!globals.diff, verbose: !!globals.verbose, forks: globals.forks, limit: globals.limit, json: !!globals.json },
+    { check: !!globals.check, diff: !!globals.diff, verbose: !!globals.verbose, forks: globals.forks, limit: globals.limit, json: !!globals.json, color },
     reporter,
     io.connector ?? sshConnector,
   );

@@ -15,6 +15,8 @@ export interface RunOptions {
   forks: number;
   limit?: string;
   json: boolean;
+  /** Colour in text output: a terminal, and no NO_COLOR (set by the CLI; off when unset). */
+  color?: boolean;
 }
 
 export type Connector = (host: string, vars: Record<string, unknown>) => Promise<Connection>;

@@ -108,7 +108,7 @@ running=0
 if [ $running = 1 ]; then
   echo running=1
   # Compared with pg_conf_load_time(): a file newer than the last load was never applied.
-  stat -c 'mtime=%.6Y' $E/postgresql.conf $E/pg_hba.conf $E/pg_ident.conf $E/sync.conf 2>/dev/null
+  stat -c 'mtime=%.6Y' $E/postgresql.conf $E/pg_hba.conf $E/pg_ident.conf $E/sync.conf $D/postgresql.auto.conf 2>/dev/null
 ${opts.live === false ? '' : `  pgsu psql -X -A -t -q -p $P -d postgres -c "${PG_NODE_QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'`}
 elif [ -f $D/global/pg_control ]; then
   # Stopped: the control file is all there is to know.
