@@ -100,7 +100,13 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
     BouncerFleet.open(run, spec, gathered.bouncers.keys(), creds.admin),
   ]);
   let promoted = false;
-  let undo = false;
+  // Until the old primary is stopped, Ctrl-C (or SIGTERM) calls the switchover off at once: clients
+  // resumed, the preparation put back by the converge below.
+  const abort = new AbortController();
+  let stopping = false;
+  const onSignal = () => (stopping ? run.message('interrupt received: finishing the switchover safely, clients will be resumed') : abort.abort());
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     let t = Date.now();
     const cascade = (hosts: Member[]) => Promise.all(hosts.map(async (m) => streamFrom(await run.context(m.host), cc, m.host)));
@@ -114,19 +120,12 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
       cascadeEarly && cascade(others),
       fleet.markPausing(),
     ]);
-    undo = true;
-    if (cascadeEarly && others.length) {
+    if (cascadeEarly && others.length && !abort.signal.aborted) {
       const missing = await waitForStreaming(targetSession, others.map((m) => slotName(m.host)), 10_000);
       if (missing.length) run.message(`${missing.join(', ')} not streaming from ${target.host} yet; the switchover goes on (they catch up after it)`);
     }
     timings.prepare = Date.now() - t;
-
-    // Until the old primary is stopped, Ctrl-C (or SIGTERM) calls the switchover off at once.
-    const abort = new AbortController();
-    let stopping = false;
-    const onSignal = () => (stopping ? run.message('interrupt received: finishing the switchover safely, clients will be resumed') : abort.abort());
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    if (abort.signal.aborted) throw new PauseAborted('interrupted before the pause');
     const pausedAt = Date.now();
     try {
       await fleet.pause({
@@ -170,17 +169,16 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
       timings.clientsPaused = Date.now() - pausedAt;
       for (const f of failed) run.message(`RESUME failed on ${f}: the next pgtasks run on this cluster resumes it`);
       fleet.hosts.forEach((h) => step(h, 'resume', failed.some((f) => f.startsWith(`${h}:`)) ? 'failed' : 'changed', `PgBouncer resumed${promoted ? ` on ${target.host}` : ''}`));
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
   } catch (err) {
     run.refuse(`migrate-to-master ${target.host}: ${(err as Error).message}${err instanceof PauseAborted ? `; clients resumed, ${primary.host} is still the primary (raise --pause-timeout, or wait for long transactions to end)` : ''}`);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await Promise.all([targetSession.close(), primarySession.close(), fleet.close()]);
   }
   // Converge either way: after a promotion the old primary follows the target; after a refusal the
   // preparation (cascading replicas, the target's sync setting, PgBouncer's ini) is put back.
-  if (!promoted && !undo) return;
   if (!promoted) run.message(`putting the preparation back: ${primary.host} stays primary`);
   const t = Date.now();
   await configureCluster(run, spec);
