@@ -1,6 +1,7 @@
 /**
- * A switchover under client load through PgBouncer, on 3 lab hosts: prints failed client attempts,
- * the longest gap between two committed writes, and how long PgBouncer held clients.
+ * Switchovers, then a failover, under client load through PgBouncer, on 3 lab hosts: prints failed
+ * client attempts, the longest gap between two committed writes, how long PgBouncer held clients,
+ * and for the failover the write outage (primary host killed -> first write committed again).
  *   npm run build && node dist/bench/switchover.js [switchovers]
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -9,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeClusterInventory } from '../test/lab/cluster-inventory.js';
-import { hostExec, labDown, labUp } from '../test/lab/lab.js';
+import { hostExec, labDown, labUp, stopHost } from '../test/lab/lab.js';
 import { startLoad } from '../test/lab/load.js';
 
 const bin = fileURLToPath(new URL('../../bin/pgtasks.js', import.meta.url));
@@ -37,6 +38,21 @@ try {
     );
     to = to === 'h2' ? 'h1' : 'h2';
   }
+  // Failover: the primary's host dies while clients write through PgBouncer on h3.
+  const primary = to === 'h2' ? 'h1' : 'h2';
+  const load = startLoad(lab.hosts[2]!.address, 6432, password, 60_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const killedAt = Date.now();
+  await stopHost(lab, primary);
+  const failoverAt = Date.now();
+  const { stdout: fout } = await promisify(execFile)(process.execPath, [bin, '-i', inventory, '--json', 'failover', '--yes'], { encoding: 'utf8' }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
+  await new Promise((r) => setTimeout(r, 1000));
+  const failed = await load.stop();
+  const back = failed.commitTimes.find((t) => t > killedAt);
+  const released = fout.split('\n').filter((l) => l.includes('"task":"failover"') && l.includes('"type":"result"')).map((l) => JSON.parse(l).data.writesBackMs)[0];
+  console.log(
+    `failover after ${primary} died: writes back ${back ? back - failoverAt : 'n/a'} ms after 'failover --yes' started (outage ${back ? back - killedAt : 'n/a'} ms from the host's death), PgBouncer released ${released} ms after the start; failed attempts ${failed.failures.length} (against the dead primary)`,
+  );
   console.log(`PostgreSQL: ${execFileSync('sh', ['-c', 'ls /usr/lib/postgresql | sort -n | tail -1']).toString().trim()}, PgBouncer: ${execFileSync('pgbouncer', ['--version']).toString().split('\n')[0]}`);
 } finally {
   await labDown('benchsw');

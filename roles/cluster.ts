@@ -3,7 +3,7 @@ import { memberOf, type ClusterContext } from '../src/cluster/cluster-context.js
 import { primaryAddressLines } from '../src/cluster/connect-lines.js';
 import { gatherCluster } from '../src/cluster/gather.js';
 import { planCluster, PlanRefused, type ClusterPlan } from '../src/cluster/plan.js';
-import { slotName, type ClusterSpec } from '../src/cluster/vars.js';
+import type { ClusterSpec } from '../src/cluster/vars.js';
 import type { Run } from '../src/engine/run.js';
 import { runSteps } from '../src/engine/step.js';
 import type { PgNodeFacts } from '../src/facts/postgres.js';
@@ -16,7 +16,7 @@ import { registerRole } from './register.js';
 import { cloneStep, staleSlotsStep } from './replica.js';
 import { restartPending } from './restart.js';
 import { serviceRole } from './service.js';
-import { syncRole } from './sync.js';
+import { syncRole, syncSetting } from './sync.js';
 
 /** Reads the cluster's state and plans from it; undefined (and a refusal reported) when it must not run. */
 export interface ConvergeOptions {
@@ -90,6 +90,9 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
       await runSteps(ctx, installRole(cc.version, { pgdg: plan.primary.vars.pg_pgdg_repo }));
       installed.get(ctx.host)!.resolve(true);
       if (isPrimary) {
+        // A replica about to be promoted gets its synchronous standbys named first (a standby ignores
+        // them): from its first write as a primary, an acknowledged commit is on a sync replica.
+        if (plan.primaryAction === 'promote') await runSteps(ctx, syncRole(cc, ctx.host));
         await runSteps(ctx, primaryRole(cc, ctx.host));
         primaryReady(true);
         return;
@@ -100,7 +103,7 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
       throw err;
     }
     if (!(await primaryDone)) throw new Error(`primary ${primary} failed; replica not built`);
-    await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host), staleSlotsStep(cc, ctx.host)]);
+    await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host)]);
   });
   for (const h of [...built.failed, ...built.unreachable]) installed.get(h)!.resolve(false);
   if (built.failed.includes(primary) || built.unreachable.includes(primary)) {
@@ -113,6 +116,9 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
 
   // Sync settings and the service name depend on the primary being ready, not on each other.
   await Promise.all([run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})), bouncersDone, registerRole(run, cc)]);
+  // Last, once every replica streams from the primary: slots former primaries (or a switchover's
+  // target) still keep for members would only pin WAL.
+  await run.onHosts(built.succeeded.filter((h) => h !== primary), (ctx) => runSteps(ctx, [staleSlotsStep(cc, ctx.host)]).then(() => {}));
 
   if (plan.deactivate.length) {
     const gone = await run.onHosts(plan.deactivate.map((m) => m.host), (ctx) => runSteps(ctx, deactivateRole(cc, ctx.host)).then(() => {}));
@@ -123,8 +129,9 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
     }
   }
 
-  const replicas = plan.replicas.map((r) => `${r.member.host}${plan.syncCandidates.includes(slotName(r.member.host)) ? ' (sync)' : ''}`);
-  run.message(`cluster ${spec.name}: primary ${primary}${replicas.length ? `, replicas ${replicas.join(', ')}` : ''}`);
+  const replicas = plan.replicas.map((r) => r.member.host);
+  const sync = syncSetting(plan.syncCandidates, spec.syncReplicas);
+  run.message(`cluster ${spec.name}: primary ${primary}${replicas.length ? `, replicas ${replicas.join(', ')}` : ''}${sync ? `; synchronous_standby_names '${sync}'` : ''}`);
   if (plan.primaryAction === 'bootstrap' && !run.options.check) announceNewCluster(run, cc);
 }
 

@@ -1,10 +1,22 @@
+import { BouncerFleet } from '../src/cluster/bouncer-fleet.js';
+import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
+import { chooseFailoverTarget } from '../src/cluster/failover-choice.js';
 import { gatherCluster } from '../src/cluster/gather.js';
-import { lsnValue, type PgNodeFacts } from '../src/facts/postgres.js';
-import type { ClusterSpec, Member } from '../src/cluster/vars.js';
+import { cannotFollow } from '../src/cluster/plan.js';
+import { slotName, type ClusterSpec } from '../src/cluster/vars.js';
 import type { Run } from '../src/engine/run.js';
-import { dataDir } from '../src/facts/postgres.js';
-import { pgServiceCommand, psql } from '../src/steps/postgres.js';
+import { dataDir, type PgNodeFacts } from '../src/facts/postgres.js';
+import { quote } from '../src/connection/shell.js';
+import { pgSession } from '../src/steps/pg-client.js';
+import { lit, pgServiceCommand, psql } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
+import { configFiles } from './config.js';
+import { PGBOUNCER_INI, pgbouncerFiles } from './pgbouncer.js';
+import { rewindReplica } from './rejoin.js';
+import { planAfterSwitchover } from './switchover.js';
+import { promoteNow, waitForStreaming } from './switchover-steps.js';
+import { syncFile, syncSetting } from './sync.js';
 
 export interface FailoverOptions {
   target?: string;
@@ -12,57 +24,101 @@ export interface FailoverOptions {
   confirm: (question: string) => Promise<boolean>;
 }
 
-const advance = (f: PgNodeFacts) => [BigInt(f.timeline ?? 0), lsnValue(f.lsn)] as const;
-const ahead = (a: PgNodeFacts, b: PgNodeFacts) => {
-  const [ta, la] = advance(a);
-  const [tb, lb] = advance(b);
-  return ta !== tb ? ta > tb : la > lb;
-};
-
 /**
- * failover: the primary is down or unreachable. Fences it when it can be reached (stopped and marked
- * standby, so two primaries never take writes), promotes the most advanced replica (or --target if it
- * is at least as advanced), then converges the rest without it: replicas and PgBouncers follow the new
- * primary, the service name moves. The old primary comes back with `pgtasks rejoin`.
+ * failover: the primary is down or unreachable. PgBouncer is PAUSEd first (new queries wait instead
+ * of failing against a dead server), the old primary fenced when it can be reached (stopped, marked
+ * standby: never two primaries), the target prepared as in a switchover (slots, its synchronous
+ * replicas named before it takes writes, the other replicas cascading from it), promoted, PgBouncer
+ * repointed and RESUMEd — then the slower converge. A replica that can no longer follow is rewound
+ * in the same run. The old primary comes back with `pgtasks rejoin`.
  */
 export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOptions): Promise<void> {
+  const started = Date.now();
   const gathered = await gatherCluster(run, spec);
-  const nodes = gathered.members;
   const refuse = (why: string) => run.refuse(`failover ${spec.name}: ${why}; nothing was changed`);
-  const running = nodes.filter((n) => n.facts?.state === 'PRIMARY' && n.facts.running);
-  // The old primary: a PRIMARY we can see, else the host the replicas were following.
-  const upstreams = new Set(nodes.map((n) => n.facts?.upstream).filter(Boolean));
-  const old: Member | undefined =
-    nodes.find((n) => n.facts?.state === 'PRIMARY')?.member ?? nodes.find((n) => !n.facts && upstreams.has(n.member.address))?.member;
-  if (running.length === 1 && !opts.force) return refuse(`${running[0]!.member.host} is a running primary; use migrate-to-master (or --force to fail over anyway)`);
-  const replicas = nodes.filter((n) => n.facts?.state === 'REPLICA' && n.facts.running && n.member.vars.pg_state === 'present');
-  if (!replicas.length) return refuse('no running replica to promote');
-  const best = replicas.reduce((a, b) => (ahead(b.facts!, a.facts!) ? b : a));
-  let target = best;
-  if (opts.target) {
-    const wanted = replicas.find((r) => r.member.host === opts.target);
-    if (!wanted) return refuse(`--target ${opts.target} is not a running replica of ${spec.name}`);
-    if (ahead(best.facts!, wanted.facts!)) return refuse(`--target ${opts.target} (${wanted.facts!.lsn}) is behind ${best.member.host} (${best.facts!.lsn}): promoting it would lose transactions`);
-    target = wanted;
-  }
-  const fenceable = nodes.filter((n) => n.facts?.state === 'PRIMARY');
-  const unfenced = old && !nodes.find((n) => n.member.host === old.host)?.facts ? old.host : undefined;
+  const choice = chooseFailoverTarget(spec, gathered.members, opts);
+  if ('refusal' in choice) return refuse(choice.refusal);
+  const { target, fence, old, unreachable } = choice;
+  const facts = new Map(gathered.members.filter((m) => m.facts).map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
+  const tf = facts.get(target.host)!;
+  const after = planAfterSwitchover(spec, target, undefined);
+  const sync = syncSetting(after.syncCandidates, spec.syncReplicas);
+  const others = after.replicas.map((r) => r.member).filter((m) => facts.get(m.host)?.state === 'REPLICA' && facts.get(m.host)?.running);
+  const diverged = others.filter((m) => cannotFollow(facts.get(m.host)!, { ...tf, running: true, history: undefined }, target.address));
+  const cascading = others.filter((m) => !diverged.includes(m));
   run.message(
-    `plan: ${fenceable.length ? `fence ${fenceable.map((f) => f.member.host).join(', ')} (stop, mark standby); ` : ''}promote ${target.member.host} (timeline ${target.facts!.timeline}, ${target.facts!.lsn}); converge the other members${unfenced ? `; ${unfenced} is unreachable and cannot be fenced: make sure it is down` : ''}`,
+    `plan: pause PgBouncer; ${fence.length ? `fence ${fence.map((f) => f.host).join(', ')} (stop, mark standby); ` : ''}` +
+      `prepare ${target.host} (slots, synchronous_standby_names '${sync}')${cascading.length ? `, ${cascading.map((m) => m.host).join(', ')} stream from it` : ''}; ` +
+      `promote ${target.host} (timeline ${tf.timeline}, ${tf.lsn}); repoint and resume PgBouncer; converge the others` +
+      `${diverged.length ? `; rewind ${diverged.map((m) => m.host).join(', ')} (ahead of ${target.host})` : ''}${unreachable.length ? `; ${unreachable.join(', ')} unreachable and cannot be fenced: make sure it is down` : ''}`,
   );
   if (run.options.check) return;
-  if (!(await opts.confirm(`Promote ${target.member.host} to primary of ${spec.name}?`))) return refuse('not confirmed');
+  if (!(await opts.confirm(`Promote ${target.host} to primary of ${spec.name}?`))) return refuse('not confirmed');
 
-  for (const f of fenceable) {
-    const ctx = await run.context(f.member.host);
-    const s = { version: f.facts!.version, cluster: spec.name, systemd: gathered.systemd.get(f.member.host) ?? false };
-    await ctx.run(`${f.facts!.running ? `${pgServiceCommand(s, 'stop', 'immediate')} && ` : ''}install -o postgres -g postgres -m 0600 /dev/null ${dataDir(s.version, spec.name)}/standby.signal`);
-    run.emit({ type: 'step', host: f.member.host, step: 'failover: fence', status: 'changed', message: 'stopped and marked standby', check: false });
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+  const cc: ClusterContext = { spec, plan: after, version: tf.version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set() };
+  const reachable = { ...spec, members: spec.members.filter((m) => facts.has(m.host) && !fence.some((f) => f.host === m.host)) };
+  const emit = (host: string, step: string, message: string) => run.emit({ type: 'step', host, step: `failover: ${step}`, status: 'changed', message, check: false });
+  const fleet = await BouncerFleet.open(run, reachable, gathered.bouncers.keys(), creds.admin);
+  const targetCtx = await run.context(target.host);
+  const session = await pgSession(targetCtx, { user: ADMIN_USER, password: creds.admin, port: spec.port, database: 'postgres' });
+  let promotedAt = 0;
+  try {
+    await fleet.markPausing();
+    // Server connections to a dead primary may never be released: PAUSE holds new queries at once,
+    // and waiting for it to complete is pointless, so it is bounded short and not required.
+    await fleet.pause({ timeoutMs: 500, keepPausedOnTimeout: true });
+    fleet.hosts.forEach((h) => emit(h, 'pause', 'PgBouncer paused: new queries wait'));
+    await Promise.all([
+      ...fence.map(async (f) => {
+        const ctx = await run.context(f.host);
+        const s = { version: tf.version, cluster: spec.name, systemd: gathered.systemd.get(f.host) ?? false };
+        await ctx.run(`${facts.get(f.host)!.running ? `${pgServiceCommand(s, 'stop', 'immediate')} && ` : ''}install -o postgres -g postgres -m 0600 /dev/null ${quote(`${dataDir(s.version, spec.name)}/standby.signal`)}`);
+        emit(f.host, 'fence', 'stopped and marked standby');
+      }),
+      (async () => {
+        const slots = after.replicas.map((r) => slotName(r.member.host));
+        if (slots.length) await session.query(slots.map((s) => `select pg_create_physical_replication_slot(${lit(s)}) where not exists (select 1 from pg_replication_slots where slot_name = ${lit(s)})`).join(';\n'));
+        const file = syncFile(tf.version, spec.name, sync, spec.syncReplicas);
+        await targetCtx.put(file.path, file.content, { owner: file.owner, group: file.group, mode: file.mode });
+        await session.query('select pg_reload_conf()');
+      })(),
+      ...cascading.map(async (m) => {
+        const ctx = await run.context(m.host);
+        const conf = configFiles(cc, m.host).find((f) => f.path.endsWith('/postgresql.conf'))!;
+        await ctx.put(conf.path, conf.content, { owner: conf.owner, group: conf.group, mode: conf.mode });
+        await psql(ctx, spec.port, 'select pg_reload_conf();');
+      }),
+      ...fleet.hosts.map(async (h) => {
+        const ini = pgbouncerFiles(spec, h, target.address, []).find((f) => f.path === PGBOUNCER_INI)!;
+        await (await run.context(h)).put(ini.path, ini.content, { owner: ini.owner, group: ini.group, mode: ini.mode });
+      }),
+    ]);
+    await promoteNow(session);
+    promotedAt = Date.now();
+    emit(target.host, 'promote', `promoted at ${tf.lsn} (timeline ${tf.timeline}); synchronous_standby_names '${sync}'`);
+    if (sync && cascading.length) {
+      // Commits wait for a sync replica: resuming clients before one streams would only move the wait.
+      const missing = await waitForStreaming(session, cascading.map((m) => slotName(m.host)), 5000);
+      if (missing.length === cascading.length) run.message(`no replica streams from ${target.host} yet: commits wait until one does`);
+    }
+    await fleet.command(['RELOAD', 'RECONNECT']);
+  } finally {
+    const failed = await fleet.resume();
+    for (const f of failed) run.message(`RESUME failed on ${f}: the next pgtasks run on this cluster resumes it`);
+    fleet.hosts.forEach((h) => emit(h, 'resume', `PgBouncer resumed${promotedAt ? ` on ${target.host}` : ''}`));
+    await Promise.all([session.close(), fleet.close()]);
   }
-  // The checkpoint puts the new timeline in the control file, where pg_rewind (rejoin) looks for it.
-  await psql(await run.context(target.member.host), spec.port, 'select pg_promote(true, 60);\nCHECKPOINT;');
-  run.emit({ type: 'step', host: target.member.host, step: 'failover: promote', status: 'changed', message: `promoted at ${target.facts!.lsn}`, check: false });
-  const exclude = [...new Set([...fenceable.map((f) => f.member.host), ...(old ? [old.host] : []), ...nodes.filter((n) => !n.facts).map((n) => n.member.host)])];
+  const writesBackMs = Date.now() - started;
+
+  for (const m of diverged) {
+    const error = await rewindReplica(run, spec, m.host, target, facts.get(m.host), gathered.systemd.get(m.host) ?? false);
+    if (error) run.emit({ type: 'step', host: m.host, step: 'failover: rewind', status: 'failed', message: error, check: false });
+  }
+  const exclude = [...new Set([...fence.map((f) => f.host), ...(old ? [old.host] : []), ...unreachable])];
   await configureCluster(run, spec, { exclude });
-  run.message(`failover done: ${target.member.host} is primary of ${spec.name}; bring ${exclude.join(', ') || 'the old primary'} back with 'pgtasks rejoin --host HOST'`);
+  // The premise of a failover is a dead primary: its being unreachable is not this run's failure.
+  for (const h of unreachable) run.excuseUnreachable(h);
+  const text = `failover done: ${target.host} is primary of ${spec.name} (clients released ${writesBackMs} ms after the start); bring ${exclude.join(', ') || 'the old primary'} back with 'pgtasks rejoin --host HOST'`;
+  run.emit({ type: 'result', task: 'failover', data: { cluster: spec.name, primary: target.host, writesBackMs, excluded: exclude }, text });
 }

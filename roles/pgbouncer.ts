@@ -6,6 +6,8 @@ import { render } from '../src/engine/templates.js';
 import { filesStep, type FileSpec } from '../src/steps/files.js';
 import { psql } from '../src/steps/postgres.js';
 import { pgSession, withTimeout } from '../src/steps/pg-client.js';
+import { resumeBouncer } from '../src/cluster/bouncer-fleet.js';
+import { PAUSED_MARKER } from '../src/facts/pgbouncer.js';
 import { fact } from '../src/engine/fact.js';
 import { systemFact, type SystemFacts } from '../src/facts/system.js';
 import type { ClusterSpec } from '../src/cluster/vars.js';
@@ -58,11 +60,15 @@ async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
   return r.code === 0;
 }
 
-/** One admin-console session on the host's PgBouncer for a few commands (RELOAD, RECONNECT, RESUME). */
-export async function bouncerAdmin(ctx: HostContext, port: number, password: string, commands: string[]): Promise<void> {
+/** One admin-console session on the host's PgBouncer: RELOAD and RECONNECT when asked, then RESUME (and its marker goes). */
+async function bouncerAdmin(ctx: HostContext, port: number, password: string, reload: boolean, resume: boolean): Promise<void> {
   const session = await withTimeout(pgSession(ctx, { port, user: ADMIN_USER, password, database: 'pgbouncer', timeoutMs: 5000 }), 5000, 'connecting to PgBouncer');
   try {
-    for (const c of commands) await withTimeout(session.query(c), 5000, c);
+    if (reload) for (const c of ['RELOAD', 'RECONNECT']) await withTimeout(session.query(c), 5000, c);
+    if (resume) {
+      await resumeBouncer(session);
+      await ctx.run(`rm -f ${PAUSED_MARKER}`);
+    }
   } finally {
     await session.close();
   }
@@ -98,7 +104,7 @@ export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
     ].filter(Boolean);
     return change(what.join(', '), async () => {
       // RECONNECT moves pooled server connections to the new route as they are released.
-      await bouncerAdmin(ctx, vars.pg_pgbouncer_port, cc.creds.admin, [...(reload ? ['RELOAD', 'RECONNECT'] : []), ...(resume ? ['RESUME'] : [])]);
+      await bouncerAdmin(ctx, vars.pg_pgbouncer_port, cc.creds.admin, reload, resume);
       ctx.notified.delete('pgbouncer-reload');
     });
   });

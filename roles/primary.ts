@@ -90,7 +90,8 @@ export function rolesStep(cc: ClusterContext): Step {
     if (!sql.length) return ok(`${wanted.map((w) => w.name).join(', ')} up to date`);
     return change(what.join(', '), async () => {
       cc.touched.add(ctx.host);
-      await psql(ctx, cc.spec.port, `${sql.join(';\n')};`);
+      // pgtasks' own roles must not wait for a sync replica that waits for this run to be built.
+      await psql(ctx, cc.spec.port, `set synchronous_commit = local;\n${sql.join(';\n')};`);
     });
   });
 }

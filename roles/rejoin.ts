@@ -2,9 +2,10 @@ import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
 import { gatherCluster } from '../src/cluster/gather.js';
 import { runTagAssignment } from '../src/cluster/lock.js';
 import { currentPrimary } from '../src/cluster/switchover-checks.js';
-import type { ClusterSpec } from '../src/cluster/vars.js';
+import type { ClusterSpec, Member } from '../src/cluster/vars.js';
+import { quote } from '../src/connection/shell.js';
 import type { Run } from '../src/engine/run.js';
-import { confDir, dataDir } from '../src/facts/postgres.js';
+import { confDir, dataDir, type PgNodeFacts } from '../src/facts/postgres.js';
 import { pgServiceCommand, psql } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
 
@@ -12,6 +13,7 @@ import { configureCluster } from './cluster.js';
  * rejoin: brings a failed or former primary back as a replica of the current primary. pg_rewind
  * rewinds it to the point where timelines forked (finishing crash recovery first when it was not shut
  * down cleanly); --full instead moves its data directory aside (kept, renamed) and re-clones.
+ * Nothing is touched before the host is known to hold this cluster's data (same system identifier).
  */
 export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: boolean): Promise<void> {
   const gathered = await gatherCluster(run, spec);
@@ -19,10 +21,14 @@ export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: bo
   const me = gathered.members.find((m) => m.member.host === host);
   if (!me) return refuse(`${host} is not a member of cluster ${spec.name}`);
   if (!me.facts) return refuse(`${host} is unreachable`);
+  if (me.facts.state === 'UNKNOWN') return refuse(`${host}: ${me.facts.detail ?? 'its state cannot be read'}`);
   const primary = currentPrimary(gathered.members.filter((m) => m.member.host !== host));
   if (!primary) return refuse(`no running primary among the other members to rejoin`);
+  const pf = gathered.members.find((m) => m.member.host === primary.host)!.facts!;
   const f = me.facts;
-  const s = { version: f.version, cluster: spec.name, systemd: gathered.systemd.get(host) ?? false };
+  if (f.systemIdentifier && pf.systemIdentifier && f.systemIdentifier !== pf.systemIdentifier) {
+    return refuse(`${host} holds another cluster's data (system identifier ${f.systemIdentifier}, ${primary.host} has ${pf.systemIdentifier}); it is not a former member: move that data directory aside yourself if it is not needed, or fix the inventory`);
+  }
   const dir = dataDir(f.version, spec.name);
   // Configured for the primary is not enough: a replica whose WAL forked off stays 'waiting for WAL'.
   const following = f.state === 'REPLICA' && f.running && f.upstream === primary.address && f.walReceiverStatus === 'streaming';
@@ -32,35 +38,51 @@ export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: bo
   const emit = (step: string, message: string) => run.emit({ type: 'step', host, step: `rejoin: ${step}`, status: 'changed', message, check: false });
 
   if (!following || full) {
-    if (f.running) {
-      await ctx.run(pgServiceCommand(s, 'stop', 'fast'));
-      emit('stop', 'stopped');
-    }
     if (full && f.state !== 'EMPTY' && f.state !== 'DEACTIVATED') {
+      if (f.running) {
+        await ctx.run(pgServiceCommand({ version: f.version, cluster: spec.name, systemd: gathered.systemd.get(host) ?? false }, 'stop', 'fast'));
+        emit('stop', 'stopped');
+      }
       const aside = `${dir}.rejoin-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
-      await ctx.run(`mv ${dir} ${aside}`);
+      await ctx.run(`mv ${quote(dir)} ${quote(aside)}`);
       emit('set aside', `${dir} kept as ${aside}; cloning afresh`);
     } else if (f.state === 'PRIMARY' || f.state === 'REPLICA') {
-      const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
-      // pg_rewind reads the source's timeline from its control file, which a fresh promotion updates only at the next checkpoint.
-      await psql(await run.context(primary.host), spec.port, 'CHECKPOINT;');
-      // The admin password reaches the host only as a 0600 passfile for this one command.
-      const passfile = `/tmp/pgtasks-rewind-${process.pid}`;
-      await ctx.put(passfile, `*:${spec.port}:*:${ADMIN_USER}:${creds.admin}\n`, { owner: 'postgres', group: 'postgres', mode: '0600' });
-      // pg_rewind finishes an interrupted crash recovery in single-user mode, which refuses standby mode.
-      await ctx.run(`rm -f ${dir}/standby.signal`);
-      const r = await ctx.run(
-        `${runTagAssignment(spec.name)} /usr/lib/postgresql/${f.version}/bin/pg_rewind --target-pgdata=${dir} --config-file=${confDir(f.version, spec.name)}/postgresql.conf --source-server='host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}' 2>&1; status=$?; rm -f ${passfile}; exit $status`,
-        { user: 'postgres', allowFailure: true },
-      );
-      if (r.code !== 0) {
-        await ctx.run(`install -o postgres -g postgres -m 0600 /dev/null ${dir}/standby.signal`);
-        run.refuse(`rejoin ${host}: pg_rewind failed: ${r.stdout.trim().split('\n').slice(-3).join(' / ')}; ${host} is stopped and marked standby; try --full`);
-        return;
-      }
-      await ctx.run(`install -o postgres -g postgres -m 0600 /dev/null ${dir}/standby.signal`);
-      emit('pg_rewind', `rewound from ${primary.host}: ${r.stdout.trim().split('\n').pop()}`);
+      const error = await rewindReplica(run, spec, host, primary, f, gathered.systemd.get(host) ?? false);
+      if (error) return void run.refuse(`rejoin ${host}: ${error}`);
     }
   }
   await configureCluster(run, spec);
+}
+
+/**
+ * Stops a node and pg_rewinds it from `primary`, leaving it stopped and marked standby for the
+ * converge to start. Returns why it failed (the node is then stopped and marked standby), or undefined.
+ */
+export async function rewindReplica(run: Run, spec: ClusterSpec, host: string, primary: Member, f?: PgNodeFacts, systemd = false): Promise<string | undefined> {
+  const ctx = await run.context(host);
+  const version = f?.version ?? Number((await ctx.run(`ls /var/lib/postgresql | sort -n | tail -1`)).stdout.trim());
+  const dir = dataDir(version, spec.name);
+  const emit = (step: string, message: string) => run.emit({ type: 'step', host, step: `rejoin: ${step}`, status: 'changed', message, check: false });
+  const s = { version, cluster: spec.name, systemd };
+  if (f?.running ?? true) {
+    await ctx.run(`${pgServiceCommand(s, 'stop', 'fast')} 2>/dev/null || true`);
+    emit('stop', 'stopped');
+  }
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+  // pg_rewind reads the source's timeline from its control file, which a fresh promotion updates only at the next checkpoint.
+  await psql(await run.context(primary.host), spec.port, 'CHECKPOINT;');
+  // The admin password reaches the host only as a 0600 passfile for this one command.
+  const passfile = `/tmp/pgtasks-rewind-${process.pid}`;
+  await ctx.put(passfile, `*:${spec.port}:*:${ADMIN_USER}:${creds.admin}\n`, { owner: 'postgres', group: 'postgres', mode: '0600' });
+  // pg_rewind finishes an interrupted crash recovery in single-user mode, which refuses standby mode.
+  await ctx.run(`rm -f ${quote(`${dir}/standby.signal`)}`);
+  const source = `host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}`;
+  const r = await ctx.run(
+    `${runTagAssignment(spec.name)} /usr/lib/postgresql/${version}/bin/pg_rewind --target-pgdata=${quote(dir)} --config-file=${quote(`${confDir(version, spec.name)}/postgresql.conf`)} --source-server=${quote(source)} 2>&1; status=$?; rm -f ${passfile}; exit $status`,
+    { user: 'postgres', allowFailure: true },
+  );
+  await ctx.run(`install -o postgres -g postgres -m 0600 /dev/null ${quote(`${dir}/standby.signal`)}`);
+  if (r.code !== 0) return `pg_rewind failed: ${r.stdout.trim().split('\n').slice(-3).join(' / ')}; ${host} is stopped and marked standby; try 'pgtasks rejoin --host ${host} --full'`;
+  emit('pg_rewind', `rewound from ${primary.host}: ${r.stdout.trim().split('\n').pop()}`);
+  return undefined;
 }

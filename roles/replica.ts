@@ -56,7 +56,17 @@ export function staleSlotsStep(cc: ClusterContext, host: string): Step {
   return step('stale slots', async (ctx) => {
     if (ctx.check && !freshFacts(cc, host)) return skip('not running yet');
     const members = new Set(cc.spec.members.map((m) => slotName(m.host)));
-    const rows = freshFacts(cc, host)?.slots.map((s) => [s.name, s.active ? 't' : 'f']) ?? (await psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`));
+    const query = () => psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`);
+    let rows = freshFacts(cc, host)?.slots.map((s) => [s.name, s.active ? 't' : 'f']) ?? (await query());
+    // A replica repointed in this run (it cascaded from this host during a switchover) lets go of
+    // its slot here a moment after its reload: wait for that (bounded), so one run converges.
+    const held = () => rows.some((r) => members.has(r[0]!) && r[1] === 't');
+    if (held() && !ctx.check && [...cc.touched].some((h) => h !== host)) {
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        rows = await query();
+        if (!held()) break;
+      }
+    }
     warnUnknownSlots(ctx, cc, rows.map((r) => ({ name: r[0]!, active: r[1] === 't' })));
     const stale = rows.filter((r) => members.has(r[0]!) && r[1] === 'f').map((r) => r[0]!);
     if (!stale.length) return ok();

@@ -1,54 +1,67 @@
+import { BouncerFleet, PauseAborted } from '../src/cluster/bouncer-fleet.js';
+import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import { clusterCredentials, ADMIN_USER } from '../src/cluster/credentials.js';
 import { gatherCluster } from '../src/cluster/gather.js';
+import type { ClusterPlan } from '../src/cluster/plan.js';
 import { currentPrimary, PRIMARY_ACTIVITY_SQL, switchoverProblems, type PrimaryActivity } from '../src/cluster/switchover-checks.js';
-import type { ClusterSpec, Member } from '../src/cluster/vars.js';
+import { slotName, type ClusterSpec, type Member } from '../src/cluster/vars.js';
 import type { Status } from '../src/engine/events.js';
-import type { Run } from '../src/engine/run.js';
-import { dataDir, type PgNodeFacts } from '../src/facts/postgres.js';
-import { pgSession, withTimeout, type PgSession } from '../src/steps/pg-client.js';
-import { lit, pgServiceCommand, psql, type PgService } from '../src/steps/postgres.js';
 import type { HostContext } from '../src/engine/host-context.js';
+import type { Run } from '../src/engine/run.js';
+import type { PgNodeFacts } from '../src/facts/postgres.js';
+import { pgSession, type PgSession } from '../src/steps/pg-client.js';
+import { lit, psql } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
+import { configFiles } from './config.js';
 import { PGBOUNCER_INI, pgbouncerFiles } from './pgbouncer.js';
+import { fastStop, promoteNow, restartAsPrimary, waitForReplay, waitForStreaming } from './switchover-steps.js';
+import { syncFile, syncSetting } from './sync.js';
 
 export interface SwitchoverOptions {
   target: string;
   maxLagBytes: number;
   maxTxAgeSeconds: number;
   force: boolean;
+  /** How long PAUSE may wait for running transactions before the switchover is called off. */
   pauseTimeoutMs: number;
   catchupTimeoutMs: number;
 }
 
-interface Bouncer {
-  host: string;
-  session: PgSession;
-}
-
-/** Runs `fn` with Ctrl-C held off: the switchover finishes (or rolls back) and clients are resumed first. */
-async function shielded<T>(run: Run, fn: () => Promise<T>): Promise<T> {
-  const onSignal = () => run.message('interrupt received: finishing the switchover safely, clients will be resumed');
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await fn();
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+/** The cluster as it will be once `target` is primary: everybody else present is its replica, inventory order. */
+export function planAfterSwitchover(spec: ClusterSpec, target: Member, before: ClusterPlan | undefined): ClusterPlan {
+  const replicas = spec.members.filter((m) => m.host !== target.host && m.vars.pg_state === 'present').map((member) => ({ member, action: 'keep' as const }));
+  return {
+    cluster: spec.name,
+    primary: target,
+    primaryAction: 'keep',
+    replicas,
+    deactivate: before?.deactivate ?? [],
+    syncCandidates: spec.syncReplicas > 0 ? replicas.map((r) => slotName(r.member.host)) : [],
+    notes: [],
+  };
 }
 
 /**
- * migrate-to-master: moves the primary role to `target` with clients of PgBouncer seeing no error.
- * Prechecks first (nothing changes if one fails); then PgBouncers PAUSE, the old primary stops
- * cleanly and is marked a standby, the target replays up to its shutdown checkpoint and is promoted,
- * PgBouncers are repointed and RESUMEd (always, on every path). configure-cluster then converges the
- * rest: old primary as a replica of the target, other replicas repointed, slots, sync, service name.
+ * migrate-to-master: moves the primary role to `target` with PgBouncer clients seeing no error.
+ *
+ * Everything that can be done before clients wait is done first: checkpoint, the target's slots and
+ * its synchronous_standby_names (a standby ignores it; it is in effect the moment it is promoted, so
+ * no acknowledged commit ever lands on a primary without its sync replica), the other replicas
+ * cascading from the target (they follow its promotion by themselves), PgBouncer's new ini. Then,
+ * inside a bounded PAUSE: clean stop of the primary as a standby, the target replays its shutdown
+ * checkpoint, promotion, RELOAD, RESUME. configure-cluster then converges the rest.
  */
 export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOptions): Promise<void> {
   const timings: Record<string, number> = {};
   const t0 = Date.now();
-  const gathered = await gatherCluster(run, spec);
+  let gathered = await gatherCluster(run, spec);
+  if ([...gathered.bouncers.values()].some((b) => b.paused)) {
+    // A switchover died half-way (its pause marker is still there): finish or undo it first.
+    run.message(`an interrupted switchover left PgBouncer paused: converging ${spec.name} first`);
+    if (run.options.check) return;
+    await configureCluster(run, spec);
+    gathered = await gatherCluster(run, spec);
+  }
   const primary = currentPrimary(gathered.members);
   const target = spec.members.find((m) => m.host === opts.target);
   let activity: PrimaryActivity | undefined;
@@ -63,39 +76,69 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   }
   const facts = new Map(gathered.members.map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
   const version = facts.get(primary.host)!.version;
-  const service = (host: string): PgService => ({ version, cluster: spec.name, systemd: gathered.systemd.get(host) ?? false });
-  const bouncerHosts = spec.members.filter((m) => m.vars.pg_pgbouncer).map((m) => m.host);
-  run.message(`plan: pause PgBouncer on ${bouncerHosts.join(', ') || 'no host'}; stop ${primary.host}; promote ${target.host} once it has replayed ${primary.host}'s shutdown checkpoint; repoint PgBouncer; resume; then ${primary.host} follows ${target.host}`);
-  if (run.options.check) return;
-  timings.prechecks = Date.now() - t0;
-
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+  const after = planAfterSwitchover(spec, target, undefined);
+  const cc: ClusterContext = { spec, plan: after, version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set() };
+  const others = after.replicas.map((r) => r.member).filter((m) => m.host !== primary.host && facts.get(m.host)?.state === 'REPLICA' && facts.get(m.host)?.running);
+  // Cascading early keeps the old primary's sync replica count only while one sync replica is asked for.
+  const cascadeEarly = spec.syncReplicas <= 1;
+  const sync = syncSetting(after.syncCandidates, spec.syncReplicas);
+  run.message(
+    `plan: prepare (checkpoint on ${primary.host}; slots ${after.replicas.map((r) => slotName(r.member.host)).join(', ') || 'none'} and synchronous_standby_names '${sync}' on ${target.host}` +
+      `${others.length ? `; ${others.map((m) => m.host).join(', ')} stream from ${target.host}${cascadeEarly ? '' : ' (inside the pause)'}` : ''}; PgBouncer ini pointing at ${target.address}); ` +
+      `pause PgBouncer (at most ${opts.pauseTimeoutMs} ms); stop ${primary.host} cleanly and mark it standby; promote ${target.host} once it has replayed the shutdown checkpoint; reload and resume PgBouncer; then ${primary.host} follows ${target.host}`,
+  );
+  if (run.options.check) return;
+
   const step = (host: string, name: string, status: Status, message: string) => run.emit({ type: 'step', host, step: `switchover: ${name}`, status, message, check: false });
   const primaryCtx = await run.context(primary.host);
   const targetCtx = await run.context(target.host);
-  const admin = { user: ADMIN_USER, password: creds.admin };
-  const targetSession = await pgSession(targetCtx, { ...admin, port: spec.port, database: 'postgres' });
-  const bouncers: Bouncer[] = await Promise.all(
-    bouncerHosts.map(async (host) => ({
-      host,
-      session: await pgSession(await run.context(host), { ...admin, port: spec.members.find((m) => m.host === host)!.vars.pg_pgbouncer_port, database: 'pgbouncer' }),
-    })),
-  );
-  // A checkpoint now makes the shutdown checkpoint, inside the pause, short.
-  let t = Date.now();
-  await psql(primaryCtx, spec.port, 'CHECKPOINT;');
-  timings.checkpoint = Date.now() - t;
-
+  const admin = { user: ADMIN_USER, password: creds.admin, database: 'postgres' };
+  const [targetSession, primarySession, fleet] = await Promise.all([
+    pgSession(targetCtx, { ...admin, port: spec.port }),
+    pgSession(primaryCtx, { ...admin, port: spec.port }),
+    BouncerFleet.open(run, spec, gathered.bouncers.keys(), creds.admin),
+  ]);
   let promoted = false;
-  await shielded(run, async () => {
+  // Until the old primary is stopped, Ctrl-C (or SIGTERM) calls the switchover off at once: clients
+  // resumed, the preparation put back by the converge below.
+  const abort = new AbortController();
+  let stopping = false;
+  const onSignal = () => (stopping ? run.message('interrupt received: finishing the switchover safely, clients will be resumed') : abort.abort());
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    let t = Date.now();
+    const cascade = (hosts: Member[]) => Promise.all(hosts.map(async (m) => streamFrom(await run.context(m.host), cc, m.host)));
+    await Promise.all([
+      primarySession.query('CHECKPOINT'),
+      prepareTarget(targetCtx, targetSession, cc),
+      ...fleet.hosts.map(async (h) => {
+        const ini = pgbouncerFiles(spec, h, target.address, []).find((f) => f.path === PGBOUNCER_INI)!;
+        await (await run.context(h)).put(ini.path, ini.content, { owner: ini.owner, group: ini.group, mode: ini.mode });
+      }),
+      cascadeEarly && cascade(others),
+      fleet.markPausing(),
+    ]);
+    if (cascadeEarly && others.length && !abort.signal.aborted) {
+      const missing = await waitForStreaming(targetSession, others.map((m) => slotName(m.host)), 10_000);
+      if (missing.length) run.message(`${missing.join(', ')} not streaming from ${target.host} yet; the switchover goes on (they catch up after it)`);
+    }
+    timings.prepare = Date.now() - t;
+    if (abort.signal.aborted) throw new PauseAborted('interrupted before the pause');
     const pausedAt = Date.now();
     try {
-      await withTimeout(Promise.all(bouncers.map((b) => b.session.query('PAUSE'))), opts.pauseTimeoutMs, 'PAUSE of every PgBouncer (clients with long transactions?)');
+      await fleet.pause({
+        timeoutMs: opts.pauseTimeoutMs,
+        signal: abort.signal,
+        onWait: async (ms) => run.message(`waiting ${Math.round(ms / 1000)} s for PgBouncer to pause: ${await describeBusy(primarySession)}`),
+      });
       timings.pause = Date.now() - pausedAt;
-      bouncers.forEach((b) => step(b.host, 'pause', 'changed', 'PgBouncer paused: queries wait'));
+      fleet.hosts.forEach((h) => step(h, 'pause', 'changed', 'PgBouncer paused: queries wait'));
 
+      stopping = true;
       t = Date.now();
-      const finalLsn = await stopAsStandby(primaryCtx, service(primary.host), primary);
+      const [finalLsn] = await Promise.all([fastStop(primaryCtx, version, spec.name, primary.host), !cascadeEarly && cascade(others)]);
       timings.stop = Date.now() - t;
       step(primary.host, 'stop', 'changed', `stopped cleanly at ${finalLsn}, marked standby`);
 
@@ -104,72 +147,74 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
         await waitForReplay(targetSession, finalLsn, opts.catchupTimeoutMs);
         timings.catchup = Date.now() - t;
         t = Date.now();
-        await targetSession.query('select pg_promote(true, 60)');
+        await promoteNow(targetSession);
         promoted = true;
         timings.promote = Date.now() - t;
-        step(target.host, 'promote', 'changed', `replayed ${finalLsn}, promoted`);
+        step(target.host, 'promote', 'changed', `replayed ${finalLsn}, promoted; synchronous_standby_names '${sync}'`);
       } catch (err) {
         const inRecovery = await targetSession.query<{ r: boolean }>('select pg_is_in_recovery() as r').catch(() => [{ r: true }]);
         if (!inRecovery[0]!.r) promoted = true;
         else {
-          await restartAsPrimary(primaryCtx, service(primary.host));
+          await restartAsPrimary(primaryCtx, version, spec.name);
           step(primary.host, 'rollback', 'changed', `${target.host} was not promoted (${(err as Error).message}); ${primary.host} is primary again`);
           throw err;
         }
       }
-
       t = Date.now();
-      await Promise.all(
-        bouncers.map(async (b) => {
-          const ini = pgbouncerFiles(spec, b.host, target.address, []).find((f) => f.path === PGBOUNCER_INI)!;
-          await (await run.context(b.host)).put(ini.path, ini.content, { owner: ini.owner, group: ini.group, mode: ini.mode });
-          await b.session.query('RELOAD');
-          await b.session.query('RECONNECT');
-        }),
-      );
+      // The ini already names the target; PAUSE released every server connection, so RELOAD is enough.
+      await fleet.command(['RELOAD']);
       timings.repoint = Date.now() - t;
     } finally {
-      await Promise.all(bouncers.map((b) => b.session.query('RESUME').catch((err: Error) => run.message(`[${b.host}] RESUME failed: ${err.message}`))));
+      const failed = await fleet.resume();
       timings.clientsPaused = Date.now() - pausedAt;
-      bouncers.forEach((b) => step(b.host, 'resume', 'changed', `PgBouncer resumed${promoted ? ` on ${target.host}` : ''}`));
-      await Promise.all([targetSession.close(), ...bouncers.map((b) => b.session.close())]);
+      for (const f of failed) run.message(`RESUME failed on ${f}: the next pgtasks run on this cluster resumes it`);
+      fleet.hosts.forEach((h) => step(h, 'resume', failed.some((f) => f.startsWith(`${h}:`)) ? 'failed' : 'changed', `PgBouncer resumed${promoted ? ` on ${target.host}` : ''}`));
     }
-  }).catch((err: Error) => {
-    run.refuse(`migrate-to-master ${target.host}: ${err.message}`);
-  });
-  if (!promoted) return;
-
-  t = Date.now();
+  } catch (err) {
+    run.refuse(`migrate-to-master ${target.host}: ${(err as Error).message}${err instanceof PauseAborted ? `; clients resumed, ${primary.host} is still the primary (raise --pause-timeout, or wait for long transactions to end)` : ''}`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await Promise.all([targetSession.close(), primarySession.close(), fleet.close()]);
+  }
+  // Converge either way: after a promotion the old primary follows the target; after a refusal the
+  // preparation (cascading replicas, the target's sync setting, PgBouncer's ini) is put back.
+  if (!promoted) run.message(`putting the preparation back: ${primary.host} stays primary`);
+  const t = Date.now();
   await configureCluster(run, spec);
   timings.converge = Date.now() - t;
   timings.total = Date.now() - t0;
-  const text = `switchover ${primary.host} -> ${target.host}: clients paused ${timings.clientsPaused} ms (pause ${timings.pause} ms, stop ${timings.stop} ms, catch-up ${timings.catchup} ms, promote ${timings.promote} ms, repoint ${timings.repoint} ms); converge ${timings.converge} ms; total ${timings.total} ms`;
+  if (!promoted) return;
+  const text = `switchover ${primary.host} -> ${target.host}: clients paused ${timings.clientsPaused} ms (pause ${timings.pause} ms, stop ${timings.stop} ms, catch-up ${timings.catchup} ms, promote ${timings.promote} ms, repoint ${timings.repoint} ms); prepared in ${timings.prepare} ms; converge ${timings.converge} ms; total ${timings.total} ms`;
   run.emit({ type: 'result', task: 'migrate-to-master', data: { from: primary.host, to: target.host, timings }, text });
 }
 
-/** Clean (fast) stop, then standby.signal, so it can never come back as a second primary; returns the shutdown checkpoint LSN. */
-async function stopAsStandby(ctx: HostContext, s: PgService, primary: Member): Promise<string> {
-  const dir = dataDir(s.version, s.cluster);
-  const { stdout } = await ctx.run(`set -e
-${pgServiceCommand(s, 'stop', 'fast')}
-install -o postgres -g postgres -m 0600 /dev/null ${dir}/standby.signal
-/usr/lib/postgresql/${s.version}/bin/pg_controldata ${dir} | sed -n -e 's/^Database cluster state: *//p' -e 's/^Latest checkpoint location: *//p'`);
-  const [state, lsn] = stdout.trim().split('\n');
-  if (state !== 'shut down' || !lsn) throw new Error(`${primary.host} did not shut down cleanly (${state})`);
-  return lsn;
-}
-
-async function restartAsPrimary(ctx: HostContext, s: PgService): Promise<void> {
-  await ctx.run(`rm -f ${dataDir(s.version, s.cluster)}/standby.signal && ${pgServiceCommand(s, 'start')}`);
-}
-
-async function waitForReplay(session: PgSession, lsn: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await session.query<{ ok: boolean }>(`select pg_last_wal_replay_lsn() >= ${lit(lsn)}::pg_lsn as ok`);
-    if (row?.ok) return;
-    if (Date.now() > deadline) throw new Error(`the target did not replay up to ${lsn} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
+/** The target's slots for its future replicas, and its synchronous_standby_names, loaded while it is still a standby. */
+async function prepareTarget(ctx: HostContext, session: PgSession, cc: ClusterContext): Promise<void> {
+  const slots = cc.plan.replicas.map((r) => slotName(r.member.host));
+  if (slots.length) {
+    await session.query(
+      slots.map((s) => `select pg_create_physical_replication_slot(${lit(s)}) where not exists (select 1 from pg_replication_slots where slot_name = ${lit(s)})`).join(';\n'),
+    );
   }
+  const file = syncFile(cc.version, cc.spec.name, syncSetting(cc.plan.syncCandidates, cc.spec.syncReplicas), cc.spec.syncReplicas);
+  await ctx.put(file.path, file.content, { owner: file.owner, group: file.group, mode: file.mode });
+  await session.query('select pg_reload_conf()');
 }
 
+/** Points a replica at the target (its configuration as it will be after the switchover) and reloads. */
+async function streamFrom(ctx: HostContext, cc: ClusterContext, host: string): Promise<void> {
+  const conf = configFiles(cc, host).find((f) => f.path.endsWith('/postgresql.conf'))!;
+  await ctx.put(conf.path, conf.content, { owner: conf.owner, group: conf.group, mode: conf.mode });
+  await psql(ctx, cc.spec.port, 'select pg_reload_conf();');
+}
+
+/** What PAUSE is waiting for: the primary's transactions that still hold a server connection. */
+async function describeBusy(session: PgSession): Promise<string> {
+  // Only the statement's first word: its text may hold values nobody should find in a log.
+  const rows = await session.query<{ pid: number; age: string; verb: string; state: string }>(
+    `select pid, round(extract(epoch from now() - xact_start))::text || ' s' as age, upper(coalesce(substring(ltrim(query) from '^[A-Za-z]+'), '?')) as verb, state
+       from pg_stat_activity where backend_type = 'client backend' and xact_start is not null and pid <> pg_backend_pid() order by xact_start limit 3`,
+  );
+  return rows.length ? rows.map((r) => `pid ${r.pid} in a transaction for ${r.age} (${r.state}: ${r.verb})`).join('; ') : 'no open transaction seen on the primary';
+}

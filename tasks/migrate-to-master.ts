@@ -20,7 +20,7 @@ the target, the other replicas are repointed, the service name moves. Prints how
     maxLag: z.number().positive().default(16).describe('largest replication lag of the target accepted, in MB'),
     maxTxAge: z.number().positive().default(15).describe('oldest transaction on the primary accepted, in seconds'),
     force: z.boolean().default(false).describe('go on despite old transactions (they are cut by the stop)'),
-    pauseTimeout: z.number().positive().default(30).describe('seconds to wait for PgBouncer to pause'),
+    pauseTimeout: z.number().positive().default(5).describe("seconds PAUSE may wait for running transactions before the switchover is called off (clients resumed, nothing changed)"),
   }),
   async run(run, args) {
     const inventory = await run.inventory();
@@ -36,7 +36,8 @@ the target, the other replicas are repointed, the service name moves. Prints how
       maxTxAgeSeconds: args.maxTxAge,
       force: args.force,
       pauseTimeoutMs: args.pauseTimeout * 1000,
-      catchupTimeoutMs: 30_000,
+      // The target replays the shutdown checkpoint within milliseconds; clients wait while it does.
+      catchupTimeoutMs: 10_000,
     }));
   },
 });

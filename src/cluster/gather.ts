@@ -59,6 +59,7 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
       if (bouncer) bouncers.set(ctx.host, bouncer);
       const sections = splitBatchOutput(shell.stdout);
       const system = systemFact.parse(sections.get(systemFact.name) ?? '');
+      if (bouncer && system.pgbouncerPausedMarker) bouncer.paused = true;
       let f = parsePgNode(`${sections.get(fileFact.name) ?? ''}\n${live ?? ''}`, spec.name, spec.port);
       if (viaPg && live === undefined && f.running) {
         const withPsql = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port });
@@ -68,7 +69,7 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
       ctx.facts.set(fileFact.name, f);
       found.set(ctx.host, f);
       systemd.set(ctx.host, system.systemd);
-      run.emit({ type: 'step', host: ctx.host, step: 'facts', status: 'ok', message: describeNode(f), check: run.options.check });
+      run.emit({ type: 'step', host: ctx.host, step: 'facts', status: f.unreadable ? 'failed' : 'ok', message: describeNode(f), check: run.options.check });
     },
   );
   for (const h of [...outcome.unreachable, ...outcome.failed]) failures.set(h, outcome.unreachable.includes(h) ? 'unreachable' : 'facts failed');

@@ -54,8 +54,11 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
   const withData = nodes.filter((m) => m.facts.systemIdentifier);
   const ids = new Set(withData.map((m) => m.facts.systemIdentifier));
   if (ids.size > 1) {
-    // The running primary's data defines the cluster; without one, nobody can say which is foreign.
-    const own = primaries.find((p) => p.facts.running)?.facts.systemIdentifier;
+    // The data most members share defines the cluster; on a tie nobody can say which is foreign.
+    const votes = new Map<string, number>();
+    for (const m of withData) votes.set(m.facts.systemIdentifier!, (votes.get(m.facts.systemIdentifier!) ?? 0) + 1);
+    const ranked = [...votes].sort((a, b) => b[1] - a[1]);
+    const own = ranked[0]![1] > ranked[1]![1] ? ranked[0]![0] : undefined;
     const foreign = own ? withData.filter((m) => m.facts.systemIdentifier !== own) : [];
     throw refuse(
       foreign.length
@@ -89,7 +92,9 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
       primary = [...replicas].sort((a, b) => {
         const [ta, la] = advance(a.facts);
         const [tb, lb] = advance(b.facts);
-        return ta !== tb ? (tb > ta ? 1 : -1) : lb !== la ? (lb > la ? 1 : -1) : 0;
+        // Equal WAL: a running replica can be promoted at once (a stopped one is likely the old
+        // primary, stopped by a switchover that died before its promotion); then inventory order.
+        return ta !== tb ? (tb > ta ? 1 : -1) : lb !== la ? (lb > la ? 1 : -1) : Number(b.facts.running) - Number(a.facts.running);
       })[0]!;
       primaryAction = 'promote';
       notes.push(`no primary found: promoting ${primary.member.host}, the most advanced replica (timeline ${primary.facts.timeline}, ${primary.facts.lsn})`);

@@ -165,15 +165,21 @@ export class Run implements Reporter {
     this.emit({ type: 'message', text: mask(`REFUSED: ${text}`) });
   }
 
+  /** Hosts whose being unreachable is the task's premise (failover's dead primary), not a failure. */
+  private readonly excused = new Set<string>();
+  excuseUnreachable(host: string): void {
+    this.excused.add(host);
+  }
+
   /**
    * The exit code, as the README gives it: 2 when a host failed, else 4 when a host was unreachable
    * (a refused host key included), else 1 when a task refused (or flagged a problem), else 0.
    * Unreachable wins over a refusal: the refusal is usually because of it, and 4 says "retry later".
    */
   exitCode(): number {
-    const hosts = [...this.stats.values()];
-    if (hosts.some((s) => s.failed > 0)) return 2;
-    if (hosts.some((s) => s.unreachable > 0)) return 4;
+    const hosts = [...this.stats.entries()];
+    if (hosts.some(([, s]) => s.failed > 0)) return 2;
+    if (hosts.some(([h, s]) => s.unreachable > 0 && !this.excused.has(h))) return 4;
     return this.refusals.length || this.flags.length ? 1 : 0;
   }
 

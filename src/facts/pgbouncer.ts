@@ -1,6 +1,9 @@
 import type { HostContext } from '../engine/host-context.js';
 import { pgSession, withTimeout, type PgSession } from '../steps/pg-client.js';
 
+/** Present while pgtasks holds a PgBouncer PAUSEd: a run killed in between leaves it, and the next run RESUMEs. */
+export const PAUSED_MARKER = '/var/run/postgresql/pgbouncer.pgtasks-paused';
+
 /** What a running PgBouncer does now (its admin console), as opposed to what its ini file says. */
 export interface BouncerFacts {
   /** The host the cluster's databases are routed to now (SHOW DATABASES, the explicit `postgres` entry). */
@@ -23,6 +26,8 @@ export async function readBouncer(ctx: HostContext, port: number, user: string, 
   }
   try {
     const dbs = await withTimeout(session.query<{ name: string; host: string | null; paused: string | number }>('SHOW DATABASES'), timeoutMs, 'SHOW DATABASES');
+    // Besides asking PgBouncer, pgtasks keeps a marker beside the pid file while it pauses
+    // (PAUSED_MARKER, read by the shell facts): a killed run leaves it, and the next run resumes.
     const routed = dbs.find((d) => d.name === 'postgres') ?? dbs.find((d) => d.name !== 'pgbouncer' && d.host);
     const paused = (await globallyPaused(session, timeoutMs)) || dbs.some((d) => d.name !== 'pgbouncer' && String(d.paused) === '1');
     return { host: routed?.host ?? undefined, paused };

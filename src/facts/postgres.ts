@@ -12,6 +12,8 @@ export interface PgNodeFacts {
   state: NodeState;
   /** Why UNKNOWN, for the refusal message. */
   detail?: string;
+  /** The state could not be read at all (permissions, a failed command): an error for the host. */
+  unreadable?: boolean;
   running: boolean;
   systemIdentifier?: string;
   timeline?: number;
@@ -62,8 +64,6 @@ union all select 'lsn=' || coalesce((case when pg_is_in_recovery() then greatest
 union all select 'tli=' || (case when pg_is_in_recovery() then greatest((select received_tli from pg_stat_wal_receiver), (select max(('x' || substr(name, 1, 8))::bit(32)::int) from pg_ls_waldir() where name ~ '^[0-9A-F]{24}'), (select timeline_id from pg_control_checkpoint())) else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end)::text
 union all select 'history=' || replace(coalesce(pg_read_file('pg_wal/' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history', 0, 1048576, true), ''), E'\n', '|') where not pg_is_in_recovery()
 union all select 'replay_paused=' || pg_is_wal_replay_paused()::text where pg_is_in_recovery()
-union all select 'conf_stale=' || coalesce(bool_or((pg_stat_file(f, true)).modification >= date_trunc('second', pg_conf_load_time())), false)::text from (select sourcefile as f from pg_file_settings union select current_setting('hba_file') union select current_setting('ident_file')
-    union select regexp_replace(current_setting('config_file'), '[^/]+$', 'sync.conf')) files
 union all select 'conf_load=' || extract(epoch from pg_conf_load_time())::text
 union all select 'conf_error=' || coalesce(sourcefile, '?') || ':' || coalesce(sourceline::text, '?') || ': ' || error from pg_file_settings where error is not null
 union all select 'sync_names=' || current_setting('synchronous_standby_names')
@@ -107,8 +107,8 @@ running=0
 [ -f $D/postmaster.pid ] && read -r pid < $D/postmaster.pid && kill -0 "$pid" 2>/dev/null && running=1
 if [ $running = 1 ]; then
   echo running=1
-  # To the nanosecond: pg_stat_file's whole seconds cannot tell a file written just before a reload from one written just after.
-  stat -c 'confmtime=%.9Y' $E/postgresql.conf $E/pg_hba.conf $E/pg_ident.conf $E/sync.conf $D/postgresql.auto.conf 2>/dev/null
+  # Compared with pg_conf_load_time(): a file newer than the last load was never applied.
+  stat -c 'mtime=%.6Y' $E/postgresql.conf $E/pg_hba.conf $E/pg_ident.conf $E/sync.conf $D/postgresql.auto.conf 2>/dev/null
 ${opts.live === false ? '' : `  pgsu psql -X -A -t -q -p $P -d postgres -c "${PG_NODE_QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'`}
 elif [ -f $D/global/pg_control ]; then
   # Stopped: the control file is all there is to know.
@@ -170,7 +170,7 @@ export function parsePgNode(output: string, cluster: string, port: number): PgNo
     }),
     history: kv.has('history') ? kv.get('history')!.split('|').join('\n') : undefined,
     replayPaused: kv.get('replay_paused') === 'true',
-    confStale: kv.has('conf_load') && multi('confmtime').length ? Math.max(...multi('confmtime').map(Number)) > Number(kv.get('conf_load')) : kv.get('conf_stale') === 'true',
+    confStale: kv.has('conf_load') && multi('mtime').some((m) => Number(m) > Number(kv.get('conf_load'))),
     confErrors: multi('conf_error'),
     syncNames: kv.get('sync_names'),
   };
@@ -179,6 +179,7 @@ export function parsePgNode(output: string, cluster: string, port: number): PgNo
     // Never guess: a node whose state could not be read in full is UNKNOWN, and the plan refuses.
     f.state = 'UNKNOWN';
     f.detail = errors.length ? errors.join('; ') : 'the facts script did not finish';
+    f.unreadable = true;
     return f;
   }
   if (kv.get('datadir') !== 'nonempty') {

@@ -10,6 +10,8 @@ export interface SystemFacts {
   hasSudo: boolean;
   pgbouncerInstalled: boolean;
   pgbouncerRunning: boolean;
+  /** pgtasks' marker of a PAUSE it has not lifted yet (see PAUSED_MARKER). */
+  pgbouncerPausedMarker: boolean;
 }
 
 export const systemFact: Fact<SystemFacts> = {
@@ -23,6 +25,7 @@ export const systemFact: Fact<SystemFacts> = {
     'command -v sudo >/dev/null && echo sudo=1 || echo sudo=0',
     '[ -x /usr/sbin/pgbouncer ] && echo pgbouncer=1',
     'P=/var/run/postgresql/pgbouncer.pid; [ -f $P ] && read -r p < $P && kill -0 "$p" 2>/dev/null && echo pgbouncer_running=1',
+    '[ -f /var/run/postgresql/pgbouncer.pgtasks-paused ] && echo pgbouncer_paused_marker=1',
   ].join('\n'),
   parse(output) {
     const kv = new Map(output.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
@@ -34,6 +37,7 @@ export const systemFact: Fact<SystemFacts> = {
       hasSudo: kv.get('sudo') === '1',
       pgbouncerInstalled: kv.get('pgbouncer') === '1',
       pgbouncerRunning: kv.get('pgbouncer_running') === '1',
+      pgbouncerPausedMarker: kv.get('pgbouncer_paused_marker') === '1',
     };
   },
 };

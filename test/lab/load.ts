@@ -2,6 +2,8 @@ import pg from 'pg';
 
 export interface LoadResult {
   committed: number[];
+  /** When each commit was acknowledged (ms since the epoch), in commit order. */
+  commitTimes: number[];
   failures: string[];
   longestGapMs: number;
   attempts: number;
@@ -65,7 +67,7 @@ export function startLoad(host: string, port: number, password: string, maxMs = 
       const sorted = [...commitTimes].sort((a, b) => a - b);
       let longestGapMs = 0;
       for (let i = 1; i < sorted.length; i++) longestGapMs = Math.max(longestGapMs, sorted[i]! - sorted[i - 1]!);
-      return { committed, failures, longestGapMs, attempts };
+      return { committed, commitTimes: sorted, failures, longestGapMs, attempts };
     },
   };
 }

@@ -15,7 +15,7 @@ describe('fact batching', () => {
 
   test('system facts parse', () => {
     const f = systemFact.parse('hostname=h1\nos=Debian GNU/Linux 12 (bookworm)\nmajors=16 15 \nsystemd=0\nsudo=1');
-    expect(f).toEqual({ hostname: 'h1', os: 'Debian GNU/Linux 12 (bookworm)', postgresMajors: [15, 16], systemd: false, hasSudo: true, pgbouncerInstalled: false, pgbouncerRunning: false });
+    expect(f).toEqual({ hostname: 'h1', os: 'Debian GNU/Linux 12 (bookworm)', postgresMajors: [15, 16], systemd: false, hasSudo: true, pgbouncerInstalled: false, pgbouncerRunning: false, pgbouncerPausedMarker: false });
   });
 
   test('pg_lsclusters output parses, noise ignored', () => {

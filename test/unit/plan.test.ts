@@ -25,12 +25,12 @@ const node = (m: Member, f?: PgNodeFacts, unreachable?: string): MemberFacts => 
 describe('planning a cluster from facts', () => {
   const [h1, h2, h3] = [member('h1'), member('h2'), member('h3')];
 
-  test('a new cluster bootstraps the first host, others are cloned; sync = first N replicas', () => {
+  test('a new cluster bootstraps the first host, others are cloned; every replica is a sync candidate', () => {
     const plan = planCluster(spec([h1, h2, h3], 1), [node(h1, facts('EMPTY')), node(h2, facts('EMPTY')), node(h3, facts('EMPTY'))]);
     expect(plan.primary.host).toBe('h1');
     expect(plan.primaryAction).toBe('bootstrap');
     expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([['h2', 'clone'], ['h3', 'clone']]);
-    expect(plan.syncCandidates).toEqual(['h2']);
+    expect(plan.syncCandidates).toEqual(['h2', 'h3']);
   });
 
   test('pg_primary picks the bootstrap host', () => {
@@ -73,8 +73,10 @@ describe('planning a cluster from facts', () => {
     refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, undefined, 'unreachable')]), /h2 is unreachable.*nothing was changed/);
     refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('PRIMARY', { running: false }))]), /split brain: h1 \(running\) and h2 \(stopped\)/);
     refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('UNKNOWN', { detail: 'not empty' }))]), /h2: not empty/);
-    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { systemIdentifier: '9' }))]), /different clusters/);
-    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { timeline: 2 }))]), /timeline 2, ahead of primary h1/);
+    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { systemIdentifier: '9' }))]), /members hold different clusters' data \(system identifiers h1=7000, h2=9\)/);
+    // Two members agree: the third holds another cluster's data (a running primary of its own is no split brain).
+    refused(() => planCluster(spec([h1, h2, h3]), [node(h1, facts('PRIMARY', { systemIdentifier: '9' })), node(h2, facts('PRIMARY')), node(h3, facts('REPLICA'))]), /^cluster main: h1 holds another cluster's data \(system identifier 9, not 7000\)/);
+    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { timeline: 2 }))]), /holds WAL of timeline 2, later than primary h1/);
   });
 
   test('pg_state: absent deactivates a replica and refuses on the primary', () => {
@@ -89,5 +91,36 @@ describe('planning a cluster from facts', () => {
   test('a deactivated member that is present again is rebuilt as a replica', () => {
     const plan = planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('DEACTIVATED'))]);
     expect(plan.replicas).toEqual([{ member: h2, action: 'clone' }]);
+  });
+
+  test('a replica whose WAL went past the fork of the primary timeline is marked diverged, with why', () => {
+    const history = '1\t0/3000000\tno recovery target specified';
+    const primary = facts('PRIMARY', { timeline: 2, lsn: '0/5000000', history });
+    const behind = facts('REPLICA', { timeline: 1, lsn: '0/2FFFFFF', running: false });
+    const past = facts('REPLICA', { timeline: 1, lsn: '0/3800000', running: false });
+    const plan = planCluster(spec([h1, h2, h3], 1), [node(h1, primary), node(h2, behind), node(h3, past)]);
+    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([['h2', 'keep'], ['h3', 'diverged']]);
+    expect(plan.replicas[1]!.reason).toMatch(/forked off timeline 1 at 0\/3000000, before this replica's position 0\/3800000/);
+  });
+
+  test('a streaming replica read a moment after its primary is never "ahead" of it', () => {
+    const primary = facts('PRIMARY', { lsn: '0/3000000' });
+    const streaming = facts('REPLICA', { lsn: '0/3000100', walReceiverStatus: 'streaming', upstream: h1.address });
+    const plan = planCluster(spec([h1, h2]), [node(h1, primary), node(h2, streaming)]);
+    expect(plan.replicas.map((r) => r.action)).toEqual(['keep']);
+    const stopped = facts('REPLICA', { lsn: '0/3000100', running: false });
+    expect(planCluster(spec([h1, h2]), [node(h1, primary), node(h2, stopped)]).replicas.map((r) => r.action)).toEqual(['diverged']);
+  });
+
+  test('no primary: the replica holding the most WAL is promoted; on a tie a running one beats a stopped one', () => {
+    const oldPrimaryStopped = facts('REPLICA', { running: false, timeline: 3, lsn: '0/5000028' });
+    const target = facts('REPLICA', { running: true, timeline: 3, lsn: '0/5000028' });
+    const behind = facts('REPLICA', { running: true, timeline: 3, lsn: '0/4000000' });
+    const plan = planCluster(spec([h1, h2, h3]), [node(h1, oldPrimaryStopped), node(h2, target), node(h3, behind)]);
+    expect([plan.primaryAction, plan.primary.host]).toEqual(['promote', 'h2']);
+  });
+
+  test('a replica holding WAL of a later timeline than the primary: refused (the primary is the stale one)', () => {
+    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY', { running: false })), node(h2, facts('REPLICA', { timeline: 2 }))]), /h2 holds WAL of timeline 2, later than primary h1/);
   });
 });

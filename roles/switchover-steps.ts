@@ -1,0 +1,65 @@
+import type { HostContext } from '../src/engine/host-context.js';
+import { dataDir } from '../src/facts/postgres.js';
+import { quote } from '../src/connection/shell.js';
+import type { PgSession } from '../src/steps/pg-client.js';
+import { lit } from '../src/steps/postgres.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Clean (fast) shutdown of a primary by signal, watched at 10 ms steps (pg_ctl polls at 100 ms,
+ * and pg_ctlcluster adds a Perl start-up: both inside the clients' pause), then standby.signal so
+ * it can never come back as a second primary. Returns the shutdown checkpoint's LSN.
+ */
+export async function fastStop(ctx: HostContext, version: number, cluster: string, host: string): Promise<string> {
+  const dir = quote(dataDir(version, cluster));
+  const { stdout } = await ctx.run(`set -e
+D=${dir}
+pid=$(head -1 "$D/postmaster.pid")
+kill -INT "$pid"
+n=0; while kill -0 "$pid" 2>/dev/null; do n=$((n+1)); [ $n -gt 6000 ] && { echo "still running after 60 s" >&2; exit 1; }; sleep 0.01; done
+install -o postgres -g postgres -m 0600 /dev/null "$D/standby.signal"
+/usr/lib/postgresql/${version}/bin/pg_controldata "$D" | sed -n -e 's/^Database cluster state: *//p' -e 's/^Latest checkpoint location: *//p'`);
+  const [state, lsn] = stdout.trim().split('\n');
+  if (state !== 'shut down' || !lsn) throw new Error(`${host} did not shut down cleanly (${state})`);
+  return lsn;
+}
+
+/** The old primary takes writes again (the target could not be promoted). */
+export async function restartAsPrimary(ctx: HostContext, version: number, cluster: string): Promise<void> {
+  await ctx.run(`rm -f ${quote(`${dataDir(version, cluster)}/standby.signal`)} && pg_ctlcluster ${version} ${quote(cluster)} start`);
+}
+
+/** Polls (5 ms) until the standby has replayed `lsn`. */
+export async function waitForReplay(session: PgSession, lsn: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await session.query<{ ok: boolean }>(`select pg_last_wal_replay_lsn() >= ${lit(lsn)}::pg_lsn as ok`);
+    if (row?.ok) return;
+    if (Date.now() > deadline) throw new Error(`the target did not replay up to ${lsn} within ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+/** Promotes without pg_promote's own 100 ms polling: asks, then watches at 5 ms steps. */
+export async function promoteNow(session: PgSession, timeoutMs = 60_000): Promise<void> {
+  await session.query('select pg_promote(false)');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await session.query<{ r: boolean }>('select pg_is_in_recovery() as r');
+    if (row && !row.r) return;
+    if (Date.now() > deadline) throw new Error(`promotion did not finish within ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+/** Waits (bounded) until these application names stream from the session's server; returns those that do not. */
+export async function waitForStreaming(session: PgSession, names: string[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await session.query<{ n: string }>(`select application_name as n from pg_stat_replication where state = 'streaming'`);
+    const missing = names.filter((n) => !rows.some((r) => r.n === n));
+    if (!missing.length || Date.now() > deadline) return missing;
+    await sleep(50);
+  }
+}
