@@ -1,4 +1,5 @@
 import type { SettingChange } from './restart-order.js';
+import { closest } from './did-you-mean.js';
 
 /**
  * pg_parameters checked against what the server knows of its settings, before any file is written.
@@ -217,29 +218,9 @@ export function findSuspects(hosts: { host: string; parameters: Record<string, P
   return [...byKey.values()];
 }
 
-/** Optimal string alignment distance (a swap of two neighbours is one edit). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-/** The setting name `name` is most likely a typo of (about one edit per three letters), if any. */
 export function closestSetting(name: string, known: Iterable<string>): string | undefined {
-  const lower = name.toLowerCase();
-  let best: { name: string; d: number } | undefined;
-  for (const k of known) {
-    const d = distance(lower, k.toLowerCase());
-    if (!best || d < best.d || (d === best.d && k < best.name)) best = { name: k, d };
-  }
-  return best && best.d <= Math.max(1, Math.floor(name.length / 3)) ? best.name : undefined;
+  // Sorted: on a tie the alphabetically first name wins, whatever order the server listed them in.
+  return closest(name, [...known].sort());
 }
 
 /**
