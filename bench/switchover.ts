@@ -48,10 +48,13 @@ try {
   const { stdout: fout } = await promisify(execFile)(process.execPath, [bin, '-i', inventory, '--json', 'failover', '--yes'], { encoding: 'utf8' }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
   await new Promise((r) => setTimeout(r, 1000));
   const failed = await load.stop();
-  const back = failed.commitTimes.find((t) => t > killedAt);
+  // Commits acknowledged while the host was being killed still count as before; the outage is the
+  // gap around the failover's start.
+  const lastBefore = Math.max(killedAt, ...failed.commitTimes.filter((t) => t <= failoverAt));
+  const back = failed.commitTimes.find((t) => t > failoverAt);
   const released = fout.split('\n').filter((l) => l.includes('"task":"failover"') && l.includes('"type":"result"')).map((l) => JSON.parse(l).data.writesBackMs)[0];
   console.log(
-    `failover after ${primary} died: writes back ${back ? back - failoverAt : 'n/a'} ms after 'failover --yes' started (outage ${back ? back - killedAt : 'n/a'} ms from the host's death), PgBouncer released ${released} ms after the start; failed attempts ${failed.failures.length} (against the dead primary)`,
+    `failover after ${primary} died: writes back ${back ? back - failoverAt : 'n/a'} ms after 'failover --yes' started (no write for ${back ? back - lastBefore : 'n/a'} ms), PgBouncer released ${released} ms after the start; failed attempts ${failed.failures.length} (against the dead primary)`,
   );
   console.log(`PostgreSQL: ${execFileSync('sh', ['-c', 'ls /usr/lib/postgresql | sort -n | tail -1']).toString().trim()}, PgBouncer: ${execFileSync('pgbouncer', ['--version']).toString().split('\n')[0]}`);
 } finally {
