@@ -78,6 +78,7 @@ describe('bad inventories: the message names the file, the line (or path) and th
     ['a group named ~', { 'i.yml': 'all:\n  children:\n    ~:\n' }, 'i.yml', /i\.yml:3: Unable to add group None: Invalid empty\/false group name provided: None$/],
     ['not an inventory: :::', { 'i.yml': ':::\n' }, 'i.yml', /i\.yml:1: group name '::' cannot be used: .*is this file an inventory\?/],
     ['not an inventory: ::: without an extension', { 'i': ':::\n' }, 'i', /\/i:1: group name '::' cannot be used/],
+    ['not an inventory: ::: read as INI', { 'i.ini': ':::\n' }, 'i.ini', /i\.ini:1: Invalid host pattern ':::' supplied, ending in ':' is not allowed, this character is reserved to provide a port\.$/],
     // Everything the loader cannot build is a file:line error, never a crash.
     ['<< merging a scalar', { 'i.yml': 'all:\n  vars:\n    a:\n      <<: 5\n' }, 'i.yml', /i\.yml:4: cannot read YAML: expected a mapping or list of mappings for merging, but found scalar/],
     ['<< with nothing', { 'i.yml': 'all:\n  vars:\n    a:\n      <<:\n' }, 'i.yml', /i\.yml:4: cannot read YAML: expected a mapping or list of mappings for merging/],
