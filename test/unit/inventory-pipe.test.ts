@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,16 +24,19 @@ function ensureBuilt(): void {
 
 const hasAnsible = spawnSync('ansible-inventory', ['--version'], { stdio: 'ignore' }).status === 0;
 
-/** `bash -o pipefail -c script`: stdout, stderr and each stage's exit status (PIPESTATUS). */
-function sh(script: string, ...args: string[]): { stdout: string; stderr: string; status: number[] } {
-  const r = spawnSync('bash', ['-c', `${script}; echo "\${PIPESTATUS[*]}" >&3`, 'sh', ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...ansibleEnv, PGTASKS_INVENTORY: '' },
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+/** `bash -c script`: stdout, stderr and each stage's exit status (PIPESTATUS). Async, so the comparisons run side by side. */
+function sh(script: string, ...args: string[]): Promise<{ stdout: string; stderr: string; status: number[] }> {
+  return new Promise((done, failed) => {
+    const child = spawn('bash', ['-c', `${script}; echo "\${PIPESTATUS[*]}" >&3`, 'sh', ...args], {
+      cwd: root,
+      env: { ...ansibleEnv, PGTASKS_INVENTORY: '' },
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    const out = ['', '', '', ''];
+    for (const fd of [1, 2, 3]) child.stdio[fd]!.on('data', (d: Buffer) => void (out[fd] += d.toString()));
+    child.on('error', failed);
+    child.on('close', () => done({ stdout: out[1]!, stderr: out[2]!, status: out[3]!.trim().split(' ').map(Number) }));
   });
-  const status = String(r.output[3]).trim().split(' ').map(Number);
-  return { stdout: r.stdout, stderr: r.stderr, status };
 }
 
 let bad: string;
@@ -46,10 +49,9 @@ beforeAll(() => {
 }, 180_000);
 afterAll(() => rmSync(bad, { recursive: true, force: true }));
 
-describe('pgtasks inventory --list | jq: only JSON on stdout, the same as ansible-inventory --list | jq', () => {
-  test.skipIf(!hasAnsible).each(CORPUS)('%s', (name) => {
-    const ours = sh('node bin/pgtasks.js -i "$1" inventory --list | jq -S .', fixtures + name);
-    const theirs = sh('ansible-inventory -i "$1" --list | jq -S .', fixtures + name);
+describe.concurrent('pgtasks inventory --list | jq: only JSON on stdout, the same as ansible-inventory --list | jq', () => {
+  test.skipIf(!hasAnsible).each(CORPUS)('%s', async (name) => {
+    const [ours, theirs] = await Promise.all([sh('node bin/pgtasks.js -i "$1" inventory --list | jq -S .', fixtures + name), sh('ansible-inventory -i "$1" --list | jq -S .', fixtures + name)]);
     expect(ours.status).toEqual([0, 0]);
     expect(theirs.status).toEqual([0, 0]);
     expect(ours.stdout).toBe(theirs.stdout);
@@ -57,31 +59,34 @@ describe('pgtasks inventory --list | jq: only JSON on stdout, the same as ansibl
     expect(ours.stderr).toBe('');
   });
 
-  test.skipIf(!hasAnsible)('--json: one event per line; the result event holds the same inventory', () => {
+  test.skipIf(!hasAnsible)('--json: one event per line; the result event holds the same inventory', async () => {
     const name = fixtures + 'yaml11.yml';
-    const ours = sh('node bin/pgtasks.js --json -i "$1" inventory --list | jq -S -c \'select(.type == "result") | .data\'', name);
-    const theirs = sh('ansible-inventory -i "$1" --list | jq -S -c .', name);
+    const [ours, theirs, types] = await Promise.all([
+      sh('node bin/pgtasks.js --json -i "$1" inventory --list | jq -S -c \'select(.type == "result") | .data\'', name),
+      sh('ansible-inventory -i "$1" --list | jq -S -c .', name),
+      sh('node bin/pgtasks.js --json -i "$1" inventory --list | jq -r .type', name),
+    ]);
     expect(ours.status).toEqual([0, 0]);
     expect(ours.stdout).toBe(theirs.stdout);
-    expect(sh('node bin/pgtasks.js --json -i "$1" inventory --list | jq -r .type', name).stdout).toBe('task\nresult\n');
+    expect(types.stdout).toBe('task\nresult\n');
   });
 
-  test('--json: an error is an event on stdout too, and the exit status is still 2', () => {
-    const r = sh('node bin/pgtasks.js --json -i "$1" inventory --list | jq -r \'select(.type == "error") | .message\'', join(bad, 'bad.yml'));
+  test('--json: an error is an event on stdout too, and the exit status is still 2', async () => {
+    const r = await sh('node bin/pgtasks.js --json -i "$1" inventory --list | jq -r \'select(.type == "error") | .message\'', join(bad, 'bad.yml'));
     expect(r.status).toEqual([2, 0]);
     expect(r.stdout).toBe(`${join(bad, 'bad.yml')}:4: Host pattern 16 must be a string. Enclose integers/floats in quotation marks.\n`);
   });
 
-  test('without --json: nothing on stdout, the error on stderr, exit 2', () => {
-    const r = sh('node bin/pgtasks.js -i "$1" inventory --list | jq .', join(bad, 'bad.yml'));
+  test('without --json: nothing on stdout, the error on stderr, exit 2', async () => {
+    const r = await sh('node bin/pgtasks.js -i "$1" inventory --list | jq .', join(bad, 'bad.yml'));
     expect(r.status).toEqual([2, 0]);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`pgtasks: ${join(bad, 'bad.yml')}:4: Host pattern 16 must be a string. Enclose integers/floats in quotation marks.\n`);
   });
 
-  test.skipIf(!hasAnsible)('the text is ansible-inventory\'s own layout: sorted keys, 4 spaces', () => {
+  test.skipIf(!hasAnsible)('the text is ansible-inventory\'s own layout: sorted keys, 4 spaces', async () => {
     const name = fixtures + 'nested.yml';
-    const ours = sh('node bin/pgtasks.js -i "$1" inventory --list 2>/dev/null | cat', name);
+    const ours = await sh('node bin/pgtasks.js -i "$1" inventory --list 2>/dev/null | cat', name);
     expect(ours.stdout).toBe(execFileSync('ansible-inventory', ['-i', name, '--list'], { encoding: 'utf8', env: ansibleEnv }));
   });
 });
