@@ -11,7 +11,7 @@ import { DisplayFilter, displayOptions, useColor } from './display.js';
 import { kebab, optionsFromSchema, taskFlagSpec } from './flags.js';
 import { flagClashes, globalFlagSpec, globalOptions } from './global-flags.js';
 import { unwrapParagraphs } from './help-text.js';
-import { JsonReporter, TextReporter } from './reporters.js';
+import { JsonReporter, jsonErrors, TextReporter } from './reporters.js';
 import { splitInvocation, taskFileArg, type Invocation } from './split-argv.js';
 import { findTaskFile, loadTaskFile } from './task-loader.js';
 import { renderTaskList } from './task-list.js';
@@ -76,6 +76,8 @@ export async function main(argv: string[], io: ProgramIO, builtins: Task[], vers
   try {
     return await execute(argv, io, builtins, version);
   } catch (err) {
+    // With --json, the error is an event on stdout too (the text still goes to stderr).
+    if (argv.includes('--json')) io = { ...io, stderr: jsonErrors(io.stdout, io.stderr) };
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return 0; // --help, --version
       io.stderr(`pgtasks: ${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}\n`);
@@ -154,7 +156,7 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
   const color = !globals.json && useColor(io.env, io.isTTY);
   const reporter: Reporter = globals.json
     ? new JsonReporter(io.stdout)
-    : new DisplayFilter(new TextReporter(io.stdout, color), displayOptions(io.env, !!globals.onlyChanges));
+    : new DisplayFilter(new TextReporter(io.stdout, color, io.isTTY), displayOptions(io.env, !!globals.onlyChanges));
   // Relative to the working directory the program was given, as every other path on the command line.
   const inventoryPath = resolve(io.cwd, globals.inventory);
   const run = new Run(

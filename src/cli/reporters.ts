@@ -9,12 +9,19 @@ const COLORS: Record<Status | 'title' | 'dim', string> = {
 /**
  * Ansible-style lines: a TASK header, one line per host and step as results arrive, then a recap.
  * Colour only on a TTY, so `watch pgtasks info-list` and pipes get plain text.
+ *
+ * A task whose output is only its result (`inventory --list`'s JSON, `info-list`'s table) gets its TASK
+ * header only when `resultHeaders` (stdout is a terminal): piped, stdout holds nothing but the result,
+ * as `ansible-inventory --list | jq` expects. The header waits for the task's first event to know which
+ * kind of task it heads.
  */
 export class TextReporter implements Reporter {
+  private heldBanner: string | undefined;
+
   constructor(
     private readonly write: Write,
     private readonly color: boolean,
-    private readonly quietOk = false,
+    private readonly resultHeaders = true,
   ) {}
 
   private paint(kind: keyof typeof COLORS, text: string): string {
@@ -22,12 +29,15 @@ export class TextReporter implements Reporter {
   }
 
   emit(e: RunEvent): void {
+    if (this.heldBanner !== undefined) {
+      if (this.resultHeaders || e.type !== 'result' || !e.text) this.write(this.heldBanner);
+      this.heldBanner = undefined;
+    }
     switch (e.type) {
       case 'task':
-        this.write(this.paint('title', `TASK [${e.task}]${e.check ? ' (check mode: nothing is changed)' : ''}`) + '\n');
+        this.heldBanner = this.paint('title', `TASK [${e.task}]${e.check ? ' (check mode: nothing is changed)' : ''}`) + '\n';
         break;
       case 'step': {
-        if (this.quietOk && e.status === 'ok') break;
         const label = e.status === 'unreachable' ? 'fatal' : e.status === 'changed' && e.check ? 'would change' : e.status;
         const msg = e.message ? `: ${e.message}` : '';
         const kind = e.status;
@@ -82,4 +92,16 @@ export class JsonReporter implements Reporter {
     if (e.type === 'result') this.write(JSON.stringify({ type: 'result', task: e.task, data: e.data }) + '\n');
     else this.write(JSON.stringify(e) + '\n');
   }
+}
+
+/**
+ * With --json, an error that ends the program is an event too: `{"type":"error","message":...}` on
+ * stdout, one per line of the message (a bad inventory lists every problem), so a script reading the
+ * events sees why. The same text still goes to stderr for whoever watches.
+ */
+export function jsonErrors(stdout: Write, stderr: Write): Write {
+  return (text) => {
+    stderr(text);
+    for (const line of text.split('\n').filter(Boolean)) stdout(JSON.stringify({ type: 'error', message: line.replace(/^pgtasks: /, '') }) + '\n');
+  };
 }

@@ -11,6 +11,7 @@ import { applyVarsDirs } from './vars-dirs.js';
 export { InventoryError, InventoryProblems, type Inventory, type InventoryGroup, type InventoryHost, type Origin } from './types.js';
 export { selectHosts, groupHosts, hostGroups } from './patterns.js';
 export { toAnsibleList } from './ansible-list.js';
+export { ansibleJson } from './ansible-json.js';
 
 /**
  * Loads an inventory file or directory (every inventory file in it), with group_vars/ and

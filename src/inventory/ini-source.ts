@@ -128,6 +128,10 @@ function hostLine(raw: RawInventory, group: string, line: string, origin: Origin
   } catch (err) {
     return fail(origin, `cannot read host line '${line}': ${(err as Error).message}`);
   }
+  // The INI plugin's own check (the YAML plugin has none): `:::` or `fe80::` is not a host line.
+  if (words[0]!.endsWith(':') && expanded.port === undefined) {
+    fail(origin, `Invalid host pattern '${words[0]}' supplied, ending in ':' is not allowed, this character is reserved to provide a port.`);
+  }
   const vars: Record<string, unknown> = {};
   if (expanded.port !== undefined) vars.ansible_port = expanded.port;
   for (const w of words.slice(1)) {

@@ -33,6 +33,8 @@ export interface RawHost {
   origin: Origin;
 }
 
+const UNUSABLE_GROUP_NAME = /[\s:,]/;
+
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
@@ -56,6 +58,8 @@ export class RawInventory {
   group(name: string, origin?: Origin): RawGroup {
     let g = this.groups.get(name);
     if (!g) {
+      // Ansible only warns about such a name; it could never be named in a host pattern (`:::` is not an inventory).
+      if (origin && UNUSABLE_GROUP_NAME.test(name)) fail(origin, `group name '${name}' cannot be used: ':', ',' and blanks separate host patterns (is this file an inventory?)`);
       g = { name, hosts: [], children: [], vars: {}, varOrigins: {}, fileVars: {}, fileVarOrigins: {}, priority: 1, origin };
       this.groups.set(name, g);
     }

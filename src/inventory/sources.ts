@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { parseDocument } from 'yaml';
 import { loadIniInventory } from './ini-source.js';
 import type { RawInventory } from './model.js';
 import { InventoryError } from './types.js';
+import { isYamlMapping } from './yaml-doc.js';
 import { loadYamlInventory } from './yaml-source.js';
 
 /**
@@ -20,10 +20,7 @@ const IGNORED = /^\.|^host_vars$|^group_vars$|^vars_plugins$|(\.pyc|\.pyo|\.swp|
 function isYaml(file: string, text: string): boolean {
   const ext = extname(file);
   if (['.yml', '.yaml', '.json'].includes(ext)) return true;
-  if (ext) return false;
-  const doc = parseDocument(text, { version: '1.1' });
-  const root = doc.contents as { items?: unknown } | null;
-  return doc.errors.length === 0 && root !== null && typeof root === 'object' && 'items' in root && !Array.isArray(doc.toJS());
+  return !ext && isYamlMapping(text);
 }
 
 function loadFile(raw: RawInventory, file: string): void {

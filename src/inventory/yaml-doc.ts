@@ -1,68 +1,85 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Tags } from 'yaml';
+import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import type { Origin } from './model.js';
 import { InventoryError } from './types.js';
+import { buildTree, toPlain, YamlConstructError, type YNode } from './yaml-tree.js';
 
 export type Path = (string | number)[];
 
 /** A parsed YAML file that can say on which line a value (or its key) sits. */
 export interface YamlFile {
   file: string;
+  /** The document as plain data (undefined-free): what variables hold. */
   data: unknown;
+  /** The document with key order, Python key types and lines: what the inventory walks. */
+  tree: YNode | undefined;
   origin(path: Path): Origin;
 }
 
 /**
- * PyYAML's YAML 1.1 differs from the yaml library's in two ways that matter here: `y`/`n` are
- * strings, not booleans, and ansible-inventory prints dates as the strings they were written as.
+ * The yaml package reads the syntax only: every scalar stays text ('failsafe'), keys may repeat and
+ * `<<` is an ordinary key, because buildTree types them as PyYAML does.
  */
-function pyyamlTags(tags: Tags): Tags {
-  return tags.map((t) => {
-    if (typeof t === 'string' || t.tag !== 'tag:yaml.org,2002:bool' || !('test' in t) || !t.test) return t;
-    return { ...t, test: new RegExp(t.test.source.replace('Y|y|', '').replace('N|n|', '')) };
-  }).filter((t) => typeof t === 'string' || t.tag !== 'tag:yaml.org,2002:timestamp');
+function syntax(text: string, lines?: LineCounter): Document {
+  return parseDocument(text, { version: '1.1', schema: 'failsafe', uniqueKeys: false, merge: false, lineCounter: lines });
+}
+
+/** Whether an extension-less file is a YAML mapping (an INI file never is: `[db]` is a list, `h1 a=1` a string). */
+export function isYamlMapping(text: string): boolean {
+  const doc = syntax(text);
+  return doc.errors.length === 0 && isMap(doc.contents);
 }
 
 /**
- * Parses YAML as Ansible (PyYAML) reads it: YAML 1.1 (`yes` is true, `0755` is octal, `<<` merges),
- * but dates stay strings, as ansible-inventory prints them. Syntax errors name file, line and column.
+ * Reads a file as ansible-core's DataLoader does: as JSON if json.loads can, else as YAML 1.1 through
+ * PyYAML's resolver (see py-scalars.ts). Every failure names the file and line (and column, for syntax).
  */
 export function parseYaml(file: string, text: string): YamlFile {
   const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    version: '1.1',
-    customTags: pyyamlTags,
-  });
+  const doc = syntax(text, lines);
   const err = doc.errors[0];
   if (err) {
     const pos = err.linePos?.[0];
     throw new InventoryError(file, pos ? `${pos.line}:${pos.col}` : undefined, `YAML syntax error: ${err.message.split('\n')[0]}`);
   }
-  const data = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  let tree: YNode | undefined;
+  try {
+    tree = buildTree(doc, lines, isJson(text));
+  } catch (e) {
+    if (e instanceof YamlConstructError) throw new InventoryError(file, String(e.line), `cannot read YAML: ${e.message}`);
+    throw e;
+  }
   const origin = (path: Path): Origin => {
-    const offset = offsetOf(doc, path);
     // locate: a value's parts have lines of their own (pg_registry.port is below pg_registry).
     const locate = (sub: Path) => origin([...path, ...sub]);
-    return offset === undefined ? { file, locate } : { file, line: lines.linePos(offset).line, locate };
+    const line = lineOf(tree, path);
+    return line === undefined ? { file, locate } : { file, line, locate };
   };
-  return { file, data, origin };
+  return { file, data: toPlain(tree), tree, origin };
 }
 
-/** The offset of the key naming `path` (or of the value, for sequence items); undefined if not found. */
-function offsetOf(doc: Document, path: Path): number | undefined {
-  let node: unknown = doc.contents;
-  let offset = (node as Node | null)?.range?.[0];
-  for (const step of path) {
-    if (isAlias(node)) node = node.resolve(doc);
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(step));
-      if (!pair) return offset;
-      offset = (pair.key as Node | null)?.range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof step === 'number') {
-      node = node.items[step];
-      offset = (node as Node | null)?.range?.[0] ?? offset;
-    } else return offset;
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
-  return offset;
+}
+
+/** The line of the key naming `path` (or of the item, in a sequence); the nearest known line if not found. */
+function lineOf(tree: YNode | undefined, path: Path): number | undefined {
+  let node = tree;
+  let line = tree?.line;
+  for (const step of path) {
+    if (node?.type === 'map') {
+      const entry = node.entries.find((e) => e.name === String(step));
+      if (!entry) return line;
+      line = entry.line;
+      node = entry.value;
+    } else if (node?.type === 'seq' && typeof step === 'number' && node.items[step]) {
+      node = node.items[step];
+      line = node.line;
+    } else return line;
+  }
+  return line;
 }
