@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { registerSecret } from '../engine/secrets.js';
+import { CREDENTIALS_MARKER } from '../inventory/sources.js';
 
 export interface Credentials {
   admin: string;
@@ -40,6 +41,8 @@ export async function clusterCredentials(baseDir: string, cluster: string, write
       if (write) {
         await mkdir(dir, { recursive: true, mode: 0o700 });
         await chmod(dir, 0o700);
+        // Marks the folder so a directory inventory around it never reads the passwords as inventory.
+        await writeFile(join(resolve(baseDir), CREDENTIALS_MARKER), '', { mode: 0o600 });
         await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
       }
     }

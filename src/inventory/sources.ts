@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { loadIniInventory } from './ini-source.js';
 import type { RawInventory } from './model.js';
 import { InventoryError } from './types.js';
@@ -39,6 +39,17 @@ function loadFile(raw: RawInventory, file: string): void {
 export function loadSource(raw: RawInventory, path: string): void {
   if (!statSync(path).isDirectory()) return loadFile(raw, path);
   for (const name of readdirSync(path).sort()) {
-    if (!IGNORED.test(name)) loadSource(raw, join(path, name));
+    if (IGNORED.test(name) || isCredentialsDir(join(path, name))) continue;
+    loadSource(raw, join(path, name));
   }
+}
+
+/**
+ * pgtasks' credentials folder (pg_credentials_dir, by default `credentials/` beside the inventory):
+ * inside a directory inventory its password files would otherwise be read as inventory files, and a
+ * password would become a host name in output and an SSH target. It is marked when created.
+ */
+export const CREDENTIALS_MARKER = '.pgtasks-credentials';
+function isCredentialsDir(path: string): boolean {
+  return (basename(path) === 'credentials' && statSync(path).isDirectory()) || existsSync(join(path, CREDENTIALS_MARKER));
 }

@@ -4,20 +4,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { loadInventory } from '../../src/inventory/index.js';
+import { tree } from './helpers/tree.js';
 import { expandHostPattern } from '../../src/inventory/host-range.js';
 import { iniValue, shlexSplit } from '../../src/inventory/ini-source.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/inventories/', import.meta.url));
 
-/** Writes files (path → text) into a fresh directory and returns it. */
-export function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pgtasks-inv-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  return dir;
-}
 
 describe('parsing', () => {
   test('YAML: groups, direct members, inventory order, all and ungrouped', async () => {
