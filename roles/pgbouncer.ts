@@ -5,8 +5,6 @@ import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { render } from '../src/engine/templates.js';
 import { filesStep, type FileSpec } from '../src/steps/files.js';
 import { psql } from '../src/steps/postgres.js';
-import { pgSession, withTimeout } from '../src/steps/pg-client.js';
-import { resumeBouncer } from '../src/cluster/bouncer-fleet.js';
 import { PAUSED_MARKER } from '../src/facts/pgbouncer.js';
 import { fact } from '../src/engine/fact.js';
 import { systemFact, type SystemFacts } from '../src/facts/system.js';
@@ -60,18 +58,13 @@ async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
   return r.code === 0;
 }
 
-/** One admin-console session on the host's PgBouncer: RELOAD and RECONNECT when asked, then RESUME (and its marker goes). */
-async function bouncerAdmin(ctx: HostContext, port: number, password: string, reload: boolean, resume: boolean): Promise<void> {
-  const session = await withTimeout(pgSession(ctx, { port, user: ADMIN_USER, password, database: 'pgbouncer', timeoutMs: 5000 }), 5000, 'connecting to PgBouncer');
-  try {
-    if (reload) for (const c of ['RELOAD', 'RECONNECT']) await withTimeout(session.query(c), 5000, c);
-    if (resume) {
-      await resumeBouncer(session);
-      await ctx.run(`rm -f ${PAUSED_MARKER}`);
-    }
-  } finally {
-    await session.close();
-  }
+/**
+ * RELOAD and RESUME by signal (SIGHUP, SIGUSR2), in one command: no admin login needed, so a PgBouncer
+ * whose userlist is stale (or whose state could not be read) is converged all the same. A reload that
+ * changes a database's host closes pooled server connections as they are released (checked on 1.18).
+ */
+async function signalBouncer(ctx: HostContext, reload: boolean, resume: boolean): Promise<void> {
+  await ctx.run(`set -e; p=$(cat ${PIDFILE})${reload ? '; kill -HUP "$p"' : ''}${resume ? `; kill -USR2 "$p"; rm -f ${PAUSED_MARKER}` : ''}`);
 }
 
 /**
@@ -80,7 +73,6 @@ async function bouncerAdmin(ctx: HostContext, port: number, password: string, re
  * switchover. The route is fixed before RESUME, so released clients go to the primary.
  */
 export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
-  const vars = memberOf(cc, host).vars;
   const live = cc.bouncers.get(host);
   return step('pgbouncer: service', async (ctx) => {
     const known = ctx.facts.get(systemFact.name) as SystemFacts | undefined;
@@ -90,21 +82,22 @@ export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
         const cmd = systemd
           ? 'systemctl enable --now pgbouncer'
           : `install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`;
-        await ctx.run(cmd);
+        // A fresh PgBouncer is not paused, whatever a killed switchover's marker says.
+        await ctx.run(`rm -f ${PAUSED_MARKER} && ${cmd}`);
       });
     }
     const wanted = cc.plan.primary.address;
-    const misrouted = live?.host !== undefined && live.host !== wanted;
+    // Unreadable (live.unknown): reload and resume anyway; both are harmless when not needed.
+    const misrouted = live !== undefined && (live.unknown !== undefined || (live.host !== undefined && live.host !== wanted));
     const reload = ctx.notified.has('pgbouncer-reload') || misrouted;
     const resume = live?.paused ?? false;
     if (!reload && !resume) return ok('running');
     const what = [
-      reload ? (misrouted ? `reload (it routes to ${live!.host}, the primary is ${wanted})` : 'reload') : '',
+      reload ? (misrouted ? `reload (${live!.unknown ? 'its state could not be read' : `it routes to ${live!.host}`}, the primary is ${wanted})` : 'reload') : '',
       resume ? 'RESUME (left paused)' : '',
     ].filter(Boolean);
     return change(what.join(', '), async () => {
-      // RECONNECT moves pooled server connections to the new route as they are released.
-      await bouncerAdmin(ctx, vars.pg_pgbouncer_port, cc.creds.admin, reload, resume);
+      await signalBouncer(ctx, reload, resume);
       ctx.notified.delete('pgbouncer-reload');
     });
   });

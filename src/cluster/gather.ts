@@ -55,11 +55,14 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
         // What PgBouncer routes to now and whether it is paused: a killed switchover leaves it so.
         vars.pg_pgbouncer && !creds.created ? readBouncer(ctx, vars.pg_pgbouncer_port, ADMIN_USER, creds.admin).catch((err: Error) => err) : undefined,
       ]);
-      if (bouncer instanceof Error) throw new Error(`PgBouncer runs but its state cannot be read: ${bouncer.message}`);
-      if (bouncer) bouncers.set(ctx.host, bouncer);
+      // A PgBouncer that runs but does not answer (a stale userlist, say) is not a reason to stop: its
+      // route and pause state are unknown, so the run reloads and resumes it by signal, which is safe.
+      if (bouncer instanceof Error) run.message(`[${ctx.host}] PgBouncer runs but its state cannot be read (${bouncer.message}): it will be reloaded and resumed`);
+      if (bouncer) bouncers.set(ctx.host, bouncer instanceof Error ? { paused: true, unknown: bouncer.message } : bouncer);
       const sections = splitBatchOutput(shell.stdout);
       const system = systemFact.parse(sections.get(systemFact.name) ?? '');
-      if (bouncer && system.pgbouncerPausedMarker) bouncer.paused = true;
+      const running = bouncers.get(ctx.host);
+      if (running && system.pgbouncerPausedMarker) running.paused = true;
       let f = parsePgNode(`${sections.get(fileFact.name) ?? ''}\n${live ?? ''}`, spec.name, spec.port);
       if (viaPg && live === undefined && f.running) {
         const withPsql = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port });

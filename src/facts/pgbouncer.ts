@@ -10,6 +10,8 @@ export interface BouncerFacts {
   host?: string;
   /** PAUSEd (a switchover in progress, or one that died half-way): clients wait. */
   paused: boolean;
+  /** It runs but its admin console did not answer (why): route and pause state are not known. */
+  unknown?: string;
 }
 
 /**
