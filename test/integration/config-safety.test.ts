@@ -6,8 +6,8 @@ import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
 import { startLoad } from '../lab/load.js';
 import { changedSteps, eventually, pgtasks, type CliResult } from './helpers/pgtasks.js';
+import { labDescribe } from './helpers/lab-describe.js';
 
-const root = process.getuid?.() === 0;
 const LAB = 'cfg';
 const HOSTS = ['h1', 'h2', 'h3'];
 
@@ -16,7 +16,7 @@ const HOSTS = ['h1', 'h2', 'h3'];
  * settings that need a restart restart in an order the replicas accept, the primary behind a PgBouncer
  * PAUSE (item 8). One 3-host cluster (h1 primary) for the whole file; the tests run in order.
  */
-describe.skipIf(!root)('configuration safety: parameter checks and ordered restarts (lab)', () => {
+labDescribe('configuration safety: parameter checks and ordered restarts (lab)', () => {
   let lab: Lab;
   let inventory: string;
   let password: string;

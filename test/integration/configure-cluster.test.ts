@@ -7,12 +7,12 @@ import { addHosts, hostExec, labDown, labUp, startHost, stopHost, wipeHost, type
 import { cli } from '../../src/cli/entry.js';
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
+import { labDescribe } from './helpers/lab-describe.js';
 
-const root = process.getuid?.() === 0;
 const LAB = 'cc';
 const NAME = 'orders-db.lab.pgtasks.test';
 
-describe.skipIf(!root)('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => {
+labDescribe('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => {
   let lab: Lab;
   let bind: Bind;
   let inventory: string;

@@ -10,13 +10,13 @@ import { addHosts, hostExec, labDown, labUp, startHost, stopHost, wipeHost, type
 import { labLayout } from '../lab/layout.js';
 import { must } from '../lab/shell.js';
 import { eventually } from './helpers/pgtasks.js';
+import { labDescribe } from './helpers/lab-describe.js';
 
 /**
  * SIGKILL the real CLI (a lost laptop, a dropped SSH session) at many points of a cold configure-cluster
  * and of a cluster growing by one host; after each kill ONE re-run converges and a second changes
  * nothing. Two runs at once: the second refuses, naming the first.
  */
-const root = process.getuid?.() === 0;
 const LAB = 'kill';
 const CLUSTER = 'kill';
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -76,7 +76,7 @@ const changed = (events: RunEvent[]) => events.flatMap((e) => (e.type === 'step'
 const isStep = (step: string, host?: string, status?: string) => (e: RunEvent) => e.type === 'step' && e.step === step && (!host || e.host === host) && (!status || e.status === status);
 const isCommand = (host: string, text: string) => (e: RunEvent) => e.type === 'command' && e.host === host && e.command.includes(text);
 
-describe.skipIf(!root)('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL, PgBouncer)', () => {
+labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL, PgBouncer)', () => {
   let lab: Lab;
   let inventory: string;
   let members = ['h1', 'h2', 'h3'];

@@ -10,11 +10,11 @@ import { pgVarsSchema } from '../../src/cluster/vars.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { Run } from '../../src/engine/run.js';
 import { loadInventory } from '../../src/inventory/index.js';
+import { labDescribe } from './helpers/lab-describe.js';
 
-const root = process.getuid?.() === 0;
 const LAB = 'plat';
 
-describe.skipIf(!root)('platform on the lab: SSH engine, parallel hosts, host keys', () => {
+labDescribe('platform on the lab: SSH engine, parallel hosts, host keys', () => {
   let lab: Lab;
   const inventory = (name: string, vars: Record<string, unknown> = {}) => {
     const file = join(lab.dir, `${name}.yml`);

@@ -8,16 +8,16 @@ import { startLoad } from '../lab/load.js';
 import { spawnPgtasks } from './helpers/cli-process.js';
 import { primaryOf as primaryOfLab, streamingFrom as streamingFromLab } from './helpers/cluster-state.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
+import { labDescribe } from './helpers/lab-describe.js';
 
 /**
  * Off the happy path (issue 7): sync replicas, a bounded PAUSE, a switchover killed half-way, a
  * failover after a replica lost its upstream, facts that cannot be read, credentials not found.
  */
-const root = process.getuid?.() === 0;
 const LAB = 'safe';
 const HOSTS = ['h1', 'h2', 'h3'];
 
-describe.skipIf(!root)('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () => {
+labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () => {
   let lab: Lab;
   let inventory: string;
   let password: string;

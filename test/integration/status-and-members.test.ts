@@ -7,8 +7,8 @@ import { STATUS_SQL, type LiveStatus } from '../../src/status/query.js';
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
+import { labDescribe } from './helpers/lab-describe.js';
 
-const root = process.getuid?.() === 0;
 const LAB = 'stm';
 
 /**
@@ -16,7 +16,7 @@ const LAB = 'stm';
  * leaving the cluster (item 13). One 4-host cluster for the whole file; tests run in order and each
  * puts back what it changed, except the last (a diverged replica).
  */
-describe.skipIf(!root)('info-list tells the truth; members leave cleanly (lab)', () => {
+labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   let lab: Lab;
   let inventory: string;
   let password: string;

@@ -6,11 +6,11 @@ import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { startLoad } from '../lab/load.js';
 import { primaryOf as primaryOfLab, streamingFrom as streamingFromLab } from './helpers/cluster-state.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
+import { labDescribe } from './helpers/lab-describe.js';
 
-const root = process.getuid?.() === 0;
 const LAB = 'mig';
 
-describe.skipIf(!root)('migrate-to-master, failover and rejoin on the lab (real PgBouncer and PostgreSQL)', () => {
+labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer and PostgreSQL)', () => {
   let lab: Lab;
   let inventory: string;
   let password: string;
