@@ -1,21 +1,28 @@
 /**
- * The public API for a team's own task file:
- *   import { task, step, runSteps, z } from 'pgtasks';
+ * The public API: what a team's own task file needs, and nothing of the engine's insides.
+ *   import { task, z, runSteps, step, ok, change, filesStep, clustersOf, withPrimary, lit, ident, roles } from 'pgtasks';
+ * A task gets the run (hosts, inventory, a context per host) and its parsed flags; it changes hosts
+ * through steps (plan, then change only what differs; --check and the recap come with them).
  */
 export { z } from 'zod';
+// Tasks: a name, flags from a zod schema, a function of the run.
 export { task, TaskRefused, type Task } from './engine/task.js';
-export { step, runStep, runSteps, ok, skip, change, type Plan, type Step } from './engine/step.js';
-export { fact, gather, forget, type Fact } from './engine/fact.js';
-export { HostContext, CommandError } from './engine/host-context.js';
-export { Run, type RunOptions } from './engine/run.js';
-export { registerSecret, mask } from './engine/secrets.js';
-export { sh } from './connection/shell.js';
-export type { Connection, CommandResult } from './connection/types.js';
-export { systemFact } from './facts/system.js';
-export { pgClustersFact } from './facts/pg-clusters.js';
+export type { Run } from './engine/run.js';
+export type { HostContext } from './engine/host-context.js';
+// Steps and facts: plan from what the host says, change only what differs.
+export { step, runSteps, ok, skip, change, type Plan, type Step } from './engine/step.js';
+export { fact, gather, type Fact } from './engine/fact.js';
 export { filesStep, type FileSpec } from './steps/files.js';
-export { psql } from './steps/postgres.js';
+export { systemFact, type SystemFacts } from './facts/system.js';
+// Quoting: shell commands and SQL built from values never break out of them.
+export { sh } from './connection/shell.js';
+export { lit, ident, psql } from './steps/postgres.js';
+export { registerSecret } from './engine/secrets.js';
+export { scramVerifier } from './cluster/scram.js';
+// Clusters: the inventory's clusters, and a SQL session on a cluster's running primary.
 export { clustersOf, type ClusterSpec, type Member } from './cluster/vars.js';
-export { pgNodeFact, type PgNodeFacts } from './facts/postgres.js';
+export { openPrimary, withPrimary, type PrimarySession } from './cluster/primary-session.js';
+export type { PgSession } from './steps/pg-client.js';
+// The roles configure-cluster is made of, and the built-in tasks, to compose your own.
 export * as roles from '../roles/index.js';
 export { builtinTasks } from '../tasks/index.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
 import { startLoad } from '../lab/load.js';

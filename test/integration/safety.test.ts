@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, startHost, stopHost, type Lab } from '../lab/lab.js';
@@ -239,5 +240,22 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
       await hostExec(lab, other, `pg_ctlcluster 15 safe stop -m fast; rm -rf /var/lib/postgresql/15/safe; mv /var/lib/postgresql/15/safe.kept /var/lib/postgresql/15/safe; pg_ctlcluster 15 safe start`);
     }
     await expectConverged();
+  });
+
+  test("a team task (examples/pgtasks.tasks.ts app-db) creates a database and its owner on the cluster's primary, once", async () => {
+    const tasks = fileURLToPath(new URL('../../examples/pgtasks.tasks.ts', import.meta.url));
+    const pw = join(lab.dir, 'orders.pw');
+    writeFileSync(pw, 'app-secret-Pw1\n', { mode: 0o600 });
+    const args = ['--tasks', tasks, '-i', inventory, 'app-db', '--name', 'orders', '--owner', 'orders_app', '--password-file', pw];
+    const check = await pgtasks(['--check', ...args]);
+    expect(check.code, check.stdout).toBe(0);
+    expect(changedSteps(check)).toHaveLength(2);
+    const r = await pgtasks(args);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).not.toMatch(/app-secret-Pw1/);
+    const primary = (await primaryOf())!;
+    expect(await sql(lab, primary, "select pg_get_userbyid(datdba) from pg_database where datname = 'orders'")).toBe('orders_app');
+    const again = await pgtasks(args);
+    expect(changedSteps(again)).toEqual([]);
   });
 });

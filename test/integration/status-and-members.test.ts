@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { cli } from '../../src/cli/entry.js';
 import type { ClusterStatus } from '../../src/status/model.js';
 import { STATUS_SQL, type LiveStatus } from '../../src/status/query.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { hostExec, labDown, labUp, startHost, stopHost, type Lab } from '../lab/lab.js';
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { startLoad } from '../lab/load.js';
