@@ -7,8 +7,9 @@ import { quote } from '../connection/shell.js';
  * lives exactly as long as the run that holds it: it reads the run's stdin (an SSH channel of the
  * host's one connection) and ends on "release" (a clean end), on EOF (the run died or its connection
  * dropped) or when no heartbeat came for the lease (a controller gone without closing its TCP
- * connection). `/var/lib/postgresql/.pgtasks-<cluster>.run` says who holds the lock; it is removed only
- * by a clean release, so finding it beside a free lock means the previous run died.
+ * connection). `/var/lib/postgresql/.pgtasks-<cluster>.run` says who holds the lock; it is emptied only
+ * by a clean release, so finding it filled beside a free lock means the previous run died.
+ * Few processes (flock, one grep; the rest shell built-ins): this is one round trip of every run.
  *
  * What a dead run may have left is found by name, not from a list it kept (a run can die between
  * starting a command and writing down its pid):
@@ -98,17 +99,26 @@ export function holderScript(o: LockScriptOptions & { holder: Holder; leaseSecon
   const script = `set -u
 L=${quote(lock)}; R=${quote(run)}
 ${functions(o)}
-mkdir -p ${quote(o.base ?? LOCK_BASE)} || exit 3
+[ -d ${quote(o.base ?? LOCK_BASE)} ] || mkdir -p ${quote(o.base ?? LOCK_BASE)} || exit 3
 exec 9>>"$L" || exit 3
 if ! flock -n 9; then echo @@held; cat "$R" 2>/dev/null; exit 0; fi
-# Children must not inherit the lock: only this shell may hold it.
-if [ -f "$R" ]; then echo @@stale; sed 's/^/@@was /' "$R"; fi
-stop_tagged ${quote(`${ereEscape(o.cluster)}/[0-9a-f]+`)} 9>&-
+# Children must not inherit the lock: only this shell may hold it. Tagged processes can outlive only a
+# run that did not release (a clean release stops its own stragglers, below), so they are looked for
+# only after such a run: a no-op run starts no process here but flock.
+if [ -s "$R" ]; then
+  echo @@stale; while IFS= read -r l; do echo "@@was $l"; done < "$R"
+  stop_tagged ${quote(`${ereEscape(o.cluster)}/[0-9a-f]+`)} 9>&-
+fi
 side_dirs remove 9>&-
-printf '%s\\n' ${info} > "$R.new" && mv -f "$R.new" "$R" || exit 3
+printf '%s\\n' ${info} > "$R" || exit 3
 echo @@locked
 while IFS= read -r -t ${o.leaseSeconds} line; do
-  if [ "$line" = release ]; then rm -f "$R"; exit 0; fi
+  [ "$line" = release ] || continue
+  : > "$R"; exec 9>&-; echo @@released
+  # After the answer, off the run's path: a command whose channel was closed on a timeout may still run.
+  exec >/dev/null 2>&1
+  stop_tagged ${quote(ereEscape(me))}
+  exit 0
 done
 # The run is gone (its connection closed, or no heartbeat within the lease): free the lock at once so
 # a new run can start, then stop what this run started; the run file stays, telling the next run.
@@ -129,7 +139,7 @@ if [ -e "$L" ]; then
   if ! flock -n -s 9; then echo @@held; cat "$R" 2>/dev/null; exit 0; fi
   exec 9<&-
 fi
-if [ -f "$R" ]; then echo @@stale; sed 's/^/@@was /' "$R"; fi
+if [ -s "$R" ]; then echo @@stale; while IFS= read -r l; do echo "@@was $l"; done < "$R"; fi
 for p in $(tagged ${quote(`${ereEscape(o.cluster)}/[0-9a-f]+`)}); do echo "@@would-stop $(describe $p)"; done
 side_dirs check
 echo @@free`;

@@ -15,8 +15,13 @@ import type { ClusterSpec } from './vars.js';
  * host's existing SSH connection; the lock lives as long as that connection.
  */
 
-/** One id per pgtasks process; its long commands carry it in PGTASKS_RUN. */
-export const RUN_ID = randomBytes(6).toString('hex');
+/**
+ * The id of the run holding each cluster's lock in this process (a new one per acquisition: tests run
+ * many runs in one process); long commands carry it in PGTASKS_RUN. Outside a lock, a per-process id.
+ */
+const runIds = new Map<string, string>();
+const PROCESS_RUN_ID = randomBytes(6).toString('hex');
+const runIdOf = (cluster: string) => runIds.get(cluster) ?? PROCESS_RUN_ID;
 
 /** Without a heartbeat for this long, a host frees the lock by itself (a controller gone without a word). */
 export const LEASE_SECONDS = 60;
@@ -32,7 +37,7 @@ export function longCommandEnv(cluster: string): string {
 
 /** The same mark as a prefix for one command (`PGTASKS_RUN=... pg_rewind ...`): the rest of its script is not marked. */
 export function runTagAssignment(cluster: string): string {
-  return `${RUN_TAG_VAR}=${quote(runTag(cluster, RUN_ID))}`;
+  return `${RUN_TAG_VAR}=${quote(runTag(cluster, runIdOf(cluster)))}`;
 }
 
 interface HostLock {
@@ -59,21 +64,24 @@ export async function withClusterLock<T>(run: Run, spec: ClusterSpec, task: stri
   let mine = held.get(run);
   if (!mine) held.set(run, (mine = new Map()));
   if (mine.has(spec.name)) return fn();
-  const lock = await acquire(run, spec, task);
+  const runId = randomBytes(6).toString('hex');
+  const lock = await acquire(run, spec, task, runId);
   if (!lock) return undefined;
   mine.set(spec.name, lock);
+  runIds.set(spec.name, runId);
   try {
     return await fn();
   } finally {
     mine.delete(spec.name);
+    runIds.delete(spec.name);
     await release(run, lock);
   }
 }
 
 type HostAttempt = { host: string; reply?: LockReply; cmd?: HeldCommand; error?: string; unreachable?: boolean };
 
-async function acquire(run: Run, spec: ClusterSpec, task: string): Promise<ClusterLock | undefined> {
-  const holder: Holder = { user: userInfo().username, host: hostname(), pid: process.pid, task, since: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), run: RUN_ID };
+async function acquire(run: Run, spec: ClusterSpec, task: string, runId: string): Promise<ClusterLock | undefined> {
+  const holder: Holder = { user: userInfo().username, host: hostname(), pid: process.pid, task, since: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), run: runId };
   const attempts = await Promise.all(spec.members.map((m) => lockHost(run, m.host, spec.name, holder)));
   const acquired: HostLock[] = attempts.flatMap((a) => (a.cmd && a.reply?.state === 'locked' ? [{ host: a.host, cmd: a.cmd, lost: false }] : []));
   const lock: ClusterLock = { hosts: acquired };
@@ -161,7 +169,15 @@ async function release(run: Run, lock: ClusterLock): Promise<void> {
         run.message(`[${h.host}] the cluster lock ended before the run did (connection lost?)`);
         return;
       }
-      await withTimeout(h.cmd.end('release\n'), 5000, 'releasing the cluster lock').catch((err: Error) => run.message(`[${h.host}] ${err.message}`));
+      // The answer, not the exit: the holder still looks for stragglers of this run after answering.
+      const released = new Promise<void>((resolve) => {
+        const check = () => (h.cmd.stdout.includes('@@released') ? resolve() : undefined);
+        h.cmd.onOutput(check);
+        void h.cmd.exited.then(() => resolve());
+      });
+      h.cmd.write('release\n');
+      await withTimeout(released, 5000, 'releasing the cluster lock').catch((err: Error) => run.message(`[${h.host}] ${err.message}`));
+      h.cmd.end();
     }),
   );
 }

@@ -61,7 +61,7 @@ describe('the lock scripts, run locally', () => {
     const b = await take('bbbb02');
     expect(b.reply).toEqual({ state: 'held', holder: holder('aaaa01') });
     expect((await a.cmd.end('release\n')).code).toBe(0);
-    expect(existsSync(runFile)).toBe(false);
+    expect(readFileSync(runFile, 'utf8')).toBe(''); // emptied: nobody holds it, and nobody died holding it
     const c = await take('cccc03');
     expect(c.reply).toMatchObject({ state: 'locked', stale: undefined, stopped: [], removed: [] });
     await c.cmd.end('release\n');
@@ -73,7 +73,7 @@ describe('the lock scripts, run locally', () => {
     a.cmd.end(); // stdin closes without "release": what a killed pgtasks or a dropped connection looks like
     await a.cmd.exited;
     expect(await gone(started)).toBe(true);
-    expect(existsSync(runFile)).toBe(true);
+    expect(readFileSync(runFile, 'utf8')).toContain('run=dddd04');
 
     // What a holder killed along with its host's sshd would leave: a live tagged process and a side directory.
     const orphan = longCommand('dddd04');
@@ -94,6 +94,18 @@ describe('the lock scripts, run locally', () => {
     expect(existsSync(join(base, '15', `${cluster}.pgtasks-clone`))).toBe(false);
     expect(existsSync(join(base, '15', cluster))).toBe(true);
     await b.cmd.end('release\n');
+  });
+
+  test('a clean release answers first, then stops what its run left running (a command whose channel timed out)', async () => {
+    const a = await take('abcd09');
+    const straggler = longCommand('abcd09');
+    const other = longCommand('0ther0'); // another run's: not this release's business
+    a.cmd.write('release\n');
+    await a.cmd.end();
+    expect(a.cmd.stdout).toContain('@@released');
+    expect(await gone(straggler)).toBe(true);
+    expect(other.exitCode).toBe(null);
+    other.kill('SIGKILL');
   });
 
   test('a side directory a server runs on is left alone', async () => {
