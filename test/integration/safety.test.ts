@@ -97,7 +97,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
     const started = Date.now();
     const r = await run('migrate-to-master', '--target', 'h1', '--pause-timeout', '2');
     const tookMs = Date.now() - started;
-    expect(r.code).toBe(1);
+    expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toMatch(/PgBouncer did not pause within 2000 ms/);
     expect(r.stdout).toMatch(/waiting 1 s for PgBouncer to pause: pid \d+ in a transaction for \d+ s \(active: [A-Z]+\)/);
     expect(tookMs).toBeLessThan(15_000);
