@@ -99,7 +99,9 @@ export class Run implements Reporter {
         }
       })();
       this.contexts.set(host, ctx);
-      ctx.catch(() => this.contexts.delete(host));
+      // A host that could not be reached stays unreached for this run: asking again (the lock, then
+      // the facts, then a role) would cost the SSH timeout each time on a host that is powered off.
+      ctx.catch(() => {});
     }
     return ctx;
   }
