@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { cli } from '../../../src/cli/entry.js';
 import type { HostStats, RunEvent } from '../../../src/engine/events.js';
 
@@ -13,8 +14,11 @@ export interface CliResult {
 export async function pgtasks(argv: string[], cwd = process.cwd()): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
+  const log = process.env.PGTASKS_TEST_LOG;
+  if (log) appendFileSync(log, `\n### pgtasks ${argv.join(' ')}\n`);
   const code = await cli(['--json', ...argv], {
-    stdout: (t) => void (stdout += t),
+    // PGTASKS_TEST_LOG=file: every event as it comes, to see where a run that never ends stopped.
+    stdout: (t) => void ((stdout += t), log && appendFileSync(log, t)),
     stderr: (t) => void (stderr += t),
     isTTY: false,
     cwd,
