@@ -5,7 +5,7 @@
  *   pgtasks --tasks examples/pgtasks.tasks.ts uptime
  *   pgtasks --tasks examples/pgtasks.tasks.ts --check motd --text "maintenance at 18:00"
  */
-import { filesStep, runSteps, task, z } from 'pgtasks';
+import { filesStep, runSteps, sh, task, z } from 'pgtasks';
 
 export const uptime = task({
   name: 'uptime',
@@ -15,7 +15,7 @@ export const uptime = task({
   }),
   async run(run, args) {
     await run.onHosts(await run.hosts(args.hosts), async (ctx) => {
-      const { stdout } = await ctx.run('cat /proc/uptime /proc/loadavg');
+      const { stdout } = await ctx.run(sh`cat /proc/uptime /proc/loadavg`);
       const [up, load] = stdout.trim().split('\n');
       ctx.message(`up ${Math.round(Number(up!.split(' ')[0]) / 60)} min, load ${load!.split(' ').slice(0, 3).join(' ')}`);
     });

@@ -1,5 +1,6 @@
 import { freshFacts, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { ADMIN_USER } from '../src/cluster/credentials.js';
+import { raw, sh } from '../src/connection/shell.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { render } from '../src/engine/templates.js';
@@ -56,7 +57,7 @@ export function pgbouncerFiles(spec: ClusterSpec, host: string, primaryAddress: 
 }
 
 async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
-  const r = await ctx.run(`[ -f ${PIDFILE} ] && kill -0 "$(cat ${PIDFILE})" 2>/dev/null`, { allowFailure: true });
+  const r = await ctx.run(raw(`[ -f ${PIDFILE} ] && kill -0 "$(cat ${PIDFILE})" 2>/dev/null`), { allowFailure: true });
   return r.code === 0;
 }
 
@@ -67,7 +68,7 @@ async function bouncerAdmin(ctx: HostContext, port: number, password: string, re
     if (reload) for (const c of ['RELOAD', 'RECONNECT']) await withTimeout(session.query(c), 5000, c);
     if (resume) {
       await resumeBouncer(session);
-      await ctx.run(`rm -f ${PAUSED_MARKER}`);
+      await ctx.run(sh`rm -f ${PAUSED_MARKER}`);
     }
   } finally {
     await session.close();
@@ -88,8 +89,8 @@ export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
       return change('start PgBouncer', async () => {
         const systemd = cc.systemd.get(host) ?? false;
         const cmd = systemd
-          ? 'systemctl enable --now pgbouncer'
-          : `install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`;
+          ? raw('systemctl enable --now pgbouncer')
+          : raw(`install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`);
         await ctx.run(cmd);
       });
     }
@@ -121,7 +122,7 @@ export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { n
     step('pgbouncer: install', async (ctx) => {
       if ((await fact(ctx, systemFact)).pgbouncerInstalled) return ok('present');
       return change('apt-get install pgbouncer', async () => {
-        await ctx.run('DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer', { user: 'root', timeoutMs: 10 * 60_000 });
+        await ctx.run(raw('DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer'), { user: 'root', timeoutMs: 10 * 60_000 });
         await fact(ctx, systemFact, true);
       });
     }),

@@ -3,7 +3,7 @@ import { pendingRestarts } from '../src/cluster/pending-restarts.js';
 import { withBouncersPaused } from '../src/cluster/pgbouncer-pause.js';
 import { decideRestarts, describeChanges, ORDERED_SETTINGS, type HostRestartState, type RestartDecision, type SettingChange } from '../src/cluster/restart-order.js';
 import type { Run } from '../src/engine/run.js';
-import { quote } from '../src/connection/shell.js';
+import { sh } from '../src/connection/shell.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { change, runSteps, step, type Step } from '../src/engine/step.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
@@ -129,8 +129,8 @@ async function restartPostgres(ctx: HostContext, s: PgService): Promise<void> {
   if (s.systemd) return serviceAction(ctx, s, 'restart');
   const pgCtl = `/usr/lib/postgresql/${s.version}/bin/pg_ctl`;
   const log = `/var/log/postgresql/postgresql-${s.version}-${s.cluster}.log`;
-  const options = quote(`-c config_file=${confDir(s.version, s.cluster)}/postgresql.conf`);
-  const result = await ctx.run(`setsid -w ${pgCtl} restart -m fast -w -s -D ${quote(dataDir(s.version, s.cluster))} -l ${quote(log)} -o ${options}`, { user: 'postgres', allowFailure: true });
+  const options = `-c config_file=${confDir(s.version, s.cluster)}/postgresql.conf`;
+  const result = await ctx.run(sh`setsid -w ${pgCtl} restart -m fast -w -s -D ${dataDir(s.version, s.cluster)} -l ${log} -o ${options}`, { user: 'postgres', allowFailure: true });
   if (result.code !== 0) {
     const tail = (await ctx.run(pgLogTail(s), { allowFailure: true })).stdout;
     throw new Error(`restart of PostgreSQL ${s.version}/${s.cluster} failed: ${result.stderr.trim()}\n${tail}`);

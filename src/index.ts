@@ -9,7 +9,7 @@ export { fact, gather, forget, type Fact } from './engine/fact.js';
 export { HostContext, CommandError } from './engine/host-context.js';
 export { Run, type RunOptions } from './engine/run.js';
 export { registerSecret, mask } from './engine/secrets.js';
-export { sh } from './connection/shell.js';
+export { sh, raw, script, and, inline, type Command } from './connection/shell.js';
 export type { Connection, CommandResult } from './connection/types.js';
 export { systemFact } from './facts/system.js';
 export { pgClustersFact } from './facts/pg-clusters.js';

@@ -1,4 +1,4 @@
-import { quote } from '../connection/shell.js';
+import { quote, sh, type Command } from '../connection/shell.js';
 
 /**
  * The host side of the cluster lock, as shell scripts, and the parser of what they print.
@@ -92,7 +92,7 @@ side_dirs() {
  * who holds it, prints @@locked, then holds the lock until released, stdin closes or the lease ends.
  * A held lock prints @@held and the holder's lines, and exits.
  */
-export function holderScript(o: LockScriptOptions & { holder: Holder; leaseSeconds: number }): string {
+export function holderScript(o: LockScriptOptions & { holder: Holder; leaseSeconds: number }): Command {
   const { lock, run } = lockFiles(o);
   const me = runTag(o.cluster, o.holder.run);
   const info = (Object.keys(o.holder) as (keyof Holder)[]).map((k) => quote(`${k}=${String(o.holder[k]).replace(/\n/g, ' ')}`)).join(' ');
@@ -124,11 +124,11 @@ done
 # a new run can start, then stop what this run started; the run file stays, telling the next run.
 exec 9>&-
 stop_tagged ${quote(ereEscape(me))} >/dev/null`;
-  return `exec bash -c ${quote(script)}`;
+  return sh`exec bash -c ${script}`;
 }
 
 /** --check: reports the lock and what a real run would clean up, changing nothing (no file is created). */
-export function probeScript(o: LockScriptOptions): string {
+export function probeScript(o: LockScriptOptions): Command {
   const { lock, run } = lockFiles(o);
   const script = `set -u
 L=${quote(lock)}; R=${quote(run)}
@@ -143,7 +143,7 @@ if [ -s "$R" ]; then echo @@stale; while IFS= read -r l; do echo "@@was $l"; don
 for p in $(tagged ${quote(`${ereEscape(o.cluster)}/[0-9a-f]+`)}); do echo "@@would-stop $(describe $p)"; done
 side_dirs check
 echo @@free`;
-  return `exec bash -c ${quote(script)}`;
+  return sh`exec bash -c ${script}`;
 }
 
 export type LockReply =

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { quote } from '../connection/shell.js';
+import { sh, type Command } from '../connection/shell.js';
 import type { HeldCommand } from '../connection/types.js';
 import type { Run } from '../engine/run.js';
 import { withTimeout } from '../steps/pg-client.js';
@@ -31,13 +31,13 @@ const HEARTBEAT_MS = 10_000;
  * The first line of a script running a long command (pg_basebackup, initdb, pg_rewind): marks the
  * script and everything it starts, so a later run can stop them if this run dies.
  */
-export function longCommandEnv(cluster: string): string {
-  return `export ${runTagAssignment(cluster)}`;
+export function longCommandEnv(cluster: string): Command {
+  return sh`export ${RUN_TAG_VAR}=${runTag(cluster, runIdOf(cluster))}`;
 }
 
 /** The same mark as a prefix for one command (`PGTASKS_RUN=... pg_rewind ...`): the rest of its script is not marked. */
-export function runTagAssignment(cluster: string): string {
-  return `${RUN_TAG_VAR}=${quote(runTag(cluster, runIdOf(cluster)))}`;
+export function runTagAssignment(cluster: string): Command {
+  return sh`${RUN_TAG_VAR}=${runTag(cluster, runIdOf(cluster))}`;
 }
 
 interface HostLock {
