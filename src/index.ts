@@ -16,6 +16,7 @@ export { pgClustersFact } from './facts/pg-clusters.js';
 export { filesStep, type FileSpec } from './steps/files.js';
 export { psql } from './steps/postgres.js';
 export { clustersOf, type ClusterSpec, type Member } from './cluster/vars.js';
+export { withClusterLock } from './cluster/lock.js';
 export { pgNodeFact, type PgNodeFacts } from './facts/postgres.js';
 export * as roles from '../roles/index.js';
 export { builtinTasks } from '../tasks/index.js';

@@ -120,10 +120,10 @@ while IFS= read -r -t ${o.leaseSeconds} line; do
   stop_tagged ${quote(ereEscape(me))}
   exit 0
 done
-# The run is gone (its connection closed, or no heartbeat within the lease): free the lock at once so
-# a new run can start, then stop what this run started; the run file stays, telling the next run.
-exec 9>&-
-stop_tagged ${quote(ereEscape(me))} >/dev/null`;
+# The run is gone (its connection closed, or no heartbeat within the lease): stop what it started, note
+# it in the run file (which stays, telling the next run), then free the lock. Stopping is a matter of
+# milliseconds: a new run seldom finds the lock still held by a run that is gone.
+stop_tagged ${quote(ereEscape(me))} 9>&- | while IFS= read -r l; do case "$l" in '@@stopped '*) echo "stopped=\${l#@@stopped }" >> "$R";; esac; done`;
   return sh`exec bash -c ${script}`;
 }
 
@@ -154,6 +154,8 @@ export type LockReply =
       stale?: Holder;
       /** "pid command" of the processes stopped (or, with --check, that would be). */
       stopped: string[];
+      /** "pid command" of what the dead run's own holder stopped when the run went away. */
+      stoppedAtDeath: string[];
       removed: string[];
       kept: string[];
       /** Processes that would not die: a failure. */
@@ -177,6 +179,7 @@ export function parseLockReply(stdout: string, exited: boolean): LockReply {
   return {
     state: end === '@@locked' ? 'locked' : 'free',
     stale: lines.includes('@@stale') ? parseHolder(after('@@was ')) : undefined,
+    stoppedAtDeath: after('@@was stopped='),
     stopped: [...after('@@stopped '), ...after('@@would-stop ')],
     removed: [...after('@@removed '), ...after('@@would-remove ')],
     kept: after('@@kept '),
