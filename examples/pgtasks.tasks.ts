@@ -6,7 +6,7 @@
  *   pgtasks --tasks examples/pgtasks.tasks.ts --check motd --text "maintenance at 18:00"
  */
 import { readFileSync } from 'node:fs';
-import { change, clustersOf, filesStep, ident, lit, ok, registerSecret, runSteps, scramVerifier, step, task, withPrimary, z } from 'pgtasks';
+import { change, clustersOf, filesStep, ident, lit, ok, registerSecret, runSteps, scramVerifier, sh, step, task, withPrimary, z } from 'pgtasks';
 
 export const uptime = task({
   name: 'uptime',
@@ -16,7 +16,7 @@ export const uptime = task({
   }),
   async run(run, args) {
     await run.onHosts(await run.hosts(args.hosts), async (ctx) => {
-      const { stdout } = await ctx.run('cat /proc/uptime /proc/loadavg');
+      const { stdout } = await ctx.run(sh`cat /proc/uptime /proc/loadavg`);
       const [up, load] = stdout.trim().split('\n');
       ctx.message(`up ${Math.round(Number(up!.split(' ')[0]) / 60)} min, load ${load!.split(' ').slice(0, 3).join(' ')}`);
     });

@@ -3,7 +3,7 @@ import { REPLICATION_USER } from '../src/cluster/credentials.js';
 import { findSuspects, parameterErrors, restartChanges, type SettingInfo } from '../src/cluster/parameter-check.js';
 import { notePendingRestart } from '../src/cluster/pending-restarts.js';
 import type { HostContext } from '../src/engine/host-context.js';
-import { quote } from '../src/connection/shell.js';
+import { sh } from '../src/connection/shell.js';
 import { describedSettings, fileSettingErrors, postgresVerdicts, serverSettings } from '../src/steps/pg-settings.js';
 import { freshFacts, isReplica, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { slotName, type HbaRule } from '../src/cluster/vars.js';
@@ -83,13 +83,13 @@ export function configRole(cc: ClusterContext, host: string): Step[] {
   return [
     step('config: directories', async (ctx) => {
       if (cc.facts.get(host)?.configured) return ok();
-      const { stdout } = await ctx.run(`[ -d ${dir} ] && stat -c '%U' ${dir} || echo missing`);
+      const { stdout } = await ctx.run(sh`[ -d ${dir} ] && stat -c '%U' ${dir} || echo missing`);
       if (stdout.trim() === 'postgres') return ok();
       return {
         kind: 'change',
         summary: `create ${dir}`,
         apply: async () => {
-          await ctx.run(`install -d -o postgres -g postgres -m 0755 /etc/postgresql/${cc.version} ${dir}`);
+          await ctx.run(sh`install -d -o postgres -g postgres -m 0755 ${`/etc/postgresql/${cc.version}`} ${dir}`);
         },
       };
     }),
@@ -162,9 +162,9 @@ export async function checkParameters(cc: ClusterContext, ctx: HostContext, next
 const previous = new WeakMap<HostContext, { files: { spec: FileSpec; content: string }[]; accepted: boolean }>();
 
 async function rememberPrevious(ctx: HostContext, differing: FileSpec[]): Promise<void> {
-  const paths = differing.map((f) => quote(f.path)).join(' ');
+  const paths = differing.map((f) => f.path);
   // One round trip: each existing file's name and content, NUL-separated (config files hold no NUL).
-  const { stdout } = await ctx.run(`for f in ${paths}; do if [ -f "$f" ]; then printf 'F%s\\0' "$f"; cat "$f"; printf '\\0'; fi; done`);
+  const { stdout } = await ctx.run(sh`for f in ${paths}; do if [ -f "$f" ]; then printf 'F%s\\0' "$f"; cat "$f"; printf '\\0'; fi; done`);
   const parts = stdout.split('\0');
   const files: { spec: FileSpec; content: string }[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {

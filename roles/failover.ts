@@ -7,7 +7,7 @@ import { cannotFollow } from '../src/cluster/plan.js';
 import { slotName, type ClusterSpec } from '../src/cluster/vars.js';
 import type { Run } from '../src/engine/run.js';
 import { dataDir, type PgNodeFacts } from '../src/facts/postgres.js';
-import { quote } from '../src/connection/shell.js';
+import { and, sh } from '../src/connection/shell.js';
 import { pgSession } from '../src/steps/pg-client.js';
 import { lit, pgServiceCommand, psql } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
@@ -73,7 +73,8 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
       ...fence.map(async (f) => {
         const ctx = await run.context(f.host);
         const s = { version: tf.version, cluster: spec.name, systemd: gathered.systemd.get(f.host) ?? false };
-        await ctx.run(`${facts.get(f.host)!.running ? `${pgServiceCommand(s, 'stop', 'immediate')} && ` : ''}install -o postgres -g postgres -m 0600 /dev/null ${quote(`${dataDir(s.version, spec.name)}/standby.signal`)}`);
+        const markStandby = sh`install -o postgres -g postgres -m 0600 /dev/null ${`${dataDir(s.version, spec.name)}/standby.signal`}`;
+        await ctx.run(facts.get(f.host)!.running ? and(pgServiceCommand(s, 'stop', 'immediate'), markStandby) : markStandby);
         emit(f.host, 'fence', 'stopped and marked standby');
       }),
       (async () => {

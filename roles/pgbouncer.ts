@@ -1,5 +1,6 @@
 import { freshFacts, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { ADMIN_USER } from '../src/cluster/credentials.js';
+import { and, raw, sh } from '../src/connection/shell.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { render } from '../src/engine/templates.js';
@@ -54,7 +55,7 @@ export function pgbouncerFiles(spec: ClusterSpec, host: string, primaryAddress: 
 }
 
 async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
-  const r = await ctx.run(`[ -f ${PIDFILE} ] && kill -0 "$(cat ${PIDFILE})" 2>/dev/null`, { allowFailure: true });
+  const r = await ctx.run(raw(`[ -f ${PIDFILE} ] && kill -0 "$(cat ${PIDFILE})" 2>/dev/null`), { allowFailure: true });
   return r.code === 0;
 }
 
@@ -64,7 +65,8 @@ async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
  * changes a database's host closes pooled server connections as they are released (checked on 1.18).
  */
 async function signalBouncer(ctx: HostContext, reload: boolean, resume: boolean): Promise<void> {
-  await ctx.run(`set -e; p=$(cat ${PIDFILE})${reload ? '; kill -HUP "$p"' : ''}${resume ? `; kill -USR2 "$p"; rm -f ${PAUSED_MARKER}` : ''}`);
+  const signals = [...(reload ? [raw('kill -HUP "$p"')] : []), ...(resume ? [raw('kill -USR2 "$p"'), sh`rm -f ${PAUSED_MARKER}`] : [])];
+  await ctx.run(and(sh`p=$(cat ${PIDFILE})`, ...signals));
 }
 
 /**
@@ -80,10 +82,10 @@ export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
       return change('start PgBouncer', async () => {
         const systemd = cc.systemd.get(host) ?? false;
         const cmd = systemd
-          ? 'systemctl enable --now pgbouncer'
-          : `install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`;
+          ? raw('systemctl enable --now pgbouncer')
+          : raw(`install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`);
         // A fresh PgBouncer is not paused, whatever a killed switchover's marker says.
-        await ctx.run(`rm -f ${PAUSED_MARKER} && ${cmd}`);
+        await ctx.run(and(sh`rm -f ${PAUSED_MARKER}`, cmd));
       });
     }
     const wanted = cc.plan.primary.address;
@@ -114,7 +116,7 @@ export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { n
     step('pgbouncer: install', async (ctx) => {
       if ((await fact(ctx, systemFact)).pgbouncerInstalled) return ok('present');
       return change('apt-get install pgbouncer', async () => {
-        await ctx.run('DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer', { user: 'root', timeoutMs: 10 * 60_000 });
+        await ctx.run(raw('DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer'), { user: 'root', timeoutMs: 10 * 60_000 });
         await fact(ctx, systemFact, true);
       });
     }),

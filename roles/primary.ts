@@ -3,6 +3,7 @@ import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.
 import { scramVerifier, verifierMatches } from '../src/cluster/scram.js';
 import { longCommandEnv } from '../src/cluster/lock.js';
 import { slotName } from '../src/cluster/vars.js';
+import { raw, script, sh } from '../src/connection/shell.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { dataDir } from '../src/facts/postgres.js';
@@ -36,25 +37,33 @@ export function bootstrapStep(cc: ClusterContext): Step {
     if (cc.plan.primaryAction !== 'bootstrap') return skip('data directory exists');
     return change(`initdb ${dir}`, async () => {
       cc.touched.add(ctx.host);
-      const emptyOrRefuse = (why: string) => `if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo "${dir} ${why}" >&2; exit 1; fi`;
+      const emptyOrRefuse = (why: string) => sh`if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo ${`${dir} ${why}`} >&2; exit 1; fi`;
       await ctx.run(
-        `set -e
-${emptyOrRefuse('is not empty: refusing to initdb over it')}
-rm -rf ${side}
-install -d -o postgres -g postgres -m 0700 ${side}`,
+        script(
+          raw('set -e'),
+          emptyOrRefuse('is not empty: refusing to initdb over it'),
+          sh`rm -rf ${side}`,
+          sh`install -d -o postgres -g postgres -m 0700 ${side}`,
+        ),
       );
       await ctx.run(
-        `set -e
-${longCommandEnv(cc.spec.name)}
-/usr/lib/postgresql/${cc.version}/bin/initdb -D ${side} --data-checksums --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --username=postgres >/dev/null
-# initdb's own config files are unused (Debian reads /etc/postgresql) and would only mislead readers.
-rm -f ${side}/postgresql.conf ${side}/pg_hba.conf ${side}/pg_ident.conf`,
+        script(
+          raw('set -e'),
+          longCommandEnv(cc.spec.name),
+          sh`${`/usr/lib/postgresql/${cc.version}/bin/initdb`} -D ${side} --data-checksums --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --username=postgres >/dev/null`,
+          raw("# initdb's own config files are unused (Debian reads /etc/postgresql) and would only mislead readers."),
+          sh`rm -f ${['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'].map((f) => `${side}/${f}`)}`,
+        ),
         { user: 'postgres' },
       );
-      await ctx.run(`set -e
-${emptyOrRefuse('filled up during initdb: refusing to replace it')}
-rmdir ${dir} 2>/dev/null || true
-mv ${side} ${dir}`);
+      await ctx.run(
+        script(
+          raw('set -e'),
+          emptyOrRefuse('filled up during initdb: refusing to replace it'),
+          sh`rmdir ${dir} 2>/dev/null || true`,
+          sh`mv ${side} ${dir}`,
+        ),
+      );
     });
   });
 }

@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import type { ClusterSpec, Member, RegistrySpec } from '../src/cluster/vars.js';
+import { raw } from '../src/connection/shell.js';
 import type { Run } from '../src/engine/run.js';
 import { change, ok, runStep, step, type Step } from '../src/engine/step.js';
 import { currentRecord, desiredRecord, updateRecord } from '../src/registry/dns.js';
@@ -19,11 +20,11 @@ function dnsStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 
 
 function hostsStep(spec: ClusterSpec, name: string, primary: Member): Step {
   return step('register', async (ctx) => {
-    const current = (await ctx.run('cat /etc/hosts')).stdout;
+    const current = (await ctx.run(raw('cat /etc/hosts'))).stdout;
     const next = rewriteHosts(current, spec.name, name, primary.address);
     if (next === current) return ok(`${name} -> ${primary.address} in /etc/hosts`);
     // In place, not by rename: /etc/hosts is often a bind mount (containers), which a rename cannot replace.
-    return change(`${name} -> ${primary.address} in /etc/hosts`, async () => void (await ctx.run('cat > /etc/hosts', { stdin: next, user: 'root' })));
+    return change(`${name} -> ${primary.address} in /etc/hosts`, async () => void (await ctx.run(raw('cat > /etc/hosts'), { stdin: next, user: 'root' })));
   });
 }
 

@@ -3,7 +3,7 @@ import { gatherCluster } from '../src/cluster/gather.js';
 import { runTagAssignment } from '../src/cluster/lock.js';
 import { currentPrimary } from '../src/cluster/switchover-checks.js';
 import type { ClusterSpec, Member } from '../src/cluster/vars.js';
-import { quote } from '../src/connection/shell.js';
+import { inline, sh } from '../src/connection/shell.js';
 import type { Run } from '../src/engine/run.js';
 import { confDir, dataDir, type PgNodeFacts } from '../src/facts/postgres.js';
 import { pgServiceCommand, psql } from '../src/steps/postgres.js';
@@ -44,7 +44,7 @@ export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: bo
         emit('stop', 'stopped');
       }
       const aside = `${dir}.rejoin-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
-      await ctx.run(`mv ${quote(dir)} ${quote(aside)}`);
+      await ctx.run(sh`mv ${dir} ${aside}`);
       emit('set aside', `${dir} kept as ${aside}; cloning afresh`);
     } else if (f.state === 'PRIMARY' || f.state === 'REPLICA') {
       const error = await rewindReplica(run, spec, host, primary, f, gathered.systemd.get(host) ?? false);
@@ -60,12 +60,12 @@ export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: bo
  */
 export async function rewindReplica(run: Run, spec: ClusterSpec, host: string, primary: Member, f?: PgNodeFacts, systemd = false): Promise<string | undefined> {
   const ctx = await run.context(host);
-  const version = f?.version ?? Number((await ctx.run(`ls /var/lib/postgresql | sort -n | tail -1`)).stdout.trim());
+  const version = f?.version ?? Number((await ctx.run(sh`ls /var/lib/postgresql | sort -n | tail -1`)).stdout.trim());
   const dir = dataDir(version, spec.name);
   const emit = (step: string, message: string) => run.emit({ type: 'step', host, step: `rejoin: ${step}`, status: 'changed', message, check: false });
   const s = { version, cluster: spec.name, systemd };
   if (f?.running ?? true) {
-    await ctx.run(`${pgServiceCommand(s, 'stop', 'fast')} 2>/dev/null || true`);
+    await ctx.run(sh`${inline(pgServiceCommand(s, 'stop', 'fast'))} 2>/dev/null || true`);
     emit('stop', 'stopped');
   }
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
@@ -75,13 +75,13 @@ export async function rewindReplica(run: Run, spec: ClusterSpec, host: string, p
   const passfile = `/tmp/pgtasks-rewind-${process.pid}`;
   await ctx.put(passfile, `*:${spec.port}:*:${ADMIN_USER}:${creds.admin}\n`, { owner: 'postgres', group: 'postgres', mode: '0600' });
   // pg_rewind finishes an interrupted crash recovery in single-user mode, which refuses standby mode.
-  await ctx.run(`rm -f ${quote(`${dir}/standby.signal`)}`);
+  await ctx.run(sh`rm -f ${`${dir}/standby.signal`}`);
   const source = `host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}`;
   const r = await ctx.run(
-    `${runTagAssignment(spec.name)} /usr/lib/postgresql/${version}/bin/pg_rewind --target-pgdata=${quote(dir)} --config-file=${quote(`${confDir(version, spec.name)}/postgresql.conf`)} --source-server=${quote(source)} 2>&1; status=$?; rm -f ${passfile}; exit $status`,
+    sh`${inline(runTagAssignment(spec.name))} ${`/usr/lib/postgresql/${version}/bin/pg_rewind`} ${`--target-pgdata=${dir}`} ${`--config-file=${confDir(version, spec.name)}/postgresql.conf`} ${`--source-server=${source}`} 2>&1; status=$?; rm -f ${passfile}; exit $status`,
     { user: 'postgres', allowFailure: true },
   );
-  await ctx.run(`install -o postgres -g postgres -m 0600 /dev/null ${quote(`${dir}/standby.signal`)}`);
+  await ctx.run(sh`install -o postgres -g postgres -m 0600 /dev/null ${`${dir}/standby.signal`}`);
   if (r.code !== 0) return `pg_rewind failed: ${r.stdout.trim().split('\n').slice(-3).join(' / ')}; ${host} is stopped and marked standby; try 'pgtasks rejoin --host ${host} --full'`;
   emit('pg_rewind', `rewound from ${primary.host}: ${r.stdout.trim().split('\n').pop()}`);
   return undefined;

@@ -2,6 +2,7 @@ import { REPLICATION_USER } from '../src/cluster/credentials.js';
 import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { longCommandEnv } from '../src/cluster/lock.js';
 import { slotName } from '../src/cluster/vars.js';
+import { raw, script, sh } from '../src/connection/shell.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { lit, psql } from '../src/steps/postgres.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
@@ -24,22 +25,32 @@ export function cloneStep(cc: ClusterContext, host: string): Step {
     const planned = cc.plan.replicas.find((r) => r.member.host === host);
     if (planned?.action !== 'clone') return skip('data directory exists');
     return change(`pg_basebackup from ${primary.host}`, async () => {
-      await ctx.run(`set -e
-if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo "${dir} is not empty: refusing to clone over it" >&2; exit 1; fi
-rm -rf ${tmp}
-install -d -o postgres -g postgres -m 0700 ${tmp}`);
       await ctx.run(
-        `set -e
-${longCommandEnv(cc.spec.name)}
-PGPASSFILE=${confDir(cc.version, cc.spec.name)}/pgpass /usr/lib/postgresql/${cc.version}/bin/pg_basebackup -h ${primary.address} -p ${cc.spec.port} -U ${REPLICATION_USER} -D ${tmp} -X stream -S ${slotName(host)} -c fast -w
-touch ${tmp}/standby.signal
-rm -f ${tmp}/postgresql.conf ${tmp}/pg_hba.conf ${tmp}/pg_ident.conf`,
+        script(
+          raw('set -e'),
+          sh`if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo ${`${dir} is not empty: refusing to clone over it`} >&2; exit 1; fi`,
+          sh`rm -rf ${tmp}`,
+          sh`install -d -o postgres -g postgres -m 0700 ${tmp}`,
+        ),
+      );
+      await ctx.run(
+        script(
+          raw('set -e'),
+          longCommandEnv(cc.spec.name),
+          sh`PGPASSFILE=${`${confDir(cc.version, cc.spec.name)}/pgpass`} ${`/usr/lib/postgresql/${cc.version}/bin/pg_basebackup`} -h ${primary.address} -p ${cc.spec.port} -U ${REPLICATION_USER} -D ${tmp} -X stream -S ${slotName(host)} -c fast -w`,
+          sh`touch ${`${tmp}/standby.signal`}`,
+          sh`rm -f ${['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'].map((f) => `${tmp}/${f}`)}`,
+        ),
         { user: 'postgres', timeoutMs: 6 * 60 * 60_000 },
       );
-      await ctx.run(`set -e
-if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo "${dir} filled up during the clone: refusing to replace it" >&2; exit 1; fi
-rmdir ${dir} 2>/dev/null || true
-mv ${tmp} ${dir}`);
+      await ctx.run(
+        script(
+          raw('set -e'),
+          sh`if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo ${`${dir} filled up during the clone: refusing to replace it`} >&2; exit 1; fi`,
+          sh`rmdir ${dir} 2>/dev/null || true`,
+          sh`mv ${tmp} ${dir}`,
+        ),
+      );
     });
   });
 }

@@ -3,10 +3,11 @@ import { pendingRestarts } from '../src/cluster/pending-restarts.js';
 import { withBouncersPaused } from '../src/cluster/pgbouncer-pause.js';
 import { decideRestarts, describeChanges, ORDERED_SETTINGS, type HostRestartState, type RestartDecision, type SettingChange } from '../src/cluster/restart-order.js';
 import type { Run } from '../src/engine/run.js';
-import { change, step, type Step } from '../src/engine/step.js';
+import { sh } from '../src/connection/shell.js';
 import type { HostContext } from '../src/engine/host-context.js';
-import { runSteps } from '../src/engine/step.js';
-import { lit, pgLogTail, psql } from '../src/steps/postgres.js';
+import { change, runSteps, step, type Step } from '../src/engine/step.js';
+import { confDir, dataDir } from '../src/facts/postgres.js';
+import { lit, pgLogTail, psql, type PgService } from '../src/steps/postgres.js';
 import { restorePreviousConfig } from './config.js';
 import { serviceAction, serviceOf } from './service.js';
 
@@ -93,7 +94,7 @@ function restartStep(run: Run, cc: ClusterContext, item: RestartDecision['order'
       cc.touched.add(ctx.host);
       const restart = async () => {
         try {
-          await serviceAction(ctx, s, 'restart');
+          await restartPostgres(ctx, s);
         } catch (err) {
           // Never leave a host down over a setting: back to the files it ran with, and up again.
           if (!(await restorePreviousConfig(ctx, true))) throw err;
@@ -103,16 +104,37 @@ function restartStep(run: Run, cc: ClusterContext, item: RestartDecision['order'
       };
       if (item.role === 'primary') {
         const hosts = cc.spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state !== 'absent').map((m) => m.host);
-        await withBouncersPaused(run, cc.spec, { timeoutMs: RESTART_PAUSE_TIMEOUT_MS, password: cc.creds.admin, hosts }, async (paused) => {
+        // A checkpoint now keeps the shutdown checkpoint, inside the pause, short.
+        await psql(ctx, cc.spec.port, 'CHECKPOINT;');
+        const t0 = Date.now();
+        const paused = await withBouncersPaused(run, cc.spec, { timeoutMs: RESTART_PAUSE_TIMEOUT_MS, password: cc.creds.admin, hosts }, async (p) => {
           await restart();
-          if (paused.hosts.length) ctx.message(`PgBouncer on ${paused.hosts.join(', ')} paused during the restart`);
+          return p;
         });
+        if (paused.hosts.length) ctx.message(`clients of PgBouncer on ${paused.hosts.join(', ')} waited ${Date.now() - t0} ms (PAUSE ${paused.pauseMs} ms, restart, RESUME)`);
       } else {
         await restart();
         await waitForStreaming(cc, ctx);
       }
     }),
   );
+}
+
+/**
+ * A fast restart. pg_ctlcluster sleeps in half seconds while it waits (2.3 s for a restart on the lab,
+ * pg_ctl alone 0.2 s) and the primary restarts while clients wait: where systemd does not own the
+ * service, pg_ctl does what pg_ctlcluster would (same data directory, config file, log file, own session).
+ */
+async function restartPostgres(ctx: HostContext, s: PgService): Promise<void> {
+  if (s.systemd) return serviceAction(ctx, s, 'restart');
+  const pgCtl = `/usr/lib/postgresql/${s.version}/bin/pg_ctl`;
+  const log = `/var/log/postgresql/postgresql-${s.version}-${s.cluster}.log`;
+  const options = `-c config_file=${confDir(s.version, s.cluster)}/postgresql.conf`;
+  const result = await ctx.run(sh`setsid -w ${pgCtl} restart -m fast -w -s -D ${dataDir(s.version, s.cluster)} -l ${log} -o ${options}`, { user: 'postgres', allowFailure: true });
+  if (result.code !== 0) {
+    const tail = (await ctx.run(pgLogTail(s), { allowFailure: true })).stdout;
+    throw new Error(`restart of PostgreSQL ${s.version}/${s.cluster} failed: ${result.stderr.trim()}\n${tail}`);
+  }
 }
 
 function caughtUpStep(cc: ClusterContext, ctx: HostContext, lsn: string): Step {
@@ -126,10 +148,16 @@ function caughtUpStep(cc: ClusterContext, ctx: HostContext, lsn: string): Step {
 async function waitForStreaming(cc: ClusterContext, ctx: HostContext, lsn?: string): Promise<void> {
   const paused = cc.version >= 14 ? 'pg_get_wal_replay_pause_state()' : `case when pg_is_wal_replay_paused() then 'paused' else 'not paused' end`;
   const replayed = lsn ? `coalesce(pg_last_wal_replay_lsn() >= ${lit(lsn)}::pg_lsn, false)` : 'true';
+  // A standby whose primary went away retries only every wal_retrieve_retry_interval (5 s), while
+  // synchronous commits wait; a reload wakes its startup process to reconnect now (nothing else changes).
+  const nudge = (on: boolean) => (on ? `, (select pg_reload_conf() from pg_stat_wal_receiver right join (select 1) one on true where status is distinct from 'streaming')` : '');
   const deadline = Date.now() + STREAMING_TIMEOUT_MS;
   let last = 'not answering';
+  let nudged = 0;
   for (;;) {
-    const rows = await psql(ctx, cc.spec.port, `select coalesce((select status from pg_stat_wal_receiver), 'no wal receiver'), ${paused}, ${replayed}`).catch((err: Error) => [[err.message.split('\n').pop() ?? '', '', '']]);
+    const wake = lsn !== undefined && Date.now() - nudged > 500;
+    if (wake) nudged = Date.now();
+    const rows = await psql(ctx, cc.spec.port, `select coalesce((select status from pg_stat_wal_receiver), 'no wal receiver'), ${paused}, ${replayed}${nudge(wake)}`).catch((err: Error) => [[err.message.split('\n').pop() ?? '', '', '']]);
     const [status, pause, done] = rows[0] ?? [];
     if (pause && pause !== 'not paused') {
       const log = (await ctx.run(pgLogTail(serviceOf(cc, ctx.host)), { allowFailure: true })).stdout;

@@ -1,6 +1,6 @@
 import type { HostContext } from '../src/engine/host-context.js';
 import { dataDir } from '../src/facts/postgres.js';
-import { quote } from '../src/connection/shell.js';
+import { raw, script, sh } from '../src/connection/shell.js';
 import type { PgSession } from '../src/steps/pg-client.js';
 import { lit } from '../src/steps/postgres.js';
 
@@ -12,14 +12,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * it can never come back as a second primary. Returns the shutdown checkpoint's LSN.
  */
 export async function fastStop(ctx: HostContext, version: number, cluster: string, host: string): Promise<string> {
-  const dir = quote(dataDir(version, cluster));
-  const { stdout } = await ctx.run(`set -e
-D=${dir}
-pid=$(head -1 "$D/postmaster.pid")
+  const { stdout } = await ctx.run(
+    script(
+      raw('set -e'),
+      sh`D=${dataDir(version, cluster)}`,
+      raw(`pid=$(head -1 "$D/postmaster.pid")
 kill -INT "$pid"
 n=0; while kill -0 "$pid" 2>/dev/null; do n=$((n+1)); [ $n -gt 6000 ] && { echo "still running after 60 s" >&2; exit 1; }; sleep 0.01; done
-install -o postgres -g postgres -m 0600 /dev/null "$D/standby.signal"
-/usr/lib/postgresql/${version}/bin/pg_controldata "$D" | sed -n -e 's/^Database cluster state: *//p' -e 's/^Latest checkpoint location: *//p'`);
+install -o postgres -g postgres -m 0600 /dev/null "$D/standby.signal"`),
+      sh`${`/usr/lib/postgresql/${version}/bin/pg_controldata`} "$D" | sed -n -e 's/^Database cluster state: *//p' -e 's/^Latest checkpoint location: *//p'`,
+    ),
+  );
   const [state, lsn] = stdout.trim().split('\n');
   if (state !== 'shut down' || !lsn) throw new Error(`${host} did not shut down cleanly (${state})`);
   return lsn;
@@ -27,7 +30,7 @@ install -o postgres -g postgres -m 0600 /dev/null "$D/standby.signal"
 
 /** The old primary takes writes again (the target could not be promoted). */
 export async function restartAsPrimary(ctx: HostContext, version: number, cluster: string): Promise<void> {
-  await ctx.run(`rm -f ${quote(`${dataDir(version, cluster)}/standby.signal`)} && pg_ctlcluster ${version} ${quote(cluster)} start`);
+  await ctx.run(sh`rm -f ${`${dataDir(version, cluster)}/standby.signal`} && pg_ctlcluster ${version} ${cluster} start`);
 }
 
 /** Polls (5 ms) until the standby has replayed `lsn`. */

@@ -15,7 +15,7 @@ export { fact, gather, type Fact } from './engine/fact.js';
 export { filesStep, type FileSpec } from './steps/files.js';
 export { systemFact, type SystemFacts } from './facts/system.js';
 // Quoting: shell commands and SQL built from values never break out of them.
-export { sh } from './connection/shell.js';
+export { sh, raw, script, and, inline, type Command } from './connection/shell.js';
 export { lit, ident, psql } from './steps/postgres.js';
 export { registerSecret } from './engine/secrets.js';
 export { scramVerifier } from './cluster/scram.js';
@@ -24,5 +24,7 @@ export { clustersOf, type ClusterSpec, type Member } from './cluster/vars.js';
 export { openPrimary, withPrimary, type PrimarySession } from './cluster/primary-session.js';
 export type { PgSession } from './steps/pg-client.js';
 // The roles configure-cluster is made of, and the built-in tasks, to compose your own.
+// Team task files that change a cluster take its lock, as the built-in tasks do.
+export { withClusterLock } from './cluster/lock.js';
 export * as roles from '../roles/index.js';
 export { builtinTasks } from '../tasks/index.js';

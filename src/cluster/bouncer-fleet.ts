@@ -1,3 +1,4 @@
+import { sh } from '../connection/shell.js';
 import type { HostContext } from '../engine/host-context.js';
 import type { Run } from '../engine/run.js';
 import { PAUSED_MARKER } from '../facts/pgbouncer.js';
@@ -53,7 +54,7 @@ export class BouncerFleet {
    * clients wait is found out by the next one (PgBouncer before 1.21 cannot say it is paused).
    */
   async markPausing(): Promise<void> {
-    await Promise.all(this.bouncers.map((b) => b.ctx.run(`install -m 0644 /dev/null ${PAUSED_MARKER}`)));
+    await Promise.all(this.bouncers.map((b) => b.ctx.run(sh`install -m 0644 /dev/null ${PAUSED_MARKER}`)));
   }
 
   /**
@@ -102,7 +103,7 @@ export class BouncerFleet {
       this.bouncers.map(async (b) => {
         try {
           await resumeBouncer(b.control);
-          await b.ctx.run(`rm -f ${PAUSED_MARKER}`);
+          await b.ctx.run(sh`rm -f ${PAUSED_MARKER}`);
         } catch (err) {
           failed.push(`${b.host}: ${(err as Error).message}`);
         }

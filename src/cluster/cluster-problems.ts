@@ -1,6 +1,7 @@
 import type { Inventory, Origin } from '../inventory/types.js';
 import { UserError } from '../errors.js';
 import { CLUSTER_WIDE, pgVarsSchema, withAbsolutePaths, type PgVars } from './pg-vars-schema.js';
+import { addressProblems } from './address-problems.js';
 import { definitionProblems, pgVarProblems, problemLines, show, type VarDefinition, type VarProblem } from './value-problems.js';
 
 /*
@@ -52,7 +53,7 @@ const source = (n: CheckedMember, key: keyof PgVars, here?: Origin) => {
 
 /** Combinations no cluster can run with: members disagreeing on a cluster-wide setting, two pg_primary, ... */
 export function clusterProblemList(inv: Inventory): VarProblem[] {
-  const out: VarProblem[] = [];
+  const out: VarProblem[] = addressProblems(inv);
   for (const [name, nodes] of checkedMembers(inv)) {
     // A default value has no line: the line that put the host in the cluster stands in for it.
     const lineFor = (node: CheckedMember, key: keyof PgVars) => node.origin(key) ?? node.origin('pg_cluster');

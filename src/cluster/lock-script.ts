@@ -1,4 +1,4 @@
-import { quote } from '../connection/shell.js';
+import { inline, sh, type Command } from '../connection/shell.js';
 
 /**
  * The host side of the cluster lock, as shell scripts, and the parser of what they print.
@@ -51,10 +51,11 @@ export const runTag = (cluster: string, runId: string) => `${cluster}/${runId}`;
 const ereEscape = (s: string) => s.replace(/[.[\]()*+?{}|^$\\]/g, '\\$&');
 
 /** Shell functions shared by both scripts: find the processes of a tag, stop them, handle side directories. */
-function functions(o: LockScriptOptions): string {
+function functions(o: LockScriptOptions): Command {
   const base = o.base ?? LOCK_BASE;
-  const dirs = SIDE_SUFFIXES.map((s) => `${quote(base)}/*/${quote(`${o.cluster}${s}`)}`).join(' ');
-  return `
+  // Patterns: the folder and name quoted, the * between them a glob.
+  const dirs = SIDE_SUFFIXES.map((s) => sh`${base}/*/${`${o.cluster}${s}`}`).reduce((a, b) => sh`${inline(a)} ${inline(b)}`);
+  return sh`
 # pids whose environment holds ${RUN_TAG_VAR}=<value matching the ERE $1> (a zombie's environment reads empty)
 tagged() {
   local f p
@@ -79,7 +80,7 @@ stop_tagged() {
 # server runs on (a live postmaster.pid), which pgtasks never makes but a person might.
 side_dirs() {
   local d p
-  for d in ${dirs}; do
+  for d in ${inline(dirs)}; do
     [ -d "$d" ] || continue
     if [ -f "$d/postmaster.pid" ] && read -r p < "$d/postmaster.pid" && kill -0 "$p" 2>/dev/null; then echo "@@kept $d"; continue; fi
     if [ "$1" = remove ]; then rm -rf "$d" && echo "@@removed $d"; else echo "@@would-remove $d"; fi
@@ -92,14 +93,14 @@ side_dirs() {
  * who holds it, prints @@locked, then holds the lock until released, stdin closes or the lease ends.
  * A held lock prints @@held and the holder's lines, and exits.
  */
-export function holderScript(o: LockScriptOptions & { holder: Holder; leaseSeconds: number }): string {
+export function holderScript(o: LockScriptOptions & { holder: Holder; leaseSeconds: number }): Command {
   const { lock, run } = lockFiles(o);
   const me = runTag(o.cluster, o.holder.run);
-  const info = (Object.keys(o.holder) as (keyof Holder)[]).map((k) => quote(`${k}=${String(o.holder[k]).replace(/\n/g, ' ')}`)).join(' ');
-  const script = `set -u
-L=${quote(lock)}; R=${quote(run)}
-${functions(o)}
-[ -d ${quote(o.base ?? LOCK_BASE)} ] || mkdir -p ${quote(o.base ?? LOCK_BASE)} || exit 3
+  const info = (Object.keys(o.holder) as (keyof Holder)[]).map((k) => `${k}=${String(o.holder[k]).replace(/\n/g, ' ')}`);
+  const script = sh`set -u
+L=${lock}; R=${run}
+${inline(functions(o))}
+[ -d ${o.base ?? LOCK_BASE} ] || mkdir -p ${o.base ?? LOCK_BASE} || exit 3
 exec 9>>"$L" || exit 3
 if ! flock -n 9; then echo @@held; cat "$R" 2>/dev/null; exit 0; fi
 # Children must not inherit the lock: only this shell may hold it. Tagged processes can outlive only a
@@ -107,7 +108,7 @@ if ! flock -n 9; then echo @@held; cat "$R" 2>/dev/null; exit 0; fi
 # only after such a run: a no-op run starts no process here but flock.
 if [ -s "$R" ]; then
   echo @@stale; while IFS= read -r l; do echo "@@was $l"; done < "$R"
-  stop_tagged ${quote(`${ereEscape(o.cluster)}/[0-9a-f]+`)} 9>&-
+  stop_tagged ${`${ereEscape(o.cluster)}/[0-9a-f]+`} 9>&-
 fi
 side_dirs remove 9>&-
 printf '%s\\n' ${info} > "$R" || exit 3
@@ -117,22 +118,22 @@ while IFS= read -r -t ${o.leaseSeconds} line; do
   : > "$R"; exec 9>&-; echo @@released
   # After the answer, off the run's path: a command whose channel was closed on a timeout may still run.
   exec >/dev/null 2>&1
-  stop_tagged ${quote(ereEscape(me))}
+  stop_tagged ${ereEscape(me)}
   exit 0
 done
-# The run is gone (its connection closed, or no heartbeat within the lease): free the lock at once so
-# a new run can start, then stop what this run started; the run file stays, telling the next run.
-exec 9>&-
-stop_tagged ${quote(ereEscape(me))} >/dev/null`;
-  return `exec bash -c ${quote(script)}`;
+# The run is gone (its connection closed, or no heartbeat within the lease): stop what it started, note
+# it in the run file (which stays, telling the next run), then free the lock. Stopping is a matter of
+# milliseconds: a new run seldom finds the lock still held by a run that is gone.
+stop_tagged ${ereEscape(me)} 9>&- | while IFS= read -r l; do case "$l" in '@@stopped '*) echo "stopped=\${l#@@stopped }" >> "$R";; esac; done`;
+  return sh`exec bash -c ${script}`;
 }
 
 /** --check: reports the lock and what a real run would clean up, changing nothing (no file is created). */
-export function probeScript(o: LockScriptOptions): string {
+export function probeScript(o: LockScriptOptions): Command {
   const { lock, run } = lockFiles(o);
-  const script = `set -u
-L=${quote(lock)}; R=${quote(run)}
-${functions(o)}
+  const script = sh`set -u
+L=${lock}; R=${run}
+${inline(functions(o))}
 if [ -e "$L" ]; then
   # A shared lock for an instant, on a read-only descriptor: fails exactly when a run holds it.
   exec 9<"$L"
@@ -140,10 +141,10 @@ if [ -e "$L" ]; then
   exec 9<&-
 fi
 if [ -s "$R" ]; then echo @@stale; while IFS= read -r l; do echo "@@was $l"; done < "$R"; fi
-for p in $(tagged ${quote(`${ereEscape(o.cluster)}/[0-9a-f]+`)}); do echo "@@would-stop $(describe $p)"; done
+for p in $(tagged ${`${ereEscape(o.cluster)}/[0-9a-f]+`}); do echo "@@would-stop $(describe $p)"; done
 side_dirs check
 echo @@free`;
-  return `exec bash -c ${quote(script)}`;
+  return sh`exec bash -c ${script}`;
 }
 
 export type LockReply =
@@ -154,6 +155,8 @@ export type LockReply =
       stale?: Holder;
       /** "pid command" of the processes stopped (or, with --check, that would be). */
       stopped: string[];
+      /** "pid command" of what the dead run's own holder stopped when the run went away. */
+      stoppedAtDeath: string[];
       removed: string[];
       kept: string[];
       /** Processes that would not die: a failure. */
@@ -177,6 +180,7 @@ export function parseLockReply(stdout: string, exited: boolean): LockReply {
   return {
     state: end === '@@locked' ? 'locked' : 'free',
     stale: lines.includes('@@stale') ? parseHolder(after('@@was ')) : undefined,
+    stoppedAtDeath: after('@@was stopped='),
     stopped: [...after('@@stopped '), ...after('@@would-stop ')],
     removed: [...after('@@removed '), ...after('@@would-remove ')],
     kept: after('@@kept '),

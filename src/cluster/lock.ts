@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { quote } from '../connection/shell.js';
-import type { HeldCommand } from '../connection/types.js';
+import { sh, type Command } from '../connection/shell.js';
+import { UnreachableError, type HeldCommand } from '../connection/types.js';
 import type { Run } from '../engine/run.js';
 import { withTimeout } from '../steps/pg-client.js';
 import { describeHolder, holderScript, lockFiles, parseLockReply, probeScript, RUN_TAG_VAR, runTag, type Holder, type LockReply } from './lock-script.js';
@@ -31,13 +31,13 @@ const HEARTBEAT_MS = 10_000;
  * The first line of a script running a long command (pg_basebackup, initdb, pg_rewind): marks the
  * script and everything it starts, so a later run can stop them if this run dies.
  */
-export function longCommandEnv(cluster: string): string {
-  return `export ${runTagAssignment(cluster)}`;
+export function longCommandEnv(cluster: string): Command {
+  return sh`export ${RUN_TAG_VAR}=${runTag(cluster, runIdOf(cluster))}`;
 }
 
 /** The same mark as a prefix for one command (`PGTASKS_RUN=... pg_rewind ...`): the rest of its script is not marked. */
-export function runTagAssignment(cluster: string): string {
-  return `${RUN_TAG_VAR}=${quote(runTag(cluster, runIdOf(cluster)))}`;
+export function runTagAssignment(cluster: string): Command {
+  return sh`${RUN_TAG_VAR}=${runTag(cluster, runIdOf(cluster))}`;
 }
 
 interface HostLock {
@@ -112,12 +112,17 @@ async function acquire(run: Run, spec: ClusterSpec, task: string, runId: string)
 }
 
 async function lockHost(run: Run, host: string, cluster: string, holder: Holder): Promise<HostAttempt> {
-  let ctx;
   try {
-    ctx = await run.context(host);
-  } catch {
-    return { host, unreachable: true }; // the task's own facts report it, and decide whether it can go on without it
+    return await tryLockHost(run, host, cluster, holder);
+  } catch (err) {
+    // Unreachable: the task's own facts report it, and decide whether it can go on without the host.
+    if (err instanceof UnreachableError) return { host, unreachable: true };
+    return { host, error: (err as Error).message };
   }
+}
+
+async function tryLockHost(run: Run, host: string, cluster: string, holder: Holder): Promise<HostAttempt> {
+  const ctx = await run.context(host);
   const { lock } = lockFiles({ cluster });
   if (run.options.check) {
     const r = await ctx.run(probeScript({ cluster }), { allowFailure: true });
@@ -153,6 +158,11 @@ function reportCleanup(run: Run, host: string, reply: LockReply): void {
   const did = (done: string, would: string) => (check ? would : done);
   const parts: string[] = [];
   if (reply.stale) parts.push(`the previous run did not finish (${describeHolder(reply.stale)})`);
+  if (reply.stoppedAtDeath.length) parts.push(`its commands were stopped when it went: ${reply.stoppedAtDeath.map((s) => `pid ${s}`).join('; ')}`);
+  // pg_rewind writes into the data directory itself: stopped half-way, it leaves one nothing can start from.
+  if ([...reply.stoppedAtDeath, ...reply.stopped].some((s) => /\bpg_rewind\b/.test(s))) {
+    parts.push(`pg_rewind was interrupted, so ${host}'s data directory is unusable: run 'pgtasks rejoin --host ${host} --full'`);
+  }
   if (reply.stopped.length) parts.push(`${did('stopped', 'would stop')} what it left running: ${reply.stopped.map((s) => `pid ${s}`).join('; ')}`);
   if (reply.removed.length) parts.push(`${did('removed', 'would remove')} half-made ${reply.removed.join(', ')}`);
   if (reply.kept.length) parts.push(`left ${reply.kept.join(', ')} alone: a server runs on it`);

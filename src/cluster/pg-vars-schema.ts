@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { DNS_NAME_MESSAGE, HOST_ADDRESS_MESSAGE, isDnsName, isHostAddress, isOneLine, ONE_LINE_MESSAGE } from './address-syntax.js';
 
 /*
  * The pg_* variables. Types are strict, as the inventory states them (no coercion: `pg_port: "5432"`
@@ -23,29 +24,33 @@ const int = (min: number, max: number, what = `an integer from ${min} to ${max}`
 const port = int(1, 65535, 'a port number from 1 to 65535');
 const text = z.string(must('a string')).min(1, { error: 'must not be empty' });
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, must(`one of ${values.join(', ')}`));
+/** Names that reach nsupdate's script, /etc/hosts and configuration files: checked for what they are (address-syntax.ts). */
+const dnsName = text.refine(isDnsName, { error: DNS_NAME_MESSAGE });
+const hostAddress = text.refine(isHostAddress, { error: HOST_ADDRESS_MESSAGE });
+const oneLine = text.refine(isOneLine, { error: ONE_LINE_MESSAGE });
 /** A path on this machine: a relative one is relative to the inventory's folder (see resolvePath). */
 const localPath = text;
 
 /** pg_hba.conf methods that let anyone in: refused for every rule pgtasks writes. */
 const trustWord = /(^|\s)trust(\s|$)/;
-const hbaLineRule = text
+const hbaLineRule = oneLine
   .refine((l) => l.trim().split(/\s+/).length >= 4, { error: 'must be a pg_hba.conf line: TYPE DATABASE USER [ADDRESS] METHOD' })
   .refine((l) => !trustWord.test(l), { error: 'trust is never allowed; use scram-sha-256' });
 export const hbaRuleObject = z.strictObject({
   type: oneOf(['local', 'host', 'hostssl', 'hostnossl', 'hostgssenc', 'hostnogssenc']).default('host'),
-  database: text.default('all'),
-  user: text.default('all'),
-  address: text.optional(),
-  method: text.refine((m) => m !== 'trust', { error: 'trust is never allowed over the network; use scram-sha-256' }),
+  database: oneLine.default('all'),
+  user: oneLine.default('all'),
+  address: oneLine.optional(),
+  method: oneLine.refine((m) => m !== 'trust', { error: 'trust is never allowed over the network; use scram-sha-256' }),
 });
 const hbaRule = z.union([hbaLineRule, hbaRuleObject], must('a pg_hba.conf line or a mapping {type, database, user, address, method}'));
 
 export const registryProviders = [
   z.strictObject({
     provider: z.literal('dns'),
-    server: text.default('127.0.0.1'),
+    server: hostAddress.default('127.0.0.1'),
     port: port.default(53),
-    zone: text,
+    zone: dnsName,
     key_file: localPath.describe('TSIG key file as nsupdate -k reads it'),
     ttl: int(0, 2147483647, 'a number of seconds, 0 or more').default(5),
     record: oneOf(['A', 'CNAME']).optional(),
@@ -75,7 +80,7 @@ export const pgVarsSchema = z.object({
   pg_cluster: z.string(must('a string')).regex(/^[a-z0-9][a-z0-9_-]*$/, { error: 'lowercase letters, digits, - and _ only (it names the Debian cluster)' }),
   pg_version: int(10, 99, 'a PostgreSQL major version, an integer such as 16').optional(),
   pg_port: port.default(5432),
-  pg_service_name: text.optional(),
+  pg_service_name: dnsName.optional(),
   pg_sync_replicas: int(0, 1000, 'an integer, 0 or more').default(0),
   pg_primary: bool.default(false),
   pg_state: oneOf(['present', 'absent']).default('present'),

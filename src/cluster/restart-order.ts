@@ -41,8 +41,10 @@ function finalValue(h: HostRestartState, name: string): number | undefined {
   return v === undefined || Number.isNaN(v) ? undefined : v;
 }
 
+/** `max_connections 100 -> 200`; a setting put back as it runs still waits for a restart in PostgreSQL's eyes. */
 export function describeChanges(changes: SettingChange[]): string {
-  return changes.map((c) => `${c.name} ${c.from} -> ${c.to}`).join(', ');
+  const shown = (v: string) => (v === '' ? "''" : v);
+  return changes.map((c) => (c.from === c.to ? `${c.name} ${shown(c.from)} (restart pending in PostgreSQL)` : `${c.name} ${shown(c.from)} -> ${shown(c.to)}`)).join(', ');
 }
 
 /**

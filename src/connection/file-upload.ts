@@ -1,4 +1,4 @@
-import { quote } from './shell.js';
+import { raw, script, sh, type Command } from './shell.js';
 import type { PutOptions } from './types.js';
 
 /**
@@ -6,20 +6,20 @@ import type { PutOptions } from './types.js';
  * (same filesystem, so the rename is atomic), gets its owner and mode, then replaces the target.
  * umask 077 keeps the temp file private even before chmod, which matters for files holding secrets.
  */
-export function uploadCommand(path: string, options: PutOptions = {}): string {
+export function uploadCommand(path: string, options: PutOptions = {}): Command {
   const dir = path.replace(/\/[^/]*$/, '') || '/';
   const parts = [
-    'set -e',
-    'umask 077',
-    `tmp=$(mktemp ${quote(`${dir}/.pgtasks.XXXXXX`)})`,
-    'trap \'rm -f "$tmp"\' EXIT',
-    'cat > "$tmp"',
+    raw('set -e'),
+    raw('umask 077'),
+    sh`tmp=$(mktemp ${`${dir}/.pgtasks.XXXXXX`})`,
+    raw(`trap 'rm -f "$tmp"' EXIT`),
+    raw('cat > "$tmp"'),
   ];
   if (options.owner || options.group) {
-    parts.push(`chown ${quote(`${options.owner ?? ''}${options.group ? `:${options.group}` : ''}`)} "$tmp"`);
+    parts.push(sh`chown ${`${options.owner ?? ''}${options.group ? `:${options.group}` : ''}`} "$tmp"`);
   }
-  parts.push(`chmod ${quote(options.mode ?? '0644')} "$tmp"`);
-  parts.push(`mv -f "$tmp" ${quote(path)}`);
-  parts.push('trap - EXIT');
-  return parts.join('\n');
+  parts.push(sh`chmod ${options.mode ?? '0644'} "$tmp"`);
+  parts.push(sh`mv -f "$tmp" ${path}`);
+  parts.push(raw('trap - EXIT'));
+  return script(...parts);
 }

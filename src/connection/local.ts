@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { userInfo } from 'node:os';
 import { uploadCommand } from './file-upload.js';
 import { heldCommand } from './held-command.js';
-import { asUser } from './shell.js';
+import { asUser, type Command } from './shell.js';
 import type { CommandResult, Connection, HeldCommand, PutOptions, RunOptions } from './types.js';
 
 /** Runs on the machine pgtasks runs on (Ansible's `ansible_connection: local`). */
@@ -12,7 +12,7 @@ export class LocalConnection implements Connection {
   private readonly login = userInfo().username;
   constructor(readonly host: string) {}
 
-  run(command: string, options: RunOptions = {}): Promise<CommandResult> {
+  run(command: Command, options: RunOptions = {}): Promise<CommandResult> {
     const full = options.user ? asUser(command, options.user, this.login) : command;
     return new Promise((resolve, reject) => {
       const child = spawn('sh', ['-c', full], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -32,7 +32,7 @@ export class LocalConnection implements Connection {
     });
   }
 
-  async start(command: string, options: Pick<RunOptions, 'user'> = {}): Promise<HeldCommand> {
+  async start(command: Command, options: Pick<RunOptions, 'user'> = {}): Promise<HeldCommand> {
     const child = spawn('sh', ['-c', options.user ? asUser(command, options.user, this.login) : command], { stdio: ['pipe', 'pipe', 'pipe'] });
     return heldCommand({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, onClose: (done) => child.on('close', done) });
   }

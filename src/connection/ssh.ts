@@ -4,7 +4,7 @@ import { Client, type ConnectConfig } from 'ssh2';
 import { learnHostKey, knownHostsName, readKnownHosts, verifyHostKey, type HostKeyChecking } from './known-hosts.js';
 import { uploadCommand } from './file-upload.js';
 import { heldCommand } from './held-command.js';
-import { asUser } from './shell.js';
+import { asUser, type Command } from './shell.js';
 import { UnreachableError, type CommandResult, type Connection, type HeldCommand, type PutOptions, type RunOptions } from './types.js';
 
 export interface SshTarget {
@@ -77,12 +77,12 @@ export class SshConnection implements Connection {
     return new SshConnection(client, target);
   }
 
-  private wrap(command: string, user?: string): string {
+  private wrap(command: Command, user?: string): Command {
     const runAs = user ?? (this.target.become ? this.target.becomeUser : undefined);
     return runAs ? asUser(command, runAs, this.target.user) : command;
   }
 
-  run(command: string, options: RunOptions = {}): Promise<CommandResult> {
+  run(command: Command, options: RunOptions = {}): Promise<CommandResult> {
     const full = this.wrap(command, options.user);
     return new Promise((resolve, reject) => {
       this.client.exec(full, (err, channel) => {
@@ -112,7 +112,7 @@ export class SshConnection implements Connection {
   }
 
   /** A channel of this connection whose stdin stays open: the command ends with end() or with the connection. */
-  start(command: string, options: Pick<RunOptions, 'user'> = {}): Promise<HeldCommand> {
+  start(command: Command, options: Pick<RunOptions, 'user'> = {}): Promise<HeldCommand> {
     return new Promise((resolve, reject) => {
       this.client.exec(this.wrap(command, options.user), (err, channel) => {
         if (err) return reject(new UnreachableError(this.target.name, `ssh exec failed: ${err.message}`));

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { Command } from './shell.js';
 
 export interface CommandResult {
   code: number;
@@ -24,13 +25,14 @@ export interface PutOptions {
 /** What every connector (SSH, local) offers a step. One connection per host, reused for the whole run. */
 export interface Connection {
   readonly host: string;
-  run(command: string, options?: RunOptions): Promise<CommandResult>;
+  /** Only a Command (built by sh`` and its helpers, src/connection/shell.ts): no value reaches a shell unquoted. */
+  run(command: Command, options?: RunOptions): Promise<CommandResult>;
   /** Writes a file atomically (temp file + rename) in one round trip; content goes over stdin. */
   put(path: string, content: string | Buffer, options?: PutOptions): Promise<void>;
   /** A byte stream to a TCP port as seen from the host (e.g. its local PostgreSQL). */
   forward(host: string, port: number): Promise<Duplex>;
   /** Starts a command that runs while the caller keeps its stdin open (a lock holder), on this same connection. */
-  start?(command: string, options?: Pick<RunOptions, 'user'>): Promise<HeldCommand>;
+  start?(command: Command, options?: Pick<RunOptions, 'user'>): Promise<HeldCommand>;
   close(): Promise<void>;
 }
 

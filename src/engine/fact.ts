@@ -1,3 +1,4 @@
+import { raw, script, sh, type Command } from '../connection/shell.js';
 import type { HostContext } from './host-context.js';
 
 /**
@@ -7,14 +8,14 @@ import type { HostContext } from './host-context.js';
 export interface Fact<T> {
   name: string;
   /** Must only read state; its exit code is ignored, so it reports absence in its output. */
-  command: string;
+  command: Command;
   parse(output: string): T;
 }
 
 const MARK = '@@pgtasks-fact:';
 
-export function batchScript(facts: Fact<unknown>[]): string {
-  return facts.map((f) => `echo '${MARK}${f.name}'\n{\n${f.command}\n} 2>&1`).join('\n');
+export function batchScript(facts: Fact<unknown>[]): Command {
+  return script(...facts.map((f) => script(sh`echo ${`${MARK}${f.name}`}`, raw('{'), f.command, raw('} 2>&1'))));
 }
 
 export function splitBatchOutput(output: string): Map<string, string> {

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { Command } from '../connection/shell.js';
 import type { CommandResult, Connection, PutOptions, RunOptions } from '../connection/types.js';
 import type { Reporter } from './events.js';
 import { mask } from './secrets.js';
@@ -50,7 +51,7 @@ export class HostContext {
   }
 
   /** Runs a command; fails (CommandError) on a non-zero exit unless `allowFailure`. */
-  async run(command: string, options: RunOptions & { allowFailure?: boolean } = {}): Promise<CommandResult> {
+  async run(command: Command, options: RunOptions & { allowFailure?: boolean } = {}): Promise<CommandResult> {
     if (this.options.verbose) this.reporter.emit({ type: 'command', host: this.host, command: mask(command) });
     const result = await this.connection.run(command, options);
     if (result.code !== 0 && !options.allowFailure) throw new CommandError(this.host, command, result);

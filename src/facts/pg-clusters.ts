@@ -1,3 +1,4 @@
+import { raw } from '../connection/shell.js';
 import type { Fact } from '../engine/fact.js';
 
 export interface PgClusterLine {
@@ -13,7 +14,7 @@ export interface PgClusterLine {
 /** Debian's view of the clusters on a host (pg_lsclusters), empty where postgresql-common is absent. */
 export const pgClustersFact: Fact<PgClusterLine[]> = {
   name: 'pg-clusters',
-  command: 'command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null; true',
+  command: raw('command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null; true'),
   parse(output) {
     return output
       .split('\n')

@@ -1,3 +1,4 @@
+import { inline, raw, script, sh, type Command } from '../connection/shell.js';
 import type { Fact } from '../engine/fact.js';
 
 /** What the data directory says about this node, independent of what the inventory wishes. */
@@ -76,19 +77,11 @@ union all select 'sysid=' || system_identifier from pg_control_system()
 union all select 'streaming=' || application_name from pg_stat_replication where state = 'streaming'
 union all select 'role=' || rolcanlogin::text || '|' || rolsuper::text || '|' || rolreplication::text || '|' || coalesce(rolpassword, '') || '|' || rolname from pg_authid where rolcanlogin`;
 
-/**
- * Everything configure-cluster needs to know of one node, in one shell script: data directory
- * state from the files (works when PostgreSQL is down) and, when it runs, live state from SQL.
- */
-export function pgNodeFact(opts: { cluster: string; version?: number; port: number; live?: boolean }): Fact<PgNodeFacts> {
-  const majors = Object.entries(DISTRO_MAJORS).map(([k, v]) => `${k}) echo ${v};;`).join(' ');
-  return {
-    name: `pg-node:${opts.cluster}`,
-    command: `
-pgsu() { cd / && if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -n -u postgres -- "$@"; fi; }
-V=${opts.version ?? `$(. /etc/os-release; case "$ID:$VERSION_ID" in ${majors} *) ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1;; esac)`}
-C='${opts.cluster}'; P=${opts.port}
-D=/var/lib/postgresql/$V/$C; E=/etc/postgresql/$V/$C
+/** Runs a command as postgres from a facts script, whoever the login is (root: runuser, else sudo). */
+const PGSU = `pgsu() { cd / && if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -n -u postgres -- "$@"; fi; }`;
+
+/** The file-level node facts, run once V (major), C (cluster) and P (port) are set. */
+const NODE_FILES = `D=/var/lib/postgresql/$V/$C; E=/etc/postgresql/$V/$C
 # Shell built-ins wherever possible: with every host reading its facts at once, each process counts.
 echo "version=$V"
 # A folder this login cannot enter looks empty to a glob: that would be a guess, so say so instead.
@@ -108,9 +101,10 @@ running=0
 if [ $running = 1 ]; then
   echo running=1
   # Compared with pg_conf_load_time(): a file newer than the last load was never applied.
-  stat -c 'mtime=%.6Y' $E/postgresql.conf $E/pg_hba.conf $E/pg_ident.conf $E/sync.conf $D/postgresql.auto.conf 2>/dev/null
-${opts.live === false ? '' : `  pgsu psql -X -A -t -q -p $P -d postgres -c "${PG_NODE_QUERY.replace(/\n/g, ' ')}" 2>&1 | sed 's/^psql:/psqlerror=/'`}
-elif [ -f $D/global/pg_control ]; then
+  stat -c 'mtime=%.6Y' $E/postgresql.conf $E/pg_hba.conf $E/pg_ident.conf $E/sync.conf $D/postgresql.auto.conf 2>/dev/null`;
+
+/** The node facts of a stopped server: the control file and the WAL it holds. */
+const NODE_STOPPED = `elif [ -f $D/global/pg_control ]; then
   # Stopped: the control file is all there is to know.
   ctl=$(/usr/lib/postgresql/$V/bin/pg_controldata $D 2>&1) || echo "error=pg_controldata $D failed: \${ctl##*:}"
   printf '%s\\n' "$ctl" | sed -n \\
@@ -127,7 +121,32 @@ elif [ -f $D/global/pg_control ]; then
   [ -n "$walt" ] && echo "waltli=$walt"
 fi
 echo facts_end=1
-true`,
+true`;
+
+/** V: the distribution's own major (DISTRO_MAJORS), else the newest installed. */
+function distroMajorLine(): Command {
+  const cases = script(...Object.entries(DISTRO_MAJORS).map(([k, v]) => sh`${k}) echo ${v};;`));
+  return sh`V=$(. /etc/os-release; case "$ID:$VERSION_ID" in ${inline(cases)} *) ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1;; esac)`;
+}
+
+/**
+ * Everything configure-cluster needs to know of one node, in one shell script: data directory
+ * state from the files (works when PostgreSQL is down) and, when it runs, live state from SQL.
+ * A constant script; the cluster's values come in as quoted assignments at the top.
+ */
+export function pgNodeFact(opts: { cluster: string; version?: number; port: number; live?: boolean }): Fact<PgNodeFacts> {
+  // The query as it is, one quoted word: its E'\n' must stay a newline (history lines are joined with '|').
+  const live = sh`  pgsu psql -X -A -t -q -p "$P" -d postgres -c ${PG_NODE_QUERY} 2>&1 | sed 's/^psql:/psqlerror=/'`;
+  return {
+    name: `pg-node:${opts.cluster}`,
+    command: script(
+      raw(PGSU),
+      opts.version === undefined ? distroMajorLine() : sh`V=${opts.version}`,
+      sh`C=${opts.cluster}; P=${opts.port}`,
+      raw(NODE_FILES),
+      ...(opts.live === false ? [] : [live]),
+      raw(NODE_STOPPED),
+    ),
     parse: (output) => parsePgNode(output, opts.cluster, opts.port),
   };
 }

@@ -1,3 +1,4 @@
+import { raw, script } from '../connection/shell.js';
 import type { Fact } from '../engine/fact.js';
 
 export interface SystemFacts {
@@ -17,16 +18,16 @@ export interface SystemFacts {
 export const systemFact: Fact<SystemFacts> = {
   name: 'system',
   // Built-ins only (no process but the shell): every host runs this at the same moment.
-  command: [
-    'read -r h < /proc/sys/kernel/hostname; echo "hostname=$h"',
-    '. /etc/os-release 2>/dev/null; echo "os=${PRETTY_NAME:-unknown}"',
-    'm=; for b in /usr/lib/postgresql/*/bin/postgres; do [ -x "$b" ] && { v=${b#/usr/lib/postgresql/}; m="$m ${v%%/*}"; }; done; echo "majors=$m"',
-    '[ -d /run/systemd/system ] && echo systemd=1 || echo systemd=0',
-    'command -v sudo >/dev/null && echo sudo=1 || echo sudo=0',
-    '[ -x /usr/sbin/pgbouncer ] && echo pgbouncer=1',
-    'P=/var/run/postgresql/pgbouncer.pid; [ -f $P ] && read -r p < $P && kill -0 "$p" 2>/dev/null && echo pgbouncer_running=1',
-    '[ -f /var/run/postgresql/pgbouncer.pgtasks-paused ] && echo pgbouncer_paused_marker=1',
-  ].join('\n'),
+  command: script(
+    raw('read -r h < /proc/sys/kernel/hostname; echo "hostname=$h"'),
+    raw('. /etc/os-release 2>/dev/null; echo "os=${PRETTY_NAME:-unknown}"'),
+    raw('m=; for b in /usr/lib/postgresql/*/bin/postgres; do [ -x "$b" ] && { v=${b#/usr/lib/postgresql/}; m="$m ${v%%/*}"; }; done; echo "majors=$m"'),
+    raw('[ -d /run/systemd/system ] && echo systemd=1 || echo systemd=0'),
+    raw('command -v sudo >/dev/null && echo sudo=1 || echo sudo=0'),
+    raw('[ -x /usr/sbin/pgbouncer ] && echo pgbouncer=1'),
+    raw('P=/var/run/postgresql/pgbouncer.pid; [ -f $P ] && read -r p < $P && kill -0 "$p" 2>/dev/null && echo pgbouncer_running=1'),
+    raw('[ -f /var/run/postgresql/pgbouncer.pgtasks-paused ] && echo pgbouncer_paused_marker=1'),
+  ),
   parse(output) {
     const kv = new Map(output.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
     return {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { quote } from '../connection/shell.js';
+import { raw, script, sh } from '../connection/shell.js';
 import type { HostContext } from '../engine/host-context.js';
 import { change, ok, step, type Step } from '../engine/step.js';
 import { unifiedDiff } from './diff.js';
@@ -26,11 +26,14 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** One round trip, two processes: owner, mode and checksum of many files (missing ones say so). */
 export async function statFiles(ctx: HostContext, paths: string[]): Promise<Map<string, RemoteFile>> {
-  const list = paths.map((p) => quote(p)).join(' ');
-  const { stdout } = await ctx.run(`for f in ${list}; do [ -f "$f" ] || echo "M $f"; done
-stat -c 'S %n %U %G %a' ${list} 2>/dev/null
-sha256sum ${list} 2>/dev/null | sed 's/^/H /'
-true`);
+  const { stdout } = await ctx.run(
+    script(
+      sh`for f in ${paths}; do [ -f "$f" ] || echo "M $f"; done`,
+      sh`stat -c 'S %n %U %G %a' ${paths} 2>/dev/null`,
+      sh`sha256sum ${paths} 2>/dev/null | sed 's/^/H /'`,
+      raw('true'),
+    ),
+  );
   const out = new Map<string, RemoteFile>(paths.map((p) => [p, { exists: true }]));
   for (const line of stdout.split('\n')) {
     if (line.startsWith('M ')) out.set(line.slice(2), { exists: false });
@@ -71,7 +74,7 @@ export function filesStep(name: string, files: (ctx: HostContext) => FileSpec[] 
     let diff = '';
     if (ctx.options.diff) {
       for (const f of differing) {
-        const before = remote.get(f.path)!.exists && !f.secret ? (await ctx.run(`cat ${quote(f.path)}`)).stdout : '';
+        const before = remote.get(f.path)!.exists && !f.secret ? (await ctx.run(sh`cat ${f.path}`)).stdout : '';
         diff += f.secret ? `--- ${f.path}\n+++ ${f.path}\n(secret content changed)\n` : unifiedDiff(f.path, before, f.content);
       }
     }

@@ -1,5 +1,5 @@
 import { settingsFromDescribeConfig, settingsFromRows, type SettingInfo } from '../cluster/parameter-check.js';
-import { quote } from '../connection/shell.js';
+import { script, sh } from '../connection/shell.js';
 import type { HostContext } from '../engine/host-context.js';
 import { psql } from './postgres.js';
 
@@ -21,7 +21,7 @@ export async function serverSettings(ctx: HostContext, port: number): Promise<Ma
  * some others (application_name): a name missing here is only a suspect for postgresVerdicts.
  */
 export async function describedSettings(ctx: HostContext, version: number): Promise<Map<string, SettingInfo>> {
-  const { stdout } = await ctx.run(`${postgresBin(version)} --describe-config`, { user: 'postgres' });
+  const { stdout } = await ctx.run(sh`${postgresBin(version)} --describe-config`, { user: 'postgres' });
   return settingsFromDescribeConfig(stdout);
 }
 
@@ -33,11 +33,11 @@ export async function describedSettings(ctx: HostContext, version: number): Prom
 export async function postgresVerdicts(ctx: HostContext, version: number, pairs: { name: string; value: string }[]): Promise<(string | undefined)[]> {
   if (!pairs.length) return [];
   // -D: any directory without a postgresql.auto.conf will do; postgres's home always exists.
-  const script = [
-    `check() { out=$(${postgresBin(version)} -D /var/lib/postgresql --config-file=/dev/null -c "$1=$2" -C "$1" 2>&1 >/dev/null); echo "@@ $?"; printf '%s\\n' "$out" | sed -n 's/^.*\\(FATAL\\|ERROR\\|DETAIL\\|HINT\\): *//p'; }`,
-    ...pairs.map((p) => `check ${quote(p.name)} ${quote(p.value)}`),
-  ].join('\n');
-  const { stdout } = await ctx.run(script, { user: 'postgres' });
+  const checks = script(
+    sh`check() { out=$(${postgresBin(version)} -D /var/lib/postgresql --config-file=/dev/null -c "$1=$2" -C "$1" 2>&1 >/dev/null); echo "@@ $?"; printf '%s\\n' "$out" | sed -n 's/^.*\\(FATAL\\|ERROR\\|DETAIL\\|HINT\\): *//p'; }`,
+    ...pairs.map((p) => sh`check ${p.name} ${p.value}`),
+  );
+  const { stdout } = await ctx.run(checks, { user: 'postgres' });
   // Each check prints "@@ <exit code>" and then PostgreSQL's message lines.
   return stdout
     .split(/^@@ /m)

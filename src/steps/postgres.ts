@@ -1,9 +1,9 @@
-import { quote } from '../connection/shell.js';
+import { sh, type Command } from '../connection/shell.js';
 import type { HostContext } from '../engine/host-context.js';
 
 /** Runs SQL (sent on stdin, so values in it never show in a process list) as the postgres OS user. */
 export async function psql(ctx: HostContext, port: number, sql: string, db = 'postgres'): Promise<string[][]> {
-  const { stdout } = await ctx.run(`psql -X -A -t -q -F '\t' -v ON_ERROR_STOP=1 -p ${port} -d ${quote(db)} -f -`, {
+  const { stdout } = await ctx.run(sh`psql -X -A -t -q -F ${'\t'} -v ON_ERROR_STOP=1 -p ${port} -d ${db} -f -`, {
     user: 'postgres',
     stdin: sql,
   });
@@ -33,20 +33,20 @@ export interface PgService {
  * Start/stop/reload/restart through Debian's tools: systemctl where systemd runs (so the unit's
  * state stays true), pg_ctlcluster directly elsewhere (containers, the lab).
  */
-export function pgServiceCommand(s: PgService, action: 'start' | 'stop' | 'restart' | 'reload', mode?: 'fast' | 'immediate'): string {
-  if (s.systemd && !mode) return `systemctl ${action} ${quote(`postgresql@${s.version}-${s.cluster}`)}`;
-  return `pg_ctlcluster ${mode ? `-m ${mode} ` : ''}${s.version} ${quote(s.cluster)} ${action}`;
+export function pgServiceCommand(s: PgService, action: 'start' | 'stop' | 'restart' | 'reload', mode?: 'fast' | 'immediate'): Command {
+  if (s.systemd && !mode) return sh`systemctl ${action} ${`postgresql@${s.version}-${s.cluster}`}`;
+  return mode ? sh`pg_ctlcluster -m ${mode} ${s.version} ${s.cluster} ${action}` : sh`pg_ctlcluster ${s.version} ${s.cluster} ${action}`;
 }
 
 /**
  * Exit 0 when the cluster runs. Reads the postmaster's pid file directly: pg_ctlcluster (Perl)
  * would cost more than the rest of a no-op step.
  */
-export function pgStatusCommand(s: PgService): string {
+export function pgStatusCommand(s: PgService): Command {
   const pidFile = `/var/lib/postgresql/${s.version}/${s.cluster}/postmaster.pid`;
-  return `[ -f ${quote(pidFile)} ] && kill -0 "$(head -1 ${quote(pidFile)})" 2>/dev/null`;
+  return sh`[ -f ${pidFile} ] && kill -0 "$(head -1 ${pidFile})" 2>/dev/null`;
 }
 
-export function pgLogTail(s: PgService): string {
-  return `tail -n 20 /var/log/postgresql/postgresql-${s.version}-${s.cluster}.log 2>/dev/null`;
+export function pgLogTail(s: PgService): Command {
+  return sh`tail -n 20 ${`/var/log/postgresql/postgresql-${s.version}-${s.cluster}.log`} 2>/dev/null`;
 }

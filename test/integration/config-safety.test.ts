@@ -132,7 +132,8 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
     expect(after.h2! < after.h3! && after.h3! < after.h1!).toBe(true);
     expect(result.failures).toEqual([]);
     expect(result.committed.length).toBeGreaterThan(20);
-    console.log(`raise max_connections: ${result.attempts} attempts, 0 failed, longest write gap ${result.longestGapMs} ms`);
+    const waited = /clients of PgBouncer on .* waited \d+ ms[^\n]*/.exec(messages(r))?.[0];
+    console.log(`raise max_connections: ${result.attempts} attempts, 0 failed, longest write gap ${result.longestGapMs} ms; ${waited}`);
     await replicasHealthy(logs);
     expect(changedSteps(await run('configure-cluster'))).toEqual([]);
   });
@@ -146,6 +147,28 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
     expect(restarted(r)).toEqual(['h1', 'h2', 'h3']);
     for (const h of HOSTS) expect(await sql(lab, h, 'show max_connections')).toBe('150');
     await replicasHealthy(logs);
+  });
+
+  test('a restart that fails (a library that does not exist) puts the previous files back and starts again; later hosts keep theirs pending', async () => {
+    write({ ...parameters, shared_preload_libraries: 'no_such_library' });
+    const started = await startTimes();
+    const r = await run('configure-cluster');
+    expect(r.code).toBe(2);
+    expect(messages(r)).toMatch(/h2: restart: restart of PostgreSQL 15\/cfg failed[^]*could not access file "no_such_library"[^]*the previous configuration files were put back and PostgreSQL started again with them/);
+    expect(messages(r)).toContain('restarts stopped at h2; h3, h1 keep their pending restart');
+    const after = await startTimes();
+    expect([after.h1, after.h3]).toEqual([started.h1, started.h3]);
+    expect(await sql(lab, 'h2', 'show shared_preload_libraries')).toBe('');
+    const logs = await logEnds();
+    write(parameters);
+    const fixed = await run('configure-cluster');
+    expect(fixed.code, messages(fixed)).toBe(0);
+    // PostgreSQL keeps pending_restart for a restart-only line removed from the file: the hosts that had it restart.
+    expect(restarted(fixed)).toEqual(['h3', 'h1']);
+    expect(messages(fixed)).toContain("shared_preload_libraries '' (restart pending in PostgreSQL)");
+    for (const h of HOSTS) expect(await sql(lab, h, 'select count(*) from pg_settings where pending_restart')).toBe('0');
+    await replicasHealthy(logs);
+    expect(changedSteps(await run('configure-cluster'))).toEqual([]);
   });
 
   test('PgBouncer cannot pause (a transaction stays open): RESUMEd, the primary is not restarted; once it ends, a re-run finishes', async () => {

@@ -19,7 +19,7 @@ describe('parseLockReply', () => {
     expect(r).toMatchObject({ state: 'locked', stale: { user: 'bob', host: 'ctl2', pid: 7, task: 'failover' }, stopped: ['99 pg_basebackup -D x'], removed: ['/var/lib/postgresql/15/demo.pgtasks-clone'], kept: [] });
   });
   test('a plain lock, and an unfinished reply', () => {
-    expect(parseLockReply('@@locked\n', false)).toEqual({ state: 'locked', stale: undefined, stopped: [], removed: [], kept: [], alive: undefined });
+    expect(parseLockReply('@@locked\n', false)).toEqual({ state: 'locked', stale: undefined, stopped: [], stoppedAtDeath: [], removed: [], kept: [], alive: undefined });
     expect(parseLockReply('@@stale\n@@was user=x\n', false)).toEqual({ state: 'incomplete' });
   });
 });
@@ -90,6 +90,8 @@ describe('the lock scripts, run locally', () => {
     const b = await take('eeee05');
     expect(b.reply).toMatchObject({ state: 'locked', stale: { run: 'dddd04', task: 'configure-cluster' }, removed: [join(base, '15', `${cluster}.pgtasks-clone`)] });
     expect(b.reply.state === 'locked' && b.reply.stopped[0]).toMatch(new RegExp(`^${orphan.pid} sleep 300`));
+    // What the dead run's holder stopped when the run went is told too.
+    expect(b.reply.state === 'locked' && b.reply.stoppedAtDeath[0]).toMatch(new RegExp(`^${started.pid} sleep 300`));
     expect(await gone(orphan)).toBe(true);
     expect(existsSync(join(base, '15', `${cluster}.pgtasks-clone`))).toBe(false);
     expect(existsSync(join(base, '15', cluster))).toBe(true);
@@ -131,7 +133,7 @@ describe('the lock scripts, run locally', () => {
   test('--check with no lock file creates none and finds nothing', async () => {
     const other = `${cluster}x`;
     const r = parseLockReply((await local.run(probeScript({ cluster: other, base }))).stdout, true);
-    expect(r).toEqual({ state: 'free', stale: undefined, stopped: [], removed: [], kept: [], alive: undefined });
+    expect(r).toEqual({ state: 'free', stale: undefined, stopped: [], stoppedAtDeath: [], removed: [], kept: [], alive: undefined });
     expect(existsSync(join(base, `.pgtasks-${other}.lock`))).toBe(false);
   });
 });

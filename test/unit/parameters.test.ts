@@ -10,7 +10,7 @@ import {
   settingsFromRows,
   valueProblem,
 } from '../../src/cluster/parameter-check.js';
-import { decideRestarts, type HostRestartState } from '../../src/cluster/restart-order.js';
+import { decideRestarts, describeChanges, type HostRestartState } from '../../src/cluster/restart-order.js';
 
 // pg_settings rows as SETTINGS_SQL returns them (PostgreSQL 15), trimmed to what the tests use.
 const rows = [
@@ -149,5 +149,12 @@ describe('restart order (replicas must never run with less than the primary)', (
       ],
     });
     expect(decideRestarts('h1', [mixed('h1'), mixed('h2')]).problems[0]).toMatch(/would raise max_connections 100 -> 200 and lower max_wal_senders 10 -> 5 at once/);
+  });
+});
+
+describe('restart messages', () => {
+  test('changes as the user reads them', () => {
+    expect(describeChanges([{ name: 'max_connections', from: '100', to: '200' }, { name: 'shared_buffers', from: '128MB', to: '1GB' }])).toBe('max_connections 100 -> 200, shared_buffers 128MB -> 1GB');
+    expect(describeChanges([{ name: 'shared_preload_libraries', from: '', to: '' }])).toBe("shared_preload_libraries '' (restart pending in PostgreSQL)");
   });
 });
