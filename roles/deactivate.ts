@@ -43,7 +43,7 @@ export function deactivateRole(cc: ClusterContext, host: string): Step[] {
  */
 export function pgbouncerStopStep(systemd: boolean): Step {
   return step('deactivate: pgbouncer', async (ctx) => {
-    const running = (await ctx.run(raw(`[ -f ${PGBOUNCER_PIDFILE} ] && kill -0 "$(cat ${PGBOUNCER_PIDFILE})" 2>/dev/null`), { allowFailure: true })).code === 0;
+    const running = (await ctx.run(raw(`p=$(cat ${PGBOUNCER_PIDFILE} 2>/dev/null) && [ "$(cat /proc/$p/comm 2>/dev/null)" = pgbouncer ]`), { allowFailure: true })).code === 0;
     const enabled = systemd && (await ctx.run(raw('systemctl is-enabled pgbouncer'), { allowFailure: true })).code === 0;
     if (!running && !enabled) return ok('PgBouncer not running');
     return change(`stop${enabled ? ' and disable' : ''} PgBouncer`, async () => {
@@ -51,7 +51,7 @@ export function pgbouncerStopStep(systemd: boolean): Step {
       // SIGTERM is PgBouncer's immediate shutdown (SIGINT would wait for every client to leave).
       await ctx.run(
         raw(`set -e
-if [ -f ${PGBOUNCER_PIDFILE} ] && p=$(cat ${PGBOUNCER_PIDFILE}) && kill -0 "$p" 2>/dev/null; then
+if [ -f ${PGBOUNCER_PIDFILE} ] && p=$(cat ${PGBOUNCER_PIDFILE}) && [ "$(cat /proc/$p/comm 2>/dev/null)" = pgbouncer ]; then
   kill -TERM "$p"
   for i in $(seq 50); do kill -0 "$p" 2>/dev/null || exit 0; sleep 0.1; done
   echo "PgBouncer (pid $p) did not stop within 5 s" >&2; exit 1

@@ -55,7 +55,7 @@ export function pgbouncerFiles(spec: ClusterSpec, host: string, primaryAddress: 
 }
 
 async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
-  const r = await ctx.run(raw(`[ -f ${PIDFILE} ] && kill -0 "$(cat ${PIDFILE})" 2>/dev/null`), { allowFailure: true });
+  const r = await ctx.run(raw(`p=$(cat ${PIDFILE} 2>/dev/null) && [ "$(cat /proc/$p/comm 2>/dev/null)" = pgbouncer ]`), { allowFailure: true });
   return r.code === 0;
 }
 
@@ -66,7 +66,8 @@ async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
  */
 async function signalBouncer(ctx: HostContext, reload: boolean, resume: boolean): Promise<void> {
   const signals = [...(reload ? [raw('kill -HUP "$p"')] : []), ...(resume ? [raw('kill -USR2 "$p"'), sh`rm -f ${PAUSED_MARKER}`] : [])];
-  await ctx.run(and(sh`p=$(cat ${PIDFILE})`, ...signals));
+  // Never a signal to a stale pid file's number (after a power cut it may be sshd's): PgBouncer's or nobody's.
+  await ctx.run(and(sh`p=$(cat ${PIDFILE})`, raw('[ "$(cat /proc/$p/comm)" = pgbouncer ]'), ...signals));
 }
 
 /**

@@ -17,6 +17,7 @@ export async function fastStop(ctx: HostContext, version: number, cluster: strin
       raw('set -e'),
       sh`D=${dataDir(version, cluster)}`,
       raw(`pid=$(head -1 "$D/postmaster.pid")
+[ "$(cat /proc/$pid/comm)" = postgres ] || { echo "postmaster.pid names no running postgres" >&2; exit 1; }
 kill -INT "$pid"
 n=0; while kill -0 "$pid" 2>/dev/null; do n=$((n+1)); [ $n -gt 6000 ] && { echo "still running after 60 s" >&2; exit 1; }; sleep 0.01; done
 install -o postgres -g postgres -m 0600 /dev/null "$D/standby.signal"`),

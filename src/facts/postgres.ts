@@ -97,7 +97,8 @@ for f in $D/* $D/.[!.]*; do [ -e "$f" ] && { echo datadir=nonempty; break; }; do
 [ -f $D/PG_VERSION ] && read -r pv < $D/PG_VERSION && echo "pgversion=$pv"
 [ -f $D/standby.signal ] && echo standby=1
 running=0
-[ -f $D/postmaster.pid ] && read -r pid < $D/postmaster.pid && kill -0 "$pid" 2>/dev/null && running=1
+# The pid must be a postgres: after a power cut the file stays, and its number may be anybody's now.
+[ -f $D/postmaster.pid ] && read -r pid < $D/postmaster.pid && read -r c 2>/dev/null < /proc/$pid/comm && [ "$c" = postgres ] && running=1
 if [ $running = 1 ]; then
   echo running=1
   # Compared with pg_conf_load_time(): a file newer than the last load was never applied.

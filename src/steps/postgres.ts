@@ -44,7 +44,8 @@ export function pgServiceCommand(s: PgService, action: 'start' | 'stop' | 'resta
  */
 export function pgStatusCommand(s: PgService): Command {
   const pidFile = `/var/lib/postgresql/${s.version}/${s.cluster}/postmaster.pid`;
-  return sh`[ -f ${pidFile} ] && kill -0 "$(head -1 ${pidFile})" 2>/dev/null`;
+  // The pid must be a postgres: a stale file's number may belong to any process after a power cut.
+  return sh`p=$(head -1 ${pidFile} 2>/dev/null) && [ "$(cat /proc/$p/comm 2>/dev/null)" = postgres ]`;
 }
 
 export function pgLogTail(s: PgService): Command {

@@ -100,8 +100,9 @@ function responder(v: Values, states: NodeState[]): Responder {
     const facts = [...command.matchAll(/^echo '?@@pgtasks-fact:([^'\s]+)/gm)].map((m) => m[1]!);
     if (facts.length) return { stdout: facts.map((f) => `@@pgtasks-fact:${f}\n${f === 'system' ? system : node(state)}`).join('\n') + '\n' };
     if (/pg_controldata/.test(command)) return { stdout: 'shut down\n0/3000028\n' };
-    if (/postmaster\.pid/.test(command) && /kill -0/.test(command)) return { code: 1 }; // not running: started
-    if (/pgbouncer\.pid/.test(command) && /kill -0/.test(command)) return { code: 1 };
+    // "Is it running?" (a pid file naming a live postgres/pgbouncer): no, so the roles start them.
+    if (/postmaster\.pid/.test(command) && /\/proc\/\$p\/comm/.test(command)) return { code: 1 };
+    if (/pgbouncer\.pid/.test(command) && /\/proc\/\$p\/comm/.test(command)) return { code: 1 };
     if (/echo data \|\| echo none/.test(command)) return { stdout: 'data\n' };
     if (stdin?.includes('pg_conf_load_time() >')) return { stdout: 't\t\n' };
     if (command === 'cat /etc/hosts') return { stdout: '127.0.0.1 localhost\n' };
