@@ -135,10 +135,14 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
 /**
  * Why a replica cannot follow the running primary, or undefined when it can (or it cannot be told).
  * A replica streaming from the primary follows by definition: comparing LSNs read a few
- * milliseconds apart under load would only invent a replica "ahead" of its primary.
+ * milliseconds apart under load would only invent a replica "ahead" of its primary. The same holds
+ * for one streaming on the primary's timeline through another member.
  */
 export function cannotFollow(replica: PgNodeFacts, primary: PgNodeFacts, primaryAddress: string): string | undefined {
   if (replica.walReceiverStatus === 'streaming' && replica.upstream === primaryAddress) return undefined;
+  // Streaming on the primary's timeline from another member (a switchover's cascade): it receives
+  // what the primary wrote, so "ahead" could only be two reads a moment apart.
+  if (replica.walReceiverStatus === 'streaming' && replica.timeline === primary.timeline) return undefined;
   if (!replica.timeline || !replica.lsn || !primary.timeline) return undefined;
   if (replica.timeline < primary.timeline && primary.history === undefined) return undefined;
   const verdict = followVerdict({ tli: replica.timeline, lsn: replica.lsn }, { tli: primary.timeline, history: primary.history ?? '', lsn: primary.running ? primary.lsn : undefined });

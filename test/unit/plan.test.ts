@@ -108,6 +108,8 @@ describe('planning a cluster from facts', () => {
     const streaming = facts('REPLICA', { lsn: '0/3000100', walReceiverStatus: 'streaming', upstream: h1.address });
     const plan = planCluster(spec([h1, h2]), [node(h1, primary), node(h2, streaming)]);
     expect(plan.replicas.map((r) => r.action)).toEqual(['keep']);
+    const cascading = facts('REPLICA', { lsn: '0/3000100', walReceiverStatus: 'streaming', upstream: h3.address });
+    expect(planCluster(spec([h1, h2]), [node(h1, primary), node(h2, cascading)]).replicas.map((r) => r.action)).toEqual(['keep']);
     const stopped = facts('REPLICA', { lsn: '0/3000100', running: false });
     expect(planCluster(spec([h1, h2]), [node(h1, primary), node(h2, stopped)]).replicas.map((r) => r.action)).toEqual(['diverged']);
   });
