@@ -9,14 +9,13 @@ import type { Run } from '../src/engine/run.js';
 import { dataDir, type PgNodeFacts } from '../src/facts/postgres.js';
 import { and, sh } from '../src/connection/shell.js';
 import { pgSession } from '../src/steps/pg-client.js';
-import { lit, pgServiceCommand, psql } from '../src/steps/postgres.js';
+import { pgServiceCommand } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
-import { configFiles } from './config.js';
-import { PGBOUNCER_INI, pgbouncerFiles } from './pgbouncer.js';
+import { prepareTarget, streamFromTarget, writeBouncerIni } from './handover.js';
 import { rewindReplica } from './rejoin.js';
 import { planAfterSwitchover } from './switchover.js';
 import { promoteNow, waitForStreaming } from './switchover-steps.js';
-import { syncFile, syncSetting } from './sync.js';
+import { syncSetting } from './sync.js';
 
 export interface FailoverOptions {
   target?: string;
@@ -41,7 +40,7 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
   const { target, fence, old, unreachable } = choice;
   const facts = new Map(gathered.members.filter((m) => m.facts).map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
   const tf = facts.get(target.host)!;
-  const after = planAfterSwitchover(spec, target, undefined);
+  const after = planAfterSwitchover(spec, target);
   const sync = syncSetting(after.syncCandidates, spec.syncReplicas);
   const others = after.replicas.map((r) => r.member).filter((m) => facts.get(m.host)?.state === 'REPLICA' && facts.get(m.host)?.running);
   const diverged = others.filter((m) => cannotFollow(facts.get(m.host)!, { ...tf, running: true, history: undefined }, target.address));
@@ -77,23 +76,9 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
         await ctx.run(facts.get(f.host)!.running ? and(pgServiceCommand(s, 'stop', 'immediate'), markStandby) : markStandby);
         emit(f.host, 'fence', 'stopped and marked standby');
       }),
-      (async () => {
-        const slots = after.replicas.map((r) => slotName(r.member.host));
-        if (slots.length) await session.query(slots.map((s) => `select pg_create_physical_replication_slot(${lit(s)}) where not exists (select 1 from pg_replication_slots where slot_name = ${lit(s)})`).join(';\n'));
-        const file = syncFile(tf.version, spec.name, sync, spec.syncReplicas);
-        await targetCtx.put(file.path, file.content, { owner: file.owner, group: file.group, mode: file.mode });
-        await session.query('select pg_reload_conf()');
-      })(),
-      ...cascading.map(async (m) => {
-        const ctx = await run.context(m.host);
-        const conf = configFiles(cc, m.host).find((f) => f.path.endsWith('/postgresql.conf'))!;
-        await ctx.put(conf.path, conf.content, { owner: conf.owner, group: conf.group, mode: conf.mode });
-        await psql(ctx, spec.port, 'select pg_reload_conf();');
-      }),
-      ...fleet.hosts.map(async (h) => {
-        const ini = pgbouncerFiles(spec, h, target.address, []).find((f) => f.path === PGBOUNCER_INI)!;
-        await (await run.context(h)).put(ini.path, ini.content, { owner: ini.owner, group: ini.group, mode: ini.mode });
-      }),
+      prepareTarget(targetCtx, session, cc),
+      ...cascading.map((m) => streamFromTarget(run, cc, m.host)),
+      ...fleet.hosts.map((h) => writeBouncerIni(run, cc, h)),
     ]);
     await promoteNow(session);
     promotedAt = Date.now();

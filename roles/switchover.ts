@@ -6,16 +6,14 @@ import type { ClusterPlan } from '../src/cluster/plan.js';
 import { currentPrimary, PRIMARY_ACTIVITY_SQL, switchoverProblems, type PrimaryActivity } from '../src/cluster/switchover-checks.js';
 import { slotName, type ClusterSpec, type Member } from '../src/cluster/vars.js';
 import type { Status } from '../src/engine/events.js';
-import type { HostContext } from '../src/engine/host-context.js';
 import type { Run } from '../src/engine/run.js';
 import type { PgNodeFacts } from '../src/facts/postgres.js';
 import { pgSession, type PgSession } from '../src/steps/pg-client.js';
-import { lit, psql } from '../src/steps/postgres.js';
+import { psql } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
-import { configFiles } from './config.js';
-import { PGBOUNCER_INI, pgbouncerFiles } from './pgbouncer.js';
+import { prepareTarget, streamFromTarget, writeBouncerIni } from './handover.js';
 import { fastStop, promoteNow, restartAsPrimary, waitForReplay, waitForStreaming } from './switchover-steps.js';
-import { syncFile, syncSetting } from './sync.js';
+import { syncSetting } from './sync.js';
 
 export interface SwitchoverOptions {
   target: string;
@@ -28,14 +26,14 @@ export interface SwitchoverOptions {
 }
 
 /** The cluster as it will be once `target` is primary: everybody else present is its replica, inventory order. */
-export function planAfterSwitchover(spec: ClusterSpec, target: Member, before: ClusterPlan | undefined): ClusterPlan {
+export function planAfterSwitchover(spec: ClusterSpec, target: Member): ClusterPlan {
   const replicas = spec.members.filter((m) => m.host !== target.host && m.vars.pg_state === 'present').map((member) => ({ member, action: 'keep' as const }));
   return {
     cluster: spec.name,
     primary: target,
     primaryAction: 'keep',
     replicas,
-    deactivate: before?.deactivate ?? [],
+    deactivate: [],
     syncCandidates: spec.syncReplicas > 0 ? replicas.map((r) => slotName(r.member.host)) : [],
     notes: [],
   };
@@ -77,7 +75,7 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   const facts = new Map(gathered.members.map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
   const version = facts.get(primary.host)!.version;
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
-  const after = planAfterSwitchover(spec, target, undefined);
+  const after = planAfterSwitchover(spec, target);
   const cc: ClusterContext = { spec, plan: after, version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set() };
   const others = after.replicas.map((r) => r.member).filter((m) => m.host !== primary.host && facts.get(m.host)?.state === 'REPLICA' && facts.get(m.host)?.running);
   // Cascading early keeps the old primary's sync replica count only while one sync replica is asked for.
@@ -109,14 +107,11 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   process.on('SIGTERM', onSignal);
   try {
     let t = Date.now();
-    const cascade = (hosts: Member[]) => Promise.all(hosts.map(async (m) => streamFrom(await run.context(m.host), cc, m.host)));
+    const cascade = (hosts: Member[]) => Promise.all(hosts.map((m) => streamFromTarget(run, cc, m.host)));
     await Promise.all([
       primarySession.query('CHECKPOINT'),
       prepareTarget(targetCtx, targetSession, cc),
-      ...fleet.hosts.map(async (h) => {
-        const ini = pgbouncerFiles(spec, h, target.address, []).find((f) => f.path === PGBOUNCER_INI)!;
-        await (await run.context(h)).put(ini.path, ini.content, { owner: ini.owner, group: ini.group, mode: ini.mode });
-      }),
+      ...fleet.hosts.map((h) => writeBouncerIni(run, cc, h)),
       cascadeEarly && cascade(others),
       fleet.markPausing(),
     ]);
@@ -187,26 +182,6 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   if (!promoted) return;
   const text = `switchover ${primary.host} -> ${target.host}: clients paused ${timings.clientsPaused} ms (pause ${timings.pause} ms, stop ${timings.stop} ms, catch-up ${timings.catchup} ms, promote ${timings.promote} ms, repoint ${timings.repoint} ms); prepared in ${timings.prepare} ms; converge ${timings.converge} ms; total ${timings.total} ms`;
   run.emit({ type: 'result', task: 'migrate-to-master', data: { from: primary.host, to: target.host, timings }, text });
-}
-
-/** The target's slots for its future replicas, and its synchronous_standby_names, loaded while it is still a standby. */
-async function prepareTarget(ctx: HostContext, session: PgSession, cc: ClusterContext): Promise<void> {
-  const slots = cc.plan.replicas.map((r) => slotName(r.member.host));
-  if (slots.length) {
-    await session.query(
-      slots.map((s) => `select pg_create_physical_replication_slot(${lit(s)}) where not exists (select 1 from pg_replication_slots where slot_name = ${lit(s)})`).join(';\n'),
-    );
-  }
-  const file = syncFile(cc.version, cc.spec.name, syncSetting(cc.plan.syncCandidates, cc.spec.syncReplicas), cc.spec.syncReplicas);
-  await ctx.put(file.path, file.content, { owner: file.owner, group: file.group, mode: file.mode });
-  await session.query('select pg_reload_conf()');
-}
-
-/** Points a replica at the target (its configuration as it will be after the switchover) and reloads. */
-async function streamFrom(ctx: HostContext, cc: ClusterContext, host: string): Promise<void> {
-  const conf = configFiles(cc, host).find((f) => f.path.endsWith('/postgresql.conf'))!;
-  await ctx.put(conf.path, conf.content, { owner: conf.owner, group: conf.group, mode: conf.mode });
-  await psql(ctx, cc.spec.port, 'select pg_reload_conf();');
 }
 
 /** What PAUSE is waiting for: the primary's transactions that still hold a server connection. */
