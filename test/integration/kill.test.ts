@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { addHosts, hostExec, labDown, labUp, startHost, stopHost, wipeHost, type Lab } from '../lab/lab.js';
 import { labLayout } from '../lab/layout.js';
 import { must } from '../lab/shell.js';
+import { spawnPgtasks } from './helpers/cli-process.js';
 import { eventually } from './helpers/pgtasks.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
@@ -20,57 +21,9 @@ import { labDescribe } from './helpers/lab-describe.js';
 const LAB = 'kill';
 const CLUSTER = 'kill';
 const repo = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(repo, 'bin/pgtasks.js');
 const DATA = '/var/lib/postgresql/15/kill';
 
-interface CliRun {
-  pid: number;
-  events: RunEvent[];
-  /** Resolves on the first event matching `match` (or undefined if the run ends first). */
-  waitFor(match: (e: RunEvent) => boolean): Promise<RunEvent | undefined>;
-  kill(): void;
-  done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
-}
-
-/** The built CLI as a user would run it, with --json -v so every step and every command sent is an event. */
-function pgtasks(args: string[]): CliRun {
-  const child = spawn(process.execPath, [bin, '--json', '-v', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-  const events: RunEvent[] = [];
-  const waiters: { match: (e: RunEvent) => boolean; resolve: (e: RunEvent | undefined) => void }[] = [];
-  let stdout = '';
-  let stderr = '';
-  let partial = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d;
-    const lines = (partial + d.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      const e = JSON.parse(line) as RunEvent;
-      events.push(e);
-      for (const w of waiters.splice(0)) (w.match(e) ? w.resolve(e) : waiters.push(w));
-    }
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code, signal) => {
-      for (const w of waiters.splice(0)) w.resolve(undefined);
-      resolve({ code, signal, stdout, stderr });
-    }),
-  );
-  return {
-    pid: child.pid!,
-    events,
-    waitFor: (match) => {
-      const seen = events.find(match);
-      if (seen) return Promise.resolve(seen);
-      if (child.exitCode !== null || child.signalCode) return Promise.resolve(undefined);
-      return new Promise((resolve) => waiters.push({ match, resolve }));
-    },
-    kill: () => child.kill('SIGKILL'),
-    done,
-  };
-}
+const pgtasks = spawnPgtasks;
 
 const changed = (events: RunEvent[]) => events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
 const isStep = (step: string, host?: string, status?: string) => (e: RunEvent) => e.type === 'step' && e.step === step && (!host || e.host === host) && (!status || e.status === status);

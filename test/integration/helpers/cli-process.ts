@@ -35,7 +35,10 @@ export function spawnPgtasks(args: string[]): CliRun {
       if (!line.startsWith('{')) continue;
       const e = JSON.parse(line) as RunEvent;
       events.push(e);
-      for (const w of waiters.splice(0)) (w.match(e) ? w.resolve(e) : waiters.push(w));
+      for (const w of waiters.splice(0)) {
+        if (w.match(e)) w.resolve(e);
+        else waiters.push(w);
+      }
     }
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d));
