@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +28,12 @@ export function spawnPgtasks(args: string[]): CliRun {
   let stdout = '';
   let stderr = '';
   let partial = '';
+  const log = process.env.PGTASKS_TEST_LOG;
+  if (log) appendFileSync(log, `\n### pgtasks (pid ${child.pid}) ${args.join(' ')}\n`);
   child.stdout.on('data', (d: Buffer) => {
     stdout += d;
+    // PGTASKS_TEST_LOG=file: every event as it comes, to see where a run that never ends stopped.
+    if (log) appendFileSync(log, d);
     const lines = (partial + d.toString()).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
