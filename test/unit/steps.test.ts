@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { LocalConnection } from '../../src/connection/local.js';
@@ -9,6 +8,7 @@ import { registerSecret } from '../../src/engine/secrets.js';
 import { runStep, StepFailed } from '../../src/engine/step.js';
 import { filesStep } from '../../src/steps/files.js';
 import { step } from '../../src/engine/step.js';
+import { tempDir } from './helpers/tree.js';
 
 function context(check = false, diff = false) {
   const events: RunEvent[] = [];
@@ -17,7 +17,7 @@ function context(check = false, diff = false) {
 }
 
 describe('steps: plan, then apply only what differs', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgtasks-steps-'));
+  const dir = tempDir('pgtasks-steps-');
   const file = join(dir, 'app.conf');
   const spec = (content: string) => filesStep('config', () => [{ path: file, content, mode: '0640' }]);
 
