@@ -55,11 +55,11 @@ export async function rewindReplica(run: Run, spec: ClusterSpec, host: string, p
     await ctx.run(sh`${inline(pgServiceCommand(s, 'stop', 'fast'))} 2>/dev/null || true`);
     emit('stop', 'stopped');
   }
-  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
   // pg_rewind reads the source's timeline from its control file, which a fresh promotion updates only at the next checkpoint.
   await psql(await run.context(primary.host), spec.port, 'CHECKPOINT;');
   // The admin password reaches the host only as a 0600 passfile for this one command.
-  const passfile = `/tmp/pgtasks-rewind-${process.pid}`;
+  const passfile = `/tmp/pgtasks-rewind-${run.io.pid}`;
   await ctx.put(passfile, `*:${spec.port}:*:${ADMIN_USER}:${creds.admin}\n`, { owner: 'postgres', group: 'postgres', mode: '0600' });
   // pg_rewind finishes an interrupted crash recovery in single-user mode, which refuses standby mode.
   await ctx.run(sh`rm -f ${`${dir}/standby.signal`}`);

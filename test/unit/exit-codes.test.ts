@@ -32,9 +32,9 @@ async function call(argv: string[], connector: Connector = refuseAll, extra: Tas
       isTTY: false,
       cwd: fixtures,
       env: {},
-      connector: async (host, vars) => {
+      connector: async (host, vars, env) => {
         connections.push(host);
-        return connector(host, vars);
+        return connector(host, vars, env);
       },
     },
     [...builtinTasks, ...extra] as Task[],
