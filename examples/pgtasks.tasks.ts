@@ -6,7 +6,7 @@
  *   pgtasks --tasks examples/pgtasks.tasks.ts --check motd --text "maintenance at 18:00"
  */
 import { readFileSync } from 'node:fs';
-import { change, clustersOf, filesStep, ident, lit, ok, registerSecret, runSteps, scramVerifier, sh, step, task, withPrimary, z } from 'pgtasks';
+import { change, clustersOf, filesStep, ident, lit, ok, runSteps, scramVerifier, sh, step, task, withPrimary, z } from 'pgtasks';
 
 export const uptime = task({
   name: 'uptime',
@@ -54,7 +54,7 @@ export const appDb = task({
     cluster: z.string().optional().describe('only this cluster'),
   }),
   async run(run, args) {
-    const password = registerSecret(readFileSync(args.passwordFile, 'utf8').trim());
+    const password = run.secrets.register(readFileSync(args.passwordFile, 'utf8').trim());
     for (const spec of clustersOf(await run.inventory(), args.cluster)) {
       await withPrimary(run, spec, async ({ host, session }) => {
         const ctx = await run.context(host);

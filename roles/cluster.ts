@@ -41,7 +41,7 @@ export async function planFromHosts(run: Run, spec: ClusterSpec, opts: ConvergeO
     throw err;
   }
   const version = [...facts.values()][0]!.version;
-  return { cc: { spec, plan, version, facts, systemd: gathered.systemd, bouncers: gathered.bouncers }, plan };
+  return { cc: { spec, plan, version, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, templates: run.templates }, plan };
 }
 
 /**
@@ -53,7 +53,7 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   if (!planned) return;
   const { plan } = planned;
   for (const note of plan.notes) run.message(`cluster ${spec.name}: ${note}`);
-  const creds = await clusterCredentials(spec.credentialsDir, spec.name, !run.options.check);
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, !run.options.check, run.secrets);
   const cc: ClusterContext = { ...planned.cc, creds, touched: new Set() };
   const primary = plan.primary.host;
 

@@ -7,7 +7,6 @@ import { sh } from '../src/connection/shell.js';
 import { describedSettings, fileSettingErrors, postgresVerdicts, serverSettings } from '../src/steps/pg-settings.js';
 import { freshFacts, isReplica, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { slotName, type HbaRule } from '../src/cluster/vars.js';
-import { render } from '../src/engine/templates.js';
 import { filesStep, type FileSpec } from '../src/steps/files.js';
 import { ok, step, type Step } from '../src/engine/step.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
@@ -44,7 +43,7 @@ export function configFiles(cc: ClusterContext, host: string): FileSpec[] {
       path: `${dir}/postgresql.conf`,
       ...owned,
       mode: '0644',
-      content: render('postgresql.conf.j2', {
+      content: cc.templates.render('postgresql.conf.j2', {
         ...common,
         listen_addresses: member.vars.pg_listen_addresses,
         upstream: isReplica(cc, host) ? { host: primary.host, address: primary.address } : null,
@@ -56,7 +55,7 @@ export function configFiles(cc: ClusterContext, host: string): FileSpec[] {
       path: `${dir}/pg_hba.conf`,
       ...owned,
       mode: '0640',
-      content: render('pg_hba.conf.j2', {
+      content: cc.templates.render('pg_hba.conf.j2', {
         ...common,
         members: cc.spec.members.map((m) => ({ host: m.host, cidr: hbaAddress(m.address) })),
         extra: member.vars.pg_hba.map(hbaLine),

@@ -54,8 +54,8 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
   if (run.options.check) return;
   if (!(await opts.confirm(`Promote ${target.host} to primary of ${spec.name}?`))) return refuse('not confirmed');
 
-  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
-  const cc: ClusterContext = { spec, plan: after, version: tf.version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set() };
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
+  const cc: ClusterContext = { spec, plan: after, version: tf.version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set(), templates: run.templates };
   const reachable = { ...spec, members: spec.members.filter((m) => facts.has(m.host) && !fence.some((f) => f.host === m.host)) };
   const emit = (host: string, step: string, message: string) => run.emit({ type: 'step', host, step: `failover: ${step}`, status: 'changed', message, check: false });
   const fleet = await BouncerFleet.open(run, reachable, gathered.bouncers.keys(), creds.admin);

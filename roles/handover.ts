@@ -37,6 +37,6 @@ export async function streamFromTarget(run: Run, cc: ClusterContext, host: strin
 
 /** PgBouncer's ini pointing at the target, written now and loaded by the RELOAD at the switch. */
 export async function writeBouncerIni(run: Run, cc: ClusterContext, host: string): Promise<void> {
-  const ini = pgbouncerFiles(cc.spec, host, cc.plan.primary.address, []).find((f) => f.path === PGBOUNCER_INI)!;
+  const ini = pgbouncerFiles(cc.spec, host, cc.plan.primary.address, [], cc.templates).find((f) => f.path === PGBOUNCER_INI)!;
   await (await run.context(host)).put(ini.path, ini.content, { owner: ini.owner, group: ini.group, mode: ini.mode });
 }

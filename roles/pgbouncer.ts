@@ -3,7 +3,7 @@ import { ADMIN_USER } from '../src/cluster/credentials.js';
 import { and, raw, sh } from '../src/connection/shell.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
-import { render } from '../src/engine/templates.js';
+import type { Templates } from '../src/engine/templates.js';
 import { filesStep, type FileSpec } from '../src/steps/files.js';
 import { psql } from '../src/steps/postgres.js';
 import { PAUSED_MARKER } from '../src/facts/pgbouncer.js';
@@ -29,7 +29,7 @@ export async function readUserlist(cc: ClusterContext, primary: HostContext, por
   return rows.map((r) => ({ name: r[0]!, verifier: r[1]! }));
 }
 
-export function pgbouncerFiles(spec: ClusterSpec, host: string, primaryAddress: string, roles: { name: string; verifier: string }[]): FileSpec[] {
+export function pgbouncerFiles(spec: ClusterSpec, host: string, primaryAddress: string, roles: { name: string; verifier: string }[], templates: Templates): FileSpec[] {
   const vars = spec.members.find((m) => m.host === host)!.vars;
   const owned = { owner: 'postgres', group: 'postgres' };
   return [
@@ -37,7 +37,7 @@ export function pgbouncerFiles(spec: ClusterSpec, host: string, primaryAddress: 
       path: PGBOUNCER_INI,
       ...owned,
       mode: '0640',
-      content: render('pgbouncer.ini.j2', {
+      content: templates.render('pgbouncer.ini.j2', {
         cluster: spec.name,
         host,
         primary_address: primaryAddress,
@@ -121,7 +121,7 @@ export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { n
         await fact(ctx, systemFact, true);
       });
     }),
-    notifying(filesStep('pgbouncer: config', () => pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles())), 'pgbouncer-reload'),
+    notifying(filesStep('pgbouncer: config', () => pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles(), cc.templates)), 'pgbouncer-reload'),
     pgbouncerServiceStep(cc, host),
   ];
 }

@@ -9,12 +9,12 @@ import { currentRecord, desiredRecord, updateRecord } from '../src/registry/dns.
 import { rewriteHosts } from '../src/registry/hosts-file.js';
 import { localExec } from '../src/registry/local-exec.js';
 
-function dnsStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 'dns' }>, name: string, primary: Member): Step {
+function dnsStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 'dns' }>, name: string, primary: Member, env: NodeJS.ProcessEnv): Step {
   return step('register', async () => {
     const want = desiredRecord(registry, primary.address, primary.host);
-    const have = await currentRecord(registry, name);
+    const have = await currentRecord(registry, name, env);
     if (have && have.type === want.type && have.value === want.value) return ok(`${name} ${want.type} ${want.value}`);
-    return change(`${name} ${have ? `${have.type} ${have.value}` : '(none)'} -> ${want.type} ${want.value}`, () => updateRecord(registry, name, want));
+    return change(`${name} ${have ? `${have.type} ${have.value}` : '(none)'} -> ${want.type} ${want.value}`, () => updateRecord(registry, name, want, env));
   });
 }
 
@@ -29,7 +29,7 @@ function hostsStep(spec: ClusterSpec, name: string, primary: Member): Step {
 }
 
 /** The command provider cannot be asked where the name points: the last primary it was given is kept locally. */
-function commandStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 'command' }>, name: string, primary: Member): Step {
+function commandStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 'command' }>, name: string, primary: Member, env: NodeJS.ProcessEnv): Step {
   const stateDir = resolve(spec.credentialsDir, spec.name);
   const stateFile = join(stateDir, 'registered-primary');
   return step('register', async () => {
@@ -38,7 +38,7 @@ function commandStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provid
     return change(`${name} -> ${primary.host} (run: ${registry.command})`, async () => {
       const r = await localExec('sh', ['-c', registry.command], {
         env: {
-          ...process.env,
+          ...env,
           PGTASKS_CLUSTER: spec.name,
           PGTASKS_SERVICE_NAME: name,
           PGTASKS_PRIMARY: primary.host,
@@ -67,7 +67,7 @@ export async function registerPrimary(run: Run, spec: ClusterSpec, primary: Memb
     await run.onHosts(await run.hosts(registry.hosts), (ctx) => runStep(ctx, hostsStep(spec, name, primary)).then(() => {}));
     return;
   }
-  const s = registry.provider === 'dns' ? dnsStep(spec, registry, name, primary) : commandStep(spec, registry, name, primary);
+  const s = registry.provider === 'dns' ? dnsStep(spec, registry, name, primary, run.io.env) : commandStep(spec, registry, name, primary, run.io.env);
   await run.onHosts([primary.host], (ctx) => runStep(ctx, s).then(() => {}));
 }
 

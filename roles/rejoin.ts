@@ -1,7 +1,7 @@
 import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
 import { gatherCluster } from '../src/cluster/gather.js';
 import { runTagAssignment } from '../src/cluster/lock.js';
-import { currentPrimary } from '../src/cluster/switchover-checks.js';
+import { chooseRejoin } from '../src/cluster/rejoin-choice.js';
 import type { ClusterSpec, Member } from '../src/cluster/vars.js';
 import { inline, sh } from '../src/connection/shell.js';
 import type { Run } from '../src/engine/run.js';
@@ -17,39 +17,26 @@ import { configureCluster } from './cluster.js';
  */
 export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: boolean): Promise<void> {
   const gathered = await gatherCluster(run, spec);
-  const refuse = (why: string) => run.refuse(`rejoin ${host}: ${why}; nothing was changed`);
-  const me = gathered.members.find((m) => m.member.host === host);
-  if (!me) return refuse(`${host} is not a member of cluster ${spec.name}`);
-  if (!me.facts) return refuse(`${host} is unreachable`);
-  if (me.facts.state === 'UNKNOWN') return refuse(`${host}: ${me.facts.detail ?? 'its state cannot be read'}`);
-  const primary = currentPrimary(gathered.members.filter((m) => m.member.host !== host));
-  if (!primary) return refuse(`no running primary among the other members to rejoin`);
-  const pf = gathered.members.find((m) => m.member.host === primary.host)!.facts!;
-  const f = me.facts;
-  if (f.systemIdentifier && pf.systemIdentifier && f.systemIdentifier !== pf.systemIdentifier) {
-    return refuse(`${host} holds another cluster's data (system identifier ${f.systemIdentifier}, ${primary.host} has ${pf.systemIdentifier}); it is not a former member: move that data directory aside yourself if it is not needed, or fix the inventory`);
-  }
-  const dir = dataDir(f.version, spec.name);
-  // Configured for the primary is not enough: a replica whose WAL forked off stays 'waiting for WAL'.
-  const following = f.state === 'REPLICA' && f.running && f.upstream === primary.address && f.walReceiverStatus === 'streaming';
-  run.message(`plan: ${following && !full ? `${host} already follows ${primary.host}; converge only` : full || f.state === 'EMPTY' || f.state === 'DEACTIVATED' ? `move ${dir} aside and clone ${host} from ${primary.host}` : `stop ${host}, pg_rewind it from ${primary.host}, start it as a replica`}`);
+  const choice = chooseRejoin(spec, gathered.members, host, full);
+  if ('refusal' in choice) return run.refuse(`rejoin ${host}: ${choice.refusal}; nothing was changed`);
+  const { action, primary, facts: f } = choice;
+  run.message(`plan: ${choice.reason}`);
   if (run.options.check) return;
   const ctx = await run.context(host);
   const emit = (step: string, message: string) => run.emit({ type: 'step', host, step: `rejoin: ${step}`, status: 'changed', message, check: false });
 
-  if (!following || full) {
-    if (full && f.state !== 'EMPTY' && f.state !== 'DEACTIVATED') {
-      if (f.running) {
-        await ctx.run(pgServiceCommand({ version: f.version, cluster: spec.name, systemd: gathered.systemd.get(host) ?? false }, 'stop', 'fast'));
-        emit('stop', 'stopped');
-      }
-      const aside = `${dir}.rejoin-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
-      await ctx.run(sh`mv ${dir} ${aside}`);
-      emit('set aside', `${dir} kept as ${aside}; cloning afresh`);
-    } else if (f.state === 'PRIMARY' || f.state === 'REPLICA') {
-      const error = await rewindReplica(run, spec, host, primary, f, gathered.systemd.get(host) ?? false);
-      if (error) return void run.refuse(`rejoin ${host}: ${error}`);
+  if (action.kind === 'reclone' && action.moveAside) {
+    const dir = dataDir(f.version, spec.name);
+    if (f.running) {
+      await ctx.run(pgServiceCommand({ version: f.version, cluster: spec.name, systemd: gathered.systemd.get(host) ?? false }, 'stop', 'fast'));
+      emit('stop', 'stopped');
     }
+    const aside = `${dir}.rejoin-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
+    await ctx.run(sh`mv ${dir} ${aside}`);
+    emit('set aside', `${dir} kept as ${aside}; cloning afresh`);
+  } else if (action.kind === 'rewind') {
+    const error = await rewindReplica(run, spec, host, primary, f, gathered.systemd.get(host) ?? false);
+    if (error) return void run.refuse(`rejoin ${host}: ${error}`);
   }
   await configureCluster(run, spec);
 }
@@ -68,11 +55,11 @@ export async function rewindReplica(run: Run, spec: ClusterSpec, host: string, p
     await ctx.run(sh`${inline(pgServiceCommand(s, 'stop', 'fast'))} 2>/dev/null || true`);
     emit('stop', 'stopped');
   }
-  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
   // pg_rewind reads the source's timeline from its control file, which a fresh promotion updates only at the next checkpoint.
   await psql(await run.context(primary.host), spec.port, 'CHECKPOINT;');
   // The admin password reaches the host only as a 0600 passfile for this one command.
-  const passfile = `/tmp/pgtasks-rewind-${process.pid}`;
+  const passfile = `/tmp/pgtasks-rewind-${run.io.pid}`;
   await ctx.put(passfile, `*:${spec.port}:*:${ADMIN_USER}:${creds.admin}\n`, { owner: 'postgres', group: 'postgres', mode: '0600' });
   // pg_rewind finishes an interrupted crash recovery in single-user mode, which refuses standby mode.
   await ctx.run(sh`rm -f ${`${dir}/standby.signal`}`);

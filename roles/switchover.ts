@@ -4,6 +4,7 @@ import { clusterCredentials, ADMIN_USER } from '../src/cluster/credentials.js';
 import { gatherCluster } from '../src/cluster/gather.js';
 import type { ClusterPlan } from '../src/cluster/plan.js';
 import { currentPrimary, PRIMARY_ACTIVITY_SQL, switchoverProblems, type PrimaryActivity } from '../src/cluster/switchover-checks.js';
+import { listenForSwitchoverInterrupt } from '../src/cluster/switchover-interrupt.js';
 import { slotName, type ClusterSpec, type Member } from '../src/cluster/vars.js';
 import type { Status } from '../src/engine/events.js';
 import type { Run } from '../src/engine/run.js';
@@ -74,9 +75,9 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   }
   const facts = new Map(gathered.members.map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
   const version = facts.get(primary.host)!.version;
-  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
   const after = planAfterSwitchover(spec, target);
-  const cc: ClusterContext = { spec, plan: after, version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set() };
+  const cc: ClusterContext = { spec, plan: after, version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set(), templates: run.templates };
   const others = after.replicas.map((r) => r.member).filter((m) => m.host !== primary.host && facts.get(m.host)?.state === 'REPLICA' && facts.get(m.host)?.running);
   // Cascading early keeps the old primary's sync replica count only while one sync replica is asked for.
   const cascadeEarly = spec.syncReplicas <= 1;
@@ -100,11 +101,7 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   let promoted = false;
   // Until the old primary is stopped, Ctrl-C (or SIGTERM) calls the switchover off at once: clients
   // resumed, the preparation put back by the converge below.
-  const abort = new AbortController();
-  let stopping = false;
-  const onSignal = () => (stopping ? run.message('interrupt received: finishing the switchover safely, clients will be resumed') : abort.abort());
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupt = listenForSwitchoverInterrupt(run);
   try {
     let t = Date.now();
     const cascade = (hosts: Member[]) => Promise.all(hosts.map((m) => streamFromTarget(run, cc, m.host)));
@@ -115,23 +112,23 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
       cascadeEarly && cascade(others),
       fleet.markPausing(),
     ]);
-    if (cascadeEarly && others.length && !abort.signal.aborted) {
+    if (cascadeEarly && others.length && !interrupt.signal.aborted) {
       const missing = await waitForStreaming(targetSession, others.map((m) => slotName(m.host)), 10_000);
       if (missing.length) run.message(`${missing.join(', ')} not streaming from ${target.host} yet; the switchover goes on (they catch up after it)`);
     }
     timings.prepare = Date.now() - t;
-    if (abort.signal.aborted) throw new PauseAborted('interrupted before the pause');
+    if (interrupt.signal.aborted) throw new PauseAborted('interrupted before the pause');
     const pausedAt = Date.now();
     try {
       await fleet.pause({
         timeoutMs: opts.pauseTimeoutMs,
-        signal: abort.signal,
+        signal: interrupt.signal,
         onWait: async (ms) => run.message(`waiting ${Math.round(ms / 1000)} s for PgBouncer to pause: ${await describeBusy(primarySession)}`),
       });
       timings.pause = Date.now() - pausedAt;
       fleet.hosts.forEach((h) => step(h, 'pause', 'changed', 'PgBouncer paused: queries wait'));
 
-      stopping = true;
+      interrupt.stopping();
       t = Date.now();
       const [finalLsn] = await Promise.all([fastStop(primaryCtx, version, spec.name, primary.host), !cascadeEarly && cascade(others)]);
       timings.stop = Date.now() - t;
@@ -168,8 +165,7 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   } catch (err) {
     run.refuse(`migrate-to-master ${target.host}: ${(err as Error).message}${err instanceof PauseAborted ? `; clients resumed, ${primary.host} is still the primary (raise --pause-timeout, or wait for long transactions to end)` : ''}`);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
     await Promise.all([targetSession.close(), primarySession.close(), fleet.close()]);
   }
   // Converge either way: after a promotion the old primary follows the target; after a refusal the

@@ -17,7 +17,10 @@ export { systemFact, type SystemFacts } from './facts/system.js';
 // Quoting: shell commands and SQL built from values never break out of them.
 export { sh, raw, script, and, inline, type Command } from './connection/shell.js';
 export { lit, ident, psql } from './steps/postgres.js';
-export { registerSecret } from './engine/secrets.js';
+// Secrets are the run's: `run.secrets.register(password)` masks it in all of that run's output.
+// registerSecret(value) is the older form, kept for existing task files: it registers into the run
+// whose task calls it (never a process-wide list), and throws outside a task.
+export { registerSecret, type Secrets } from './engine/secrets.js';
 export { scramVerifier } from './cluster/scram.js';
 // Clusters: the inventory's clusters, and a SQL session on a cluster's running primary.
 export { clustersOf, type ClusterSpec, type Member } from './cluster/vars.js';

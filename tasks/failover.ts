@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { z } from 'zod';
 import { failover } from '../roles/failover.js';
 import { withClusterLock } from '../src/cluster/lock.js';
@@ -27,10 +26,8 @@ confirmation unless --yes. Bring the old primary back with 'pgtasks rejoin --hos
       force: args.force,
       confirm: async (question) => {
         if (args.yes) return true;
-        if (!process.stdin.isTTY) throw new UserError('failover: no terminal to confirm on; pass --yes');
-        const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question(`${question} [y/N] `);
-        rl.close();
+        if (!run.io.ask) throw new UserError('failover: no terminal to confirm on; pass --yes');
+        const answer = await run.io.ask(`${question} [y/N] `);
         return /^y(es)?$/i.test(answer.trim());
       },
     }));

@@ -26,7 +26,7 @@ Exits non-zero when a host is unreachable or a cluster is not IN SYNC or DELAY. 
     const specs = clustersOf(await run.inventory(), args.cluster);
     const clusters: ClusterStatus[] = await Promise.all(
       specs.map(async (spec) => {
-        const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+        const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
         const observed = new Map<string, MemberObservation>(spec.members.map((m) => [m.host, { member: m }]));
         const outcome = await run.onHosts(
           spec.members.map((m) => m.host),

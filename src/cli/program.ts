@@ -4,7 +4,8 @@ import { UnreachableError } from '../connection/types.js';
 import { UserError } from '../errors.js';
 import type { Reporter } from '../engine/events.js';
 import { Run, sshConnector, type Connector } from '../engine/run.js';
-import { mask } from '../engine/secrets.js';
+import type { InterruptSignal, RunIO } from '../engine/run-io.js';
+import { Secrets, withRunSecrets } from '../engine/secrets.js';
 import { TaskRefused, type Task } from '../engine/task.js';
 import { loadInventory } from '../inventory/index.js';
 import { DisplayFilter, displayOptions, useColor } from './display.js';
@@ -25,6 +26,19 @@ export interface ProgramIO {
   env: NodeJS.ProcessEnv;
   cwd: string;
   connector?: Connector;
+  /** Ctrl-C and SIGTERM (see RunIO.onInterrupt); without it, no run ever hears of a signal. */
+  onInterrupt?: (handler: (signal: InterruptSignal) => void) => () => void;
+  /** Ends the process with a signal a handler held off (see RunIO.raise). */
+  raise?: (signal: InterruptSignal) => void;
+  /** Asks on the terminal (failover's confirmation); undefined when stdin is not a terminal. */
+  ask?: (question: string) => Promise<string>;
+  /** The process id, for the lock holder's description; 0 when not given. */
+  pid?: number;
+}
+
+/** The run's part of the program's I/O: only what the engine, the roles and the tasks use. */
+function runIO(io: ProgramIO): RunIO {
+  return { env: io.env, pid: io.pid ?? 0, onInterrupt: io.onInterrupt ?? (() => () => {}), raise: io.raise ?? (() => {}), ask: io.ask };
 }
 
 export interface GlobalOptions {
@@ -73,8 +87,11 @@ function buildProgram(tasks: Task[], io: ProgramIO, version: string): Command {
 }
 
 export async function main(argv: string[], io: ProgramIO, builtins: Task[], version: string): Promise<number> {
+  // This call's secrets: masked in its error lines below as in its run's output, never another call's.
+  const secrets = new Secrets();
+  const mask = (text: string) => secrets.mask(text);
   try {
-    return await execute(argv, io, builtins, version);
+    return await execute(argv, io, builtins, version, secrets);
   } catch (err) {
     // With --json, the error is an event on stdout too (the text still goes to stderr).
     if (argv.includes('--json')) io = { ...io, stderr: jsonErrors(io.stdout, io.stderr) };
@@ -102,7 +119,7 @@ export async function main(argv: string[], io: ProgramIO, builtins: Task[], vers
   }
 }
 
-async function execute(argv: string[], io: ProgramIO, builtins: Task[], version: string): Promise<number> {
+async function execute(argv: string[], io: ProgramIO, builtins: Task[], version: string, secrets: Secrets): Promise<number> {
   const taskFile = findTaskFile(io.cwd, taskFileArg(argv));
   const tasks = [...builtins];
   // A built-in whose flag clashes is a bug of pgtasks; the same check names it before anything runs.
@@ -164,14 +181,19 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
     { check: !!globals.check, diff: !!globals.diff, verbose: !!globals.verbose, forks: globals.forks, limit: globals.limit, json: !!globals.json, color },
     reporter,
     io.connector ?? sshConnector,
+    runIO(io),
+    secrets,
   );
   try {
     // Load (and validate) the inventory before any task starts, so bad input touches nothing.
     if (calls.some((c) => c.task.needsInventory !== false)) await run.inventory();
-    for (const call of calls) {
-      run.emit({ type: 'task', task: call.task.name, check: run.options.check });
-      await call.task.run(run, call.args as never);
-    }
+    // Inside withRunSecrets: a team task's registerSecret(value) (the compatible form) masks this run's output.
+    await withRunSecrets(run.secrets, async () => {
+      for (const call of calls) {
+        run.emit({ type: 'task', task: call.task.name, check: run.options.check });
+        await call.task.run(run, call.args as never);
+      }
+    });
   } finally {
     await run.close();
     if (run.stats.size > 0) {

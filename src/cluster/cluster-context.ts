@@ -1,5 +1,6 @@
 import type { BouncerFacts } from '../facts/pgbouncer.js';
 import type { PgNodeFacts } from '../facts/postgres.js';
+import type { Templates } from '../engine/templates.js';
 import type { Credentials } from './credentials.js';
 import type { ClusterPlan } from './plan.js';
 import type { ClusterSpec, Member } from './vars.js';
@@ -18,6 +19,8 @@ export interface ClusterContext {
   bouncers: Map<string, BouncerFacts>;
   /** Hosts whose PostgreSQL this run has changed: their facts no longer describe them. */
   touched: Set<string>;
+  /** The run's template environment (templates/*.j2). */
+  templates: Templates;
 }
 
 /**

@@ -22,7 +22,7 @@ interface CheckedMember {
 
 /** Members of each cluster whose own variables are valid (the invalid ones are reported already). */
 function checkedMembers(inv: Inventory): Map<string, CheckedMember[]> {
-  const base = inv.dir ?? process.cwd();
+  const base = inv.dir ?? '.'; // as inventoryDir(): node:path resolves '.' against the working directory
   const clusters = new Map<string, CheckedMember[]>();
   for (const h of inv.hosts.values()) {
     if (h.vars.pg_cluster === undefined) continue;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { registerSecret } from '../engine/secrets.js';
+import type { Secrets } from '../engine/secrets.js';
 import { CREDENTIALS_MARKER } from '../inventory/sources.js';
 
 export interface Credentials {
@@ -26,9 +26,10 @@ async function readSecret(path: string): Promise<string | undefined> {
 
 /**
  * The cluster's passwords, generated once and kept locally under <dir>/<cluster>/ (0700 dir, 0600
- * files), reused on every run. In check mode missing ones are invented but not written.
+ * files), reused on every run. In check mode missing ones are invented but not written. Both are
+ * registered in `secrets` (the run's), so they are masked in all of that run's output.
  */
-export async function clusterCredentials(baseDir: string, cluster: string, write: boolean): Promise<Credentials> {
+export async function clusterCredentials(baseDir: string, cluster: string, write: boolean, secrets: Secrets): Promise<Credentials> {
   const dir = resolve(baseDir, cluster);
   const files = { admin: join(dir, `${ADMIN_USER}.password`), replicator: join(dir, `${REPLICATION_USER}.password`) };
   let created = false;
@@ -47,7 +48,7 @@ export async function clusterCredentials(baseDir: string, cluster: string, write
       }
     }
     await chmod(file, 0o600).catch(() => {});
-    values[key] = registerSecret(value);
+    values[key] = secrets.register(value);
   }
   return { admin: values.admin!, replicator: values.replicator!, created, dir };
 }

@@ -38,7 +38,7 @@ async function liveLines(ctx: HostContext, port: number, password: string): Prom
  * live state (one query through `pg`) are read at the same time; psql is the fallback.
  */
 export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<GatheredCluster> {
-  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
   const viaPg = !creds.created;
   const fileFact = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port, live: !viaPg });
   const found = new Map<string, PgNodeFacts>();

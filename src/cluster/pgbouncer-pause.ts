@@ -1,3 +1,4 @@
+import type { InterruptSignal } from '../engine/run-io.js';
 import type { Run } from '../engine/run.js';
 import { pgSession, withTimeout, type PgSession } from '../steps/pg-client.js';
 import { ADMIN_USER, clusterCredentials } from './credentials.js';
@@ -85,7 +86,7 @@ async function resumeAll(run: Run, bouncers: Bouncer[]): Promise<void> {
 
 export async function pauseBouncers(run: Run, spec: ClusterSpec, opts: PauseOptions): Promise<PausedBouncers> {
   const hosts = opts.hosts ?? spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state !== 'absent').map((m) => m.host);
-  const password = opts.password ?? (await clusterCredentials(spec.credentialsDir, spec.name, false)).admin;
+  const password = opts.password ?? (await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets)).admin;
   const connected = await Promise.allSettled(hosts.map((h) => connect(run, spec, h, password)));
   const bouncers = connected.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
   const failed = connected.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
@@ -123,13 +124,11 @@ export async function pauseBouncers(run: Run, spec: ClusterSpec, opts: PauseOpti
  * Ctrl-C (SIGINT/SIGTERM) is held off until they are resumed: ending the process now would leave clients hanging.
  */
 export async function withBouncersPaused<T>(run: Run, spec: ClusterSpec, opts: PauseOptions, fn: (paused: PausedBouncers) => Promise<T>): Promise<T> {
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
+  let interrupted: InterruptSignal | undefined;
+  const stopListening = run.io.onInterrupt((signal) => {
     interrupted ??= signal;
     run.message('interrupt received: clients are resumed first');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  });
   try {
     const paused = await pauseBouncers(run, spec, opts);
     try {
@@ -138,9 +137,8 @@ export async function withBouncersPaused<T>(run: Run, spec: ClusterSpec, opts: P
       await paused.resume();
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     // Clients are resumed: now the interrupt takes its ordinary course.
-    if (interrupted) process.kill(process.pid, interrupted);
+    if (interrupted) run.io.raise(interrupted);
   }
 }

@@ -17,7 +17,7 @@ export interface PrimarySession {
  * not exactly one (a failover in progress is not the moment), and never guesses from the inventory.
  */
 export async function openPrimary(run: Run, spec: ClusterSpec): Promise<PrimarySession> {
-  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false);
+  const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
   if (creds.created) throw new TaskRefused(`cluster ${spec.name}: no credentials in ${creds.dir}; run configure-cluster first`);
   const answers = await Promise.all(
     spec.members

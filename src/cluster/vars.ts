@@ -26,9 +26,12 @@ export interface ClusterSpec {
   credentialsDir: string;
 }
 
-/** The folder relative pg_* paths are resolved against: the inventory's, or the cwd for one built in code. */
+/**
+ * The folder relative pg_* paths are resolved against: the inventory's. One built in code has none:
+ * '.', which node:path resolves against the working directory (no process state read here).
+ */
 export function inventoryDir(inv: Inventory): string {
-  return inv.dir ?? process.cwd();
+  return inv.dir ?? '.';
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 export function socketLike(channel: Duplex): Duplex {
   const s = channel as Duplex & Record<string, unknown>;
   s.connect = () => {
-    process.nextTick(() => channel.emit('connect'));
+    queueMicrotask(() => channel.emit('connect'));
     return channel;
   };
   s.setNoDelay = () => channel;

@@ -20,6 +20,8 @@ export interface SshTarget {
   /** ansible_become: run every command as becomeUser (root by default) via sudo. */
   become: boolean;
   becomeUser: string;
+  /** The ssh-agent socket (SSH_AUTH_SOCK of the run's environment), if any. */
+  agent?: string;
 }
 
 /** One ssh2 connection per host, opened once and multiplexed for every command, upload and forward. */
@@ -58,7 +60,7 @@ export class SshConnection implements Connection {
         throw new UnreachableError(target.name, `cannot read ansible_ssh_private_key_file ${target.privateKeyFile}: ${(err as Error).message}`);
       }
     }
-    if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+    if (target.agent) config.agent = target.agent;
 
     const client = new Client();
     await new Promise<void>((resolve, reject) => {

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Command } from '../connection/shell.js';
 import type { CommandResult, Connection, PutOptions, RunOptions } from '../connection/types.js';
 import type { Reporter } from './events.js';
-import { mask } from './secrets.js';
+import type { Secrets } from './secrets.js';
 
 /** A command that exited non-zero where success was required. Its message is already masked. */
 export class CommandError extends Error {
@@ -10,9 +10,10 @@ export class CommandError extends Error {
     readonly host: string,
     readonly command: string,
     readonly result: CommandResult,
+    secrets: Secrets,
   ) {
     const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
-    super(mask(`command failed (exit ${result.code}): ${firstLine(command)}\n${detail}`));
+    super(secrets.mask(`command failed (exit ${result.code}): ${firstLine(command)}\n${detail}`));
     this.name = 'CommandError';
   }
 }
@@ -44,6 +45,8 @@ export class HostContext {
     readonly connection: Connection,
     readonly reporter: Reporter,
     readonly options: HostContextOptions,
+    /** The run's secrets: masked in every command, message and error this host reports. */
+    readonly secrets: Secrets,
   ) {}
 
   get check(): boolean {
@@ -52,9 +55,9 @@ export class HostContext {
 
   /** Runs a command; fails (CommandError) on a non-zero exit unless `allowFailure`. */
   async run(command: Command, options: RunOptions & { allowFailure?: boolean } = {}): Promise<CommandResult> {
-    if (this.options.verbose) this.reporter.emit({ type: 'command', host: this.host, command: mask(command) });
+    if (this.options.verbose) this.reporter.emit({ type: 'command', host: this.host, command: this.secrets.mask(command) });
     const result = await this.connection.run(command, options);
-    if (result.code !== 0 && !options.allowFailure) throw new CommandError(this.host, command, result);
+    if (result.code !== 0 && !options.allowFailure) throw new CommandError(this.host, command, result, this.secrets);
     return result;
   }
 
@@ -68,6 +71,6 @@ export class HostContext {
   }
 
   message(text: string): void {
-    this.reporter.emit({ type: 'message', host: this.host, text: mask(text) });
+    this.reporter.emit({ type: 'message', host: this.host, text: this.secrets.mask(text) });
   }
 }

@@ -5,8 +5,10 @@ import { UnreachableError, type Connection } from '../connection/types.js';
 import { selectHosts, type Inventory } from '../inventory/index.js';
 import { emptyStats, type HostStats, type Reporter, type RunEvent } from './events.js';
 import { HostContext } from './host-context.js';
-import { mask } from './secrets.js';
+import { detachedIO, type RunIO } from './run-io.js';
+import { Secrets } from './secrets.js';
 import { StepFailed } from './step.js';
+import { Templates } from './templates.js';
 
 export interface RunOptions {
   check: boolean;
@@ -19,14 +21,15 @@ export interface RunOptions {
   color?: boolean;
 }
 
-export type Connector = (host: string, vars: Record<string, unknown>) => Promise<Connection>;
+/** Opens a host's connection; `env` is the run's injected environment (SSH_AUTH_SOCK). */
+export type Connector = (host: string, vars: Record<string, unknown>, env: NodeJS.ProcessEnv) => Promise<Connection>;
 
 /** SSH by default; `ansible_connection: local` runs on this machine, as in Ansible. */
-export const sshConnector: Connector = async (host, vars) =>
+export const sshConnector: Connector = async (host, vars, env) =>
   vars.ansible_connection === 'local'
     ? new LocalConnection(host)
     : // ssh2 loads only when a host is contacted: --list and --help stay instant.
-      (await import('../connection/ssh.js')).SshConnection.open(sshTargetFromVars(host, vars));
+      (await import('../connection/ssh.js')).SshConnection.open({ ...sshTargetFromVars(host, vars), agent: env.SSH_AUTH_SOCK || undefined });
 
 export interface HostOutcome {
   succeeded: string[];
@@ -37,17 +40,26 @@ export interface HostOutcome {
 /**
  * One invocation's shared state (invoke's Context): the inventory, the options, a connection per host
  * opened on first use and reused by every task of the call, and the per-host stats for the recap.
+ * Everything a run keeps is here, none of it module-wide: its secrets (masked in all its output), its
+ * template environment, and what it needs from the process (`io`: environment, Ctrl-C, terminal).
  */
 export class Run implements Reporter {
   readonly stats = new Map<string, HostStats>();
   private readonly contexts = new Map<string, Promise<HostContext>>();
+  /** Values masked in everything this run prints: `run.secrets.register(password)`. */
+  readonly secrets: Secrets;
+  readonly templates = new Templates();
 
   constructor(
     private readonly inventoryLoader: () => Promise<Inventory>,
     readonly options: RunOptions,
     private readonly reporter: Reporter,
     private readonly connector: Connector = sshConnector,
-  ) {}
+    readonly io: RunIO = detachedIO(),
+    secrets: Secrets = new Secrets(),
+  ) {
+    this.secrets = secrets;
+  }
 
   private inventoryPromise?: Promise<Inventory>;
   inventory(): Promise<Inventory> {
@@ -91,7 +103,7 @@ export class Run implements Reporter {
       ctx = (async () => {
         const vars = await this.vars(host);
         try {
-          return new HostContext(host, vars, await this.connector(host, vars), this, this.options);
+          return new HostContext(host, vars, await this.connector(host, vars, this.io.env), this, this.options, this.secrets);
         } catch (err) {
           // Counted here, not only in onHosts: a role that connects by itself must still exit 4.
           if (err instanceof UnreachableError) this.reportUnreachable(host, err);
@@ -134,7 +146,7 @@ export class Run implements Reporter {
     const key = `${host}\n${err.message}`;
     if (this.unreachableSeen.has(key)) return;
     this.unreachableSeen.add(key);
-    this.emit({ type: 'step', host, step: 'connect', status: 'unreachable', message: mask(err.message), check: this.options.check });
+    this.emit({ type: 'step', host, step: 'connect', status: 'unreachable', message: this.secrets.mask(err.message), check: this.options.check });
   }
 
   private hostError(host: string, err: unknown, outcome: HostOutcome): void {
@@ -145,13 +157,13 @@ export class Run implements Reporter {
       outcome.failed.push(host);
       // StepFailed was reported by runStep already; anything else is a failure outside a step.
       if (!(err instanceof StepFailed)) {
-        this.emit({ type: 'step', host, step: 'error', status: 'failed', message: mask((err as Error).message), check: this.options.check });
+        this.emit({ type: 'step', host, step: 'error', status: 'failed', message: this.secrets.mask((err as Error).message), check: this.options.check });
       }
     }
   }
 
   message(text: string): void {
-    this.emit({ type: 'message', text: mask(text) });
+    this.emit({ type: 'message', text: this.secrets.mask(text) });
   }
 
   /** A condition that makes the run's exit code non-zero without being a failure to report (e.g. degraded). */
@@ -164,7 +176,7 @@ export class Run implements Reporter {
   readonly refusals: string[] = [];
   refuse(text: string): void {
     this.refusals.push(text);
-    this.emit({ type: 'message', text: mask(`REFUSED: ${text}`) });
+    this.emit({ type: 'message', text: this.secrets.mask(`REFUSED: ${text}`) });
   }
 
   /** Hosts whose being unreachable is the task's premise (failover's dead primary), not a failure. */

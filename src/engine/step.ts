@@ -1,6 +1,5 @@
 import type { Status } from './events.js';
 import type { HostContext } from './host-context.js';
-import { mask } from './secrets.js';
 
 /**
  * What a step decided after reading facts. 'ok' and 'skip' carry the reason nothing is done;
@@ -49,8 +48,8 @@ export async function runStep(ctx: HostContext, s: Step): Promise<Status> {
       host: ctx.host,
       step: s.name,
       status,
-      message: message && mask(message),
-      diff: ctx.options.diff && diff ? mask(diff) : undefined,
+      message: message && ctx.secrets.mask(message),
+      diff: ctx.options.diff && diff ? ctx.secrets.mask(diff) : undefined,
       check: ctx.check,
     });
   let plan: Plan;

@@ -6,31 +6,38 @@ function templatesDir(): string[] {
   return [fileURLToPath(new URL('../../templates', import.meta.url)), fileURLToPath(new URL('../../../templates', import.meta.url))];
 }
 
-let env: nunjucks.Environment | undefined;
-
 /**
  * Jinja2-family rendering (nunjucks) so Ansible users read templates/*.j2 as they would in a role.
  * Undefined variables are errors, as with Ansible's default, so a typo never renders as empty.
+ * One per Run (never module-wide), with its own compiled-template cache: a run's extra template
+ * folders cannot leak into another run of the same process.
  */
-export function templateEnv(extraDirs: string[] = []): nunjucks.Environment {
-  if (!env || extraDirs.length) {
-    env = new nunjucks.Environment(new nunjucks.FileSystemLoader([...extraDirs, ...templatesDir()], { noCache: false }), {
-      autoescape: false,
-      throwOnUndefined: true,
-      trimBlocks: true,
-      lstripBlocks: true,
-    });
-    env.addFilter('pgquote', (v: unknown) => pgConfValue(v));
+export class Templates {
+  private env?: nunjucks.Environment;
+
+  /** `extraDirs` are searched before the project's templates/ (a team's own overrides). */
+  constructor(private readonly extraDirs: string[] = []) {}
+
+  private environment(): nunjucks.Environment {
+    if (!this.env) {
+      this.env = new nunjucks.Environment(new nunjucks.FileSystemLoader([...this.extraDirs, ...templatesDir()], { noCache: false }), {
+        autoescape: false,
+        throwOnUndefined: true,
+        trimBlocks: true,
+        lstripBlocks: true,
+      });
+      this.env.addFilter('pgquote', (v: unknown) => pgConfValue(v));
+    }
+    return this.env;
   }
-  return env;
+
+  render(name: string, vars: Record<string, unknown>): string {
+    return this.environment().render(name, vars);
+  }
 }
 
 /** postgresql.conf value syntax: numbers and booleans bare, everything else single-quoted. */
 export function pgConfValue(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v === true ? 'on' : v === false ? 'off' : v);
   return `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-export function render(name: string, vars: Record<string, unknown>): string {
-  return templateEnv().render(name, vars);
 }

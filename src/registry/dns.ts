@@ -35,9 +35,9 @@ export function nsupdateScript(spec: DnsSpec, name: string, record: DnsRecord): 
 }
 
 /** What the name resolves to now, asked of the zone's server itself (no cache in between). */
-export async function currentRecord(spec: DnsSpec, name: string): Promise<DnsRecord | undefined> {
+export async function currentRecord(spec: DnsSpec, name: string, env: NodeJS.ProcessEnv): Promise<DnsRecord | undefined> {
   for (const type of ['CNAME', 'A'] as const) {
-    const r = await localExec('dig', [`@${spec.server}`, '-p', String(spec.port), '+short', '+time=2', '+tries=2', fqdn(name), type]);
+    const r = await localExec('dig', [`@${spec.server}`, '-p', String(spec.port), '+short', '+time=2', '+tries=2', fqdn(name), type], { env });
     if (r.code !== 0) throw new Error(`dig @${spec.server} -p ${spec.port} ${name} failed: ${(r.stderr || r.stdout).trim()}`);
     const values = r.stdout.trim().split('\n').filter(Boolean);
     if (values.length === 1) return { type, value: values[0]! };
@@ -47,7 +47,7 @@ export async function currentRecord(spec: DnsSpec, name: string): Promise<DnsRec
 }
 
 /** Sends the update signed with the TSIG key (nsupdate -k); the key never leaves this machine. */
-export async function updateRecord(spec: DnsSpec, name: string, record: DnsRecord): Promise<void> {
-  const r = await localExec('nsupdate', ['-k', spec.key_file], { stdin: nsupdateScript(spec, name, record) });
+export async function updateRecord(spec: DnsSpec, name: string, record: DnsRecord, env: NodeJS.ProcessEnv): Promise<void> {
+  const r = await localExec('nsupdate', ['-k', spec.key_file], { stdin: nsupdateScript(spec, name, record), env });
   if (r.code !== 0) throw new Error(`nsupdate for ${name} failed: ${(r.stderr || r.stdout).trim()}`);
 }

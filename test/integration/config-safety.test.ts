@@ -118,6 +118,7 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
     const started = await startTimes();
     const logs = await logEnds();
     const load = startLoad(address('h3'), 6432, password);
+    // Deliberate durations: clients write 0.5 s before the restarts and 0.5 s after them, so the load spans them.
     await new Promise((r) => setTimeout(r, 500));
     const r = await run('configure-cluster');
     await new Promise((r) => setTimeout(r, 500));

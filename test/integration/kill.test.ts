@@ -164,6 +164,7 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
       // Had they gone on, initdb would have finished: its last steps create the databases template0 and postgres.
       async () => {
         expect(await eventually(async () => (await running('h1', 'initdb')) || (await running('h1', 'postgres')), (v) => !v, 5000)).toBe(false);
+        // A deliberate 2 s, not a condition to poll: long enough for an initdb still running to finish.
         await new Promise((r) => setTimeout(r, 2000));
         const databases = await hostExec(lab, 'h1', `ls ${DATA}.pgtasks-initdb/base 2>/dev/null | wc -l`);
         expect(Number(databases.stdout.trim())).toBeLessThan(3);

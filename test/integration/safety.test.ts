@@ -72,9 +72,10 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
       while (sampling) {
         const v = await sql(lab, 'h2', "select pg_is_in_recovery() || ':' || current_setting('synchronous_standby_names')").catch(() => 't:');
         if (v.startsWith('f:') && v === 'f:') bad.push(v);
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 10)); // the sampling period
       }
     })();
+    // Deliberate durations: load and sampler run 0.5 s before the switchover and 0.5 s after it.
     await new Promise((r) => setTimeout(r, 500));
     const r = await run('migrate-to-master', '--target', 'h2');
     await new Promise((r) => setTimeout(r, 500));
@@ -132,6 +133,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
       const from = (await primaryOf())!;
       const to = from === 'h1' ? 'h2' : 'h1';
       const load = startLoad(address('h3'), 6432, password);
+      // Deliberate durations: the load writes 0.3 s before the kill and 0.3 s after the fix (rows to lose, clients back).
       await new Promise((r) => setTimeout(r, 300));
       const cli = spawnPgtasks(['-i', inventory, 'migrate-to-master', '--target', to]);
       expect(await cli.waitFor(point), `${name}: event seen`).toBeDefined();

@@ -5,7 +5,7 @@ import { hostExec, labDown, labUp, startHost, stopHost, type Lab } from '../lab/
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { startLoad } from '../lab/load.js';
 import { primaryOf as primaryOfLab, streamingFrom as streamingFromLab } from './helpers/cluster-state.js';
-import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
+import { changedSteps, eventually, pgtasks, waitFor } from './helpers/pgtasks.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
 const LAB = 'mig';
@@ -36,6 +36,8 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
   async function migrateUnderLoad(from: string, to: string) {
     const before = Number(await sql(lab, from, 'select count(*) from load'));
     const load = startLoad(address('h3' === to || 'h3' === from ? 'h2' : 'h3'), 6432, password);
+    // Deliberate durations, not waits for a condition: the load writes 1 s before the switchover (so
+    // there are writes to lose) and 1 s after it (so clients are seen writing to the new primary).
     await new Promise((r) => setTimeout(r, 1000));
     const r = await run('migrate-to-master', '--target', to);
     await new Promise((r) => setTimeout(r, 1000));
@@ -97,7 +99,7 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     await sql(lab, 'h3', 'select pg_wal_replay_resume()');
     // A long transaction on the primary.
     void hostExec(lab, 'h1', `runuser -u postgres -- psql -X -c 'begin; select txid_current(); select pg_sleep(6); commit'`);
-    await new Promise((r) => setTimeout(r, 2000));
+    await waitFor('the transaction on h1 open for more than 1 s', async () => (await sql(lab, 'h1', "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() and now() - xact_start > interval '1.2 s'")) === '1', 10_000);
     await refusedWith(/has been open \d+\.\d s \(--max-tx-age is 1 s/, '--target', 'h2', '--max-tx-age', '1');
     // A member unreachable.
     await stopHost(lab, 'h3');

@@ -43,7 +43,7 @@ export function startLoad(host: string, port: number, password: string, maxMs = 
       } finally {
         await client.end().catch(() => {});
       }
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 10)); // pacing: a steady load, not a flood
     }
   })();
   const persistent = (async () => {
@@ -56,7 +56,7 @@ export function startLoad(host: string, port: number, password: string, maxMs = 
       } catch (err) {
         failures.push(`persistent: ${(err as Error).message}`);
       }
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 5)); // pacing
     }
     await client.end().catch(() => {});
   })();

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { LocalConnection } from '../../src/connection/local.js';
 import type { HeldCommand } from '../../src/connection/types.js';
 import { holderScript, parseLockReply, probeScript, type Holder, type LockReply } from '../../src/cluster/lock-script.js';
+import { waitFor } from '../lab/poll.js';
 
 describe('parseLockReply', () => {
   test('held: the holder, once the script has ended', () => {
@@ -80,7 +81,7 @@ describe('the lock scripts, run locally', () => {
     mkdirSync(join(base, '15', `${cluster}.pgtasks-clone`), { recursive: true });
     writeFileSync(join(base, '15', `${cluster}.pgtasks-clone`, 'PG_VERSION'), '15\n');
     mkdirSync(join(base, '15', cluster), { recursive: true }); // the data directory itself is never touched
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(`the orphan (pid ${orphan.pid}) running sleep`, () => readFileSync(`/proc/${orphan.pid}/cmdline`, 'utf8').startsWith('sleep\0'));
 
     const probe = parseLockReply((await local.run(probeScript({ cluster, base }))).stdout, true);
     expect(probe).toMatchObject({ state: 'free', stale: { run: 'dddd04' }, removed: [join(base, '15', `${cluster}.pgtasks-clone`)] });

@@ -4,7 +4,7 @@ import { pgbouncerFiles, userlist } from '../../roles/pgbouncer.js';
 import { syncSetting } from '../../roles/sync.js';
 import type { ClusterContext } from '../../src/cluster/cluster-context.js';
 import { clustersOf, pgVarsSchema } from '../../src/cluster/vars.js';
-import { pgConfValue } from '../../src/engine/templates.js';
+import { pgConfValue, Templates } from '../../src/engine/templates.js';
 import type { Inventory } from '../../src/inventory/index.js';
 
 const vars = (extra: Record<string, unknown> = {}) => pgVarsSchema.parse({ pg_cluster: 'orders', ...extra });
@@ -20,6 +20,7 @@ const cc = {
   facts: new Map(),
   systemd: new Map(),
   touched: new Set(),
+  templates: new Templates(),
 } as unknown as ClusterContext;
 const file = (host: string, name: string) => configFiles(cc, host).find((f) => f.path.endsWith(`/${name}`))!;
 
@@ -66,7 +67,7 @@ describe('configuration rendered from templates/', () => {
   });
 
   test('PgBouncer points at the primary; userlist holds the verifiers', () => {
-    const [ini, users] = pgbouncerFiles(cc.spec, 'db2', '10.0.0.1', [{ name: 'admin', verifier: 'SCRAM-SHA-256$4096:abc$def:ghi' }]);
+    const [ini, users] = pgbouncerFiles(cc.spec, 'db2', '10.0.0.1', [{ name: 'admin', verifier: 'SCRAM-SHA-256$4096:abc$def:ghi' }], cc.templates);
     expect(ini!.content).toContain('* = host=10.0.0.1 port=5433');
     expect(ini!.content).toContain('pool_mode = transaction');
     expect(ini!.content).toContain('auth_type = scram-sha-256');

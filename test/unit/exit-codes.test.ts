@@ -1,6 +1,5 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
@@ -14,6 +13,7 @@ import { UnreachableError } from '../../src/connection/types.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { Run, sshConnector, type Connector } from '../../src/engine/run.js';
 import { task, type Task } from '../../src/engine/task.js';
+import { tempDir } from './helpers/tree.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/cli/', import.meta.url));
 const refuseAll: Connector = async () => {
@@ -32,9 +32,9 @@ async function call(argv: string[], connector: Connector = refuseAll, extra: Tas
       isTTY: false,
       cwd: fixtures,
       env: {},
-      connector: async (host, vars) => {
+      connector: async (host, vars, env) => {
         connections.push(host);
-        return connector(host, vars);
+        return connector(host, vars, env);
       },
     },
     [...builtinTasks, ...extra] as Task[],
@@ -147,7 +147,7 @@ describe('a refused host key is unreachable too (a real SSH server on loopback)'
     ['a changed key', true, /host key for \[127\.0\.0\.1\]:\d+ has CHANGED/],
     ['an unknown key under strict checking', false, /no host key for \[127\.0\.0\.1\]:\d+ in known_hosts/],
   ])('%s: exit 4', async (_, known, message) => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgtasks-hostkey-'));
+    const dir = tempDir('pgtasks-hostkey-');
     const knownHosts = join(dir, 'known_hosts');
     writeFileSync(knownHosts, known ? `[127.0.0.1]:${port} ${utils.generateKeyPairSync('ed25519').public}\n` : '');
     writeFileSync(

@@ -1,22 +1,13 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { InventoryError, loadInventory } from '../../src/inventory/index.js';
+import { tree as treeIn } from './helpers/tree.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/inventories/errors/', import.meta.url));
 
-/** Writes files (path → text) into a fresh directory and returns it. */
-function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pgtasks-inv-err-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  return dir;
-}
+const tree = (files: Record<string, string>) => treeIn(files, 'pgtasks-inv-err-');
 
 async function failure(path: string): Promise<InventoryError> {
   const err = await loadInventory(path).then(() => undefined, (e: unknown) => e);

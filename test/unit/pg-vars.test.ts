@@ -1,6 +1,6 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { closest } from '../../src/cluster/did-you-mean.js';
@@ -8,17 +8,11 @@ import { pgVarProblems } from '../../src/cluster/value-problems.js';
 import { clustersOf } from '../../src/cluster/vars.js';
 import { UserError } from '../../src/errors.js';
 import { InventoryProblems, loadInventory } from '../../src/inventory/index.js';
+import { tree as treeIn } from './helpers/tree.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/pg-vars/', import.meta.url));
 
-function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pgtasks-pgvars-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  return dir;
-}
+const tree = (files: Record<string, string>) => treeIn(files, 'pgtasks-pgvars-');
 
 /** The problem lines of a bad inventory, with the fixture folder cut off. */
 async function problems(path: string, base = fixtures): Promise<string[]> {

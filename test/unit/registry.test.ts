@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { desiredRecord, nsupdateScript } from '../../src/registry/dns.js';
 import { rewriteHosts } from '../../src/registry/hosts-file.js';
+import { tempDir } from './helpers/tree.js';
 
 const dns = { provider: 'dns' as const, server: '127.0.0.1', port: 15353, zone: 'lab.test', key_file: '/k', ttl: 5 };
 
@@ -37,7 +37,7 @@ describe('command provider', async () => {
   const { pgVarsSchema } = await import('../../src/cluster/vars.js');
 
   test('runs only when the primary changed, with the name and primary in its environment', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgtasks-reg-'));
+    const dir = tempDir('pgtasks-reg-');
     const out = join(dir, 'calls');
     const registry = { provider: 'command' as const, command: `echo "$PGTASKS_SERVICE_NAME $PGTASKS_PRIMARY $PGTASKS_PRIMARY_ADDRESS" >> ${out}` };
     const member = (host: string, address: string) => ({ host, address, vars: pgVarsSchema.parse({ pg_cluster: 'c' }) });

@@ -1,23 +1,23 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { LocalConnection } from '../../src/connection/local.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { HostContext } from '../../src/engine/host-context.js';
-import { registerSecret } from '../../src/engine/secrets.js';
+import { Secrets } from '../../src/engine/secrets.js';
 import { runStep, StepFailed } from '../../src/engine/step.js';
 import { filesStep } from '../../src/steps/files.js';
 import { step } from '../../src/engine/step.js';
+import { tempDir } from './helpers/tree.js';
 
 function context(check = false, diff = false) {
   const events: RunEvent[] = [];
-  const ctx = new HostContext('local', {}, new LocalConnection('local'), { emit: (e) => events.push(e) }, { check, diff, verbose: false });
+  const ctx = new HostContext('local', {}, new LocalConnection('local'), { emit: (e) => events.push(e) }, { check, diff, verbose: false }, new Secrets());
   return { ctx, events };
 }
 
 describe('steps: plan, then apply only what differs', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgtasks-steps-'));
+  const dir = tempDir('pgtasks-steps-');
   const file = join(dir, 'app.conf');
   const spec = (content: string) => filesStep('config', () => [{ path: file, content, mode: '0640' }]);
 
@@ -55,8 +55,8 @@ describe('steps: plan, then apply only what differs', () => {
   });
 
   test('a failing step is reported failed with the command error, secrets masked', async () => {
-    registerSecret('sup3r-s3cret-value');
     const { ctx, events } = context();
+    ctx.secrets.register('sup3r-s3cret-value');
     const bad = step('boom', async (c) => {
       await c.run('echo "password sup3r-s3cret-value rejected" >&2; exit 3');
       return { kind: 'ok' };

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { cli } from '../../src/cli/entry.js';
+import { tempDir } from './helpers/tree.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const taskFile = join(root, 'examples/pgtasks.tasks.ts');
@@ -25,7 +25,7 @@ describe('a team task file (examples/pgtasks.tasks.ts, TypeScript, imports from 
   });
 
   test('its tasks run, with flags from their schema, --check and the recap', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgtasks-team-'));
+    const dir = tempDir('pgtasks-team-');
     const path = join(dir, 'motd');
     const check = await call(['--tasks', taskFile, '-i', inventory, '--check', 'motd', '--text', 'hello', '--path', path]);
     expect(check.code).toBe(0);

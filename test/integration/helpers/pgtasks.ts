@@ -36,11 +36,5 @@ export function changedSteps(r: CliResult): string[] {
   return r.events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
 }
 
-export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+// Polling for a condition, never a fixed sleep: eventually returns the last value, waitFor throws past its bound.
+export { eventually, waitFor } from '../../lab/poll.js';
