@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Style first: a lint finding or an unformatted file fails the run before any lab starts.
+npm run --silent format:check
+npm run --silent lint
 # vitest's own summary, then the plain "N passed, N failed" line CI reads.
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile=.vitest-results.json "$@" || status=$?
