@@ -29,10 +29,16 @@ try {
     const load = startLoad(lab.hosts[2]!.address, 6432, password);
     await new Promise((r) => setTimeout(r, 1000));
     // Asynchronously: the load runs in this process and must keep going while pgtasks works.
-    const { stdout: out } = await promisify(execFile)(process.execPath, [bin, '-i', inventory, '--json', 'migrate-to-master', '--target', to], { encoding: 'utf8' });
+    const { stdout: out } = await promisify(execFile)(process.execPath, [bin, '-i', inventory, '--json', 'migrate-to-master', '--target', to], {
+      encoding: 'utf8',
+    });
     await new Promise((r) => setTimeout(r, 1000));
     const result = await load.stop();
-    const timings = out.split('\n').filter((l) => l.includes('"type":"result"')).map((l) => JSON.parse(l).data.timings)[0] ?? {};
+    const timings =
+      out
+        .split('\n')
+        .filter((l) => l.includes('"type":"result"'))
+        .map((l) => JSON.parse(l).data.timings)[0] ?? {};
     console.log(
       `  -> ${to}: attempts ${result.attempts}, failed ${result.failures.length}, longest write gap ${result.longestGapMs} ms, clients paused ${timings.clientsPaused} ms (stop ${timings.stop}, catch-up ${timings.catchup}, promote ${timings.promote}, repoint ${timings.repoint}), total ${timings.total} ms`,
     );
@@ -45,18 +51,25 @@ try {
   const killedAt = Date.now();
   await stopHost(lab, primary);
   const failoverAt = Date.now();
-  const { stdout: fout } = await promisify(execFile)(process.execPath, [bin, '-i', inventory, '--json', 'failover', '--yes'], { encoding: 'utf8' }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
+  const { stdout: fout } = await promisify(execFile)(process.execPath, [bin, '-i', inventory, '--json', 'failover', '--yes'], { encoding: 'utf8' }).catch(
+    (e: { stdout: string }) => ({ stdout: e.stdout }),
+  );
   await new Promise((r) => setTimeout(r, 1000));
   const failed = await load.stop();
   // Commits acknowledged while the host was being killed still count as before; the outage is the
   // gap around the failover's start.
   const lastBefore = Math.max(killedAt, ...failed.commitTimes.filter((t) => t <= failoverAt));
   const back = failed.commitTimes.find((t) => t > failoverAt);
-  const released = fout.split('\n').filter((l) => l.includes('"task":"failover"') && l.includes('"type":"result"')).map((l) => JSON.parse(l).data.writesBackMs)[0];
+  const released = fout
+    .split('\n')
+    .filter((l) => l.includes('"task":"failover"') && l.includes('"type":"result"'))
+    .map((l) => JSON.parse(l).data.writesBackMs)[0];
   console.log(
     `failover after ${primary} died: writes back ${back ? back - failoverAt : 'n/a'} ms after 'failover --yes' started (no write for ${back ? back - lastBefore : 'n/a'} ms), PgBouncer released ${released} ms after the start; failed attempts ${failed.failures.length} (against the dead primary)`,
   );
-  console.log(`PostgreSQL: ${execFileSync('sh', ['-c', 'ls /usr/lib/postgresql | sort -n | tail -1']).toString().trim()}, PgBouncer: ${execFileSync('pgbouncer', ['--version']).toString().split('\n')[0]}`);
+  console.log(
+    `PostgreSQL: ${execFileSync('sh', ['-c', 'ls /usr/lib/postgresql | sort -n | tail -1']).toString().trim()}, PgBouncer: ${execFileSync('pgbouncer', ['--version']).toString().split('\n')[0]}`,
+  );
 } finally {
   await labDown('benchsw');
 }

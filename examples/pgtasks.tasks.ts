@@ -48,8 +48,14 @@ export const appDb = task({
   name: 'app-db',
   help: 'Create a database and its owner (a login role) on each cluster primary',
   args: z.object({
-    name: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lowercase letters, digits and _').describe('the database'),
-    owner: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lowercase letters, digits and _').describe('its owner, a login role'),
+    name: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'lowercase letters, digits and _')
+      .describe('the database'),
+    owner: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'lowercase letters, digits and _')
+      .describe('its owner, a login role'),
     passwordFile: z.string().describe("a file holding the owner's password"),
     cluster: z.string().optional().describe('only this cluster'),
   }),

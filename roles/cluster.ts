@@ -24,7 +24,11 @@ export interface ConvergeOptions {
   exclude?: string[];
 }
 
-export async function planFromHosts(run: Run, spec: ClusterSpec, opts: ConvergeOptions = {}): Promise<{ cc: Omit<ClusterContext, 'creds' | 'touched'>; plan: ClusterPlan } | undefined> {
+export async function planFromHosts(
+  run: Run,
+  spec: ClusterSpec,
+  opts: ConvergeOptions = {},
+): Promise<{ cc: Omit<ClusterContext, 'creds' | 'touched'>; plan: ClusterPlan } | undefined> {
   const working = { ...spec, members: spec.members.filter((m) => !opts.exclude?.includes(m.host)) };
   const gathered = await gatherCluster(run, working);
   const facts = new Map(gathered.members.filter((m) => m.facts).map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
@@ -67,7 +71,14 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   let primaryReady!: (ok: boolean) => void;
   const primaryDone = new Promise<boolean>((r) => (primaryReady = r));
   for (const r of plan.replicas.filter((x) => x.action === 'diverged')) {
-    run.emit({ type: 'step', host: r.member.host, step: 'follow', status: 'failed', check: run.options.check, message: `cannot follow ${primary}: ${r.reason}; run 'pgtasks rejoin --host ${r.member.host}' (pg_rewind; --full re-clones, keeping its data directory renamed)` });
+    run.emit({
+      type: 'step',
+      host: r.member.host,
+      step: 'follow',
+      status: 'failed',
+      check: run.options.check,
+      message: `cannot follow ${primary}: ${r.reason}; run 'pgtasks rejoin --host ${r.member.host}' (pg_rewind; --full re-clones, keeping its data directory renamed)`,
+    });
   }
   const present = [primary, ...plan.replicas.filter((r) => r.action !== 'diverged').map((r) => r.member.host)];
   // PgBouncer converges as soon as the primary is ready, alongside replica builds: clients left
@@ -79,7 +90,11 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
     if (!ready || !withPgbouncer) return;
     const roles = run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(cc, await run.context(primary), spec.port);
     await run.onHosts(present, async (ctx) => {
-      if (await installed.get(ctx.host)!.promise) await runSteps(ctx, pgbouncerRole(cc, ctx.host, () => roles));
+      if (await installed.get(ctx.host)!.promise)
+        await runSteps(
+          ctx,
+          pgbouncerRole(cc, ctx.host, () => roles),
+        );
     });
   });
   const built = await run.onHosts(present, async (ctx) => {
@@ -118,10 +133,16 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   await Promise.all([run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})), bouncersDone, registerRole(run, cc)]);
   // Last, once every replica streams from the primary: slots former primaries (or a switchover's
   // target) still keep for members would only pin WAL.
-  await run.onHosts(built.succeeded.filter((h) => h !== primary), (ctx) => runSteps(ctx, [staleSlotsStep(cc, ctx.host)]).then(() => {}));
+  await run.onHosts(
+    built.succeeded.filter((h) => h !== primary),
+    (ctx) => runSteps(ctx, [staleSlotsStep(cc, ctx.host)]).then(() => {}),
+  );
 
   if (plan.deactivate.length) {
-    const gone = await run.onHosts(plan.deactivate.map((m) => m.host), (ctx) => runSteps(ctx, deactivateRole(cc, ctx.host)).then(() => {}));
+    const gone = await run.onHosts(
+      plan.deactivate.map((m) => m.host),
+      (ctx) => runSteps(ctx, deactivateRole(cc, ctx.host)).then(() => {}),
+    );
     // Their slots could only be dropped once their walreceivers stopped; the facts still show them active.
     if (gone.succeeded.length) {
       cc.touched.add(primary);
@@ -131,7 +152,9 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
 
   const replicas = plan.replicas.map((r) => r.member.host);
   const sync = syncSetting(plan.syncCandidates, spec.syncReplicas);
-  run.message(`cluster ${spec.name}: primary ${primary}${replicas.length ? `, replicas ${replicas.join(', ')}` : ''}${sync ? `; synchronous_standby_names '${sync}'` : ''}`);
+  run.message(
+    `cluster ${spec.name}: primary ${primary}${replicas.length ? `, replicas ${replicas.join(', ')}` : ''}${sync ? `; synchronous_standby_names '${sync}'` : ''}`,
+  );
   if (plan.primaryAction === 'bootstrap' && !run.options.check) announceNewCluster(run, cc);
 }
 

@@ -20,7 +20,7 @@ export function hbaAddress(address: string): string {
 
 export function hbaLine(rule: HbaRule): string {
   if (typeof rule === 'string') return rule;
-  return [rule.type, rule.database, rule.user, rule.type === 'local' ? '' : rule.address ?? 'all', rule.method].filter(Boolean).join('  ');
+  return [rule.type, rule.database, rule.user, rule.type === 'local' ? '' : (rule.address ?? 'all'), rule.method].filter(Boolean).join('  ');
 }
 
 /** The files of /etc/postgresql/<version>/<cluster>/ for one member, rendered for its planned role. */
@@ -139,12 +139,23 @@ export async function checkParameters(cc: ClusterContext, ctx: HostContext, next
   const fromServer = settings !== undefined;
   settings ??= await describedSettings(ctx, cc.version);
   const members = cc.spec.members.filter((m) => m.vars.pg_state !== 'absent');
-  const suspects = findSuspects(members.map((m) => ({ host: m.host, parameters: m.vars.pg_parameters })), settings);
+  const suspects = findSuspects(
+    members.map((m) => ({ host: m.host, parameters: m.vars.pg_parameters })),
+    settings,
+  );
   if (suspects.length) {
-    const verdicts = await postgresVerdicts(ctx, cc.version, suspects.map((s) => ({ name: s.name, value: s.value })));
+    const verdicts = await postgresVerdicts(
+      ctx,
+      cc.version,
+      suspects.map((s) => ({ name: s.name, value: s.value })),
+    );
     const confirmed = suspects.flatMap((suspect, i) => (verdicts[i] !== undefined ? [{ suspect, pgError: verdicts[i] }] : []));
     if (confirmed.length) {
-      const errors = parameterErrors(confirmed, settings, members.map((m) => m.host));
+      const errors = parameterErrors(
+        confirmed,
+        settings,
+        members.map((m) => m.host),
+      );
       throw new Error(`${errors.join('\n')}\nno configuration file was written`);
     }
   }
@@ -204,7 +215,11 @@ export async function ensureConfigAccepted(cc: ClusterContext, ctx: HostContext)
   };
   if (!errors.length) return accept();
   const named = errors.filter((e) => e.name);
-  const verdicts = await postgresVerdicts(ctx, cc.version, named.map((e) => ({ name: e.name, value: e.value })));
+  const verdicts = await postgresVerdicts(
+    ctx,
+    cc.version,
+    named.map((e) => ({ name: e.name, value: e.value })),
+  );
   const rejected = errors.flatMap((e) => {
     const verdict = e.name ? verdicts[named.indexOf(e)] : undefined;
     const waitsForRestart = e.name && verdict === undefined && e.context === 'postmaster' && e.error === 'setting could not be applied';
@@ -214,7 +229,9 @@ export async function ensureConfigAccepted(cc: ClusterContext, ctx: HostContext)
   const restored = await restorePreviousConfig(ctx);
   throw new Error(
     `PostgreSQL rejects the new configuration: ${rejected.join('; ')}; ` +
-      (restored ? 'the previous files were put back and PostgreSQL runs on with them; nothing else was changed' : 'PostgreSQL was not reloaded and runs on with what it loaded before') +
+      (restored
+        ? 'the previous files were put back and PostgreSQL runs on with them; nothing else was changed'
+        : 'PostgreSQL was not reloaded and runs on with what it loaded before') +
       '; fix pg_parameters and run again',
   );
 }

@@ -26,11 +26,7 @@ export function deactivateRole(cc: ClusterContext, host: string): Step[] {
         if (await isRunning(ctx, s)) await serviceAction(ctx, s, 'stop', 'fast');
         if (s.systemd) await ctx.run(sh`systemctl disable ${`postgresql@${cc.version}-${cc.spec.name}`}`, { allowFailure: true });
         await ctx.run(
-          script(
-            raw('set -e'),
-            sh`[ -f ${`${conf}/start.conf`} ] && echo disabled > ${`${conf}/start.conf`}`,
-            sh`mv ${dir} ${`${dir}.deactivated-${stamp}`}`,
-          ),
+          script(raw('set -e'), sh`[ -f ${`${conf}/start.conf`} ] && echo disabled > ${`${conf}/start.conf`}`, sh`mv ${dir} ${`${dir}.deactivated-${stamp}`}`),
         );
       });
     }),
@@ -43,7 +39,9 @@ export function deactivateRole(cc: ClusterContext, host: string): Step[] {
  */
 export function pgbouncerStopStep(systemd: boolean): Step {
   return step('deactivate: pgbouncer', async (ctx) => {
-    const running = (await ctx.run(raw(`p=$(cat ${PGBOUNCER_PIDFILE} 2>/dev/null) && [ "$(cat /proc/$p/comm 2>/dev/null)" = pgbouncer ]`), { allowFailure: true })).code === 0;
+    const running =
+      (await ctx.run(raw(`p=$(cat ${PGBOUNCER_PIDFILE} 2>/dev/null) && [ "$(cat /proc/$p/comm 2>/dev/null)" = pgbouncer ]`), { allowFailure: true })).code ===
+      0;
     const enabled = systemd && (await ctx.run(raw('systemctl is-enabled pgbouncer'), { allowFailure: true })).code === 0;
     if (!running && !enabled) return ok('PgBouncer not running');
     return change(`stop${enabled ? ' and disable' : ''} PgBouncer`, async () => {

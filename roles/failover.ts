@@ -55,9 +55,20 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
   if (!(await opts.confirm(`Promote ${target.host} to primary of ${spec.name}?`))) return refuse('not confirmed');
 
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
-  const cc: ClusterContext = { spec, plan: after, version: tf.version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set(), templates: run.templates };
+  const cc: ClusterContext = {
+    spec,
+    plan: after,
+    version: tf.version,
+    creds,
+    facts,
+    systemd: gathered.systemd,
+    bouncers: gathered.bouncers,
+    touched: new Set(),
+    templates: run.templates,
+  };
   const reachable = { ...spec, members: spec.members.filter((m) => facts.has(m.host) && !fence.some((f) => f.host === m.host)) };
-  const emit = (host: string, step: string, message: string) => run.emit({ type: 'step', host, step: `failover: ${step}`, status: 'changed', message, check: false });
+  const emit = (host: string, step: string, message: string) =>
+    run.emit({ type: 'step', host, step: `failover: ${step}`, status: 'changed', message, check: false });
   const fleet = await BouncerFleet.open(run, reachable, gathered.bouncers.keys(), creds.admin);
   const targetCtx = await run.context(target.host);
   const session = await pgSession(targetCtx, { user: ADMIN_USER, password: creds.admin, port: spec.port, database: 'postgres' });
@@ -85,7 +96,11 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
     emit(target.host, 'promote', `promoted at ${tf.lsn} (timeline ${tf.timeline}); synchronous_standby_names '${sync}'`);
     if (sync && cascading.length) {
       // Commits wait for a sync replica: resuming clients before one streams would only move the wait.
-      const missing = await waitForStreaming(session, cascading.map((m) => slotName(m.host)), 5000);
+      const missing = await waitForStreaming(
+        session,
+        cascading.map((m) => slotName(m.host)),
+        5000,
+      );
       if (missing.length === cascading.length) run.message(`no replica streams from ${target.host} yet: commits wait until one does`);
     }
     await fleet.command(['RELOAD', 'RECONNECT']);

@@ -19,7 +19,9 @@ export async function prepareTarget(ctx: HostContext, session: PgSession, cc: Cl
   const slots = cc.plan.replicas.map((r) => slotName(r.member.host));
   if (slots.length) {
     await session.query(
-      slots.map((s) => `select pg_create_physical_replication_slot(${lit(s)}) where not exists (select 1 from pg_replication_slots where slot_name = ${lit(s)})`).join(';\n'),
+      slots
+        .map((s) => `select pg_create_physical_replication_slot(${lit(s)}) where not exists (select 1 from pg_replication_slots where slot_name = ${lit(s)})`)
+        .join(';\n'),
     );
   }
   const file = syncFile(cc.version, cc.spec.name, syncSetting(cc.plan.syncCandidates, cc.spec.syncReplicas), cc.spec.syncReplicas);

@@ -24,12 +24,26 @@ export function userlist(roles: { name: string; verifier: string }[]): string {
 /** Every login role with a scram password, from the primary's facts while they hold, else one query. */
 export async function readUserlist(cc: ClusterContext, primary: HostContext, port: number): Promise<{ name: string; verifier: string }[]> {
   const known = freshFacts(cc, primary.host);
-  if (known) return known.roles.filter((r) => r.verifier.startsWith('SCRAM-SHA-256$')).map((r) => ({ name: r.name, verifier: r.verifier })).sort((a, b) => (a.name < b.name ? -1 : 1));
-  const rows = await psql(primary, port, "select rolname, rolpassword from pg_authid where rolcanlogin and rolpassword like 'SCRAM-SHA-256$%' order by rolname");
+  if (known)
+    return known.roles
+      .filter((r) => r.verifier.startsWith('SCRAM-SHA-256$'))
+      .map((r) => ({ name: r.name, verifier: r.verifier }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const rows = await psql(
+    primary,
+    port,
+    "select rolname, rolpassword from pg_authid where rolcanlogin and rolpassword like 'SCRAM-SHA-256$%' order by rolname",
+  );
   return rows.map((r) => ({ name: r[0]!, verifier: r[1]! }));
 }
 
-export function pgbouncerFiles(spec: ClusterSpec, host: string, primaryAddress: string, roles: { name: string; verifier: string }[], templates: Templates): FileSpec[] {
+export function pgbouncerFiles(
+  spec: ClusterSpec,
+  host: string,
+  primaryAddress: string,
+  roles: { name: string; verifier: string }[],
+  templates: Templates,
+): FileSpec[] {
   const vars = spec.members.find((m) => m.host === host)!.vars;
   const owned = { owner: 'postgres', group: 'postgres' };
   return [
@@ -96,7 +110,11 @@ export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
     const resume = live?.paused ?? false;
     if (!reload && !resume) return ok('running');
     const what = [
-      reload ? (misrouted ? `reload (${live!.unknown ? 'its state could not be read' : `it routes to ${live!.host}`}, the primary is ${wanted})` : 'reload') : '',
+      reload
+        ? misrouted
+          ? `reload (${live!.unknown ? 'its state could not be read' : `it routes to ${live!.host}`}, the primary is ${wanted})`
+          : 'reload'
+        : '',
       resume ? 'RESUME (left paused)' : '',
     ].filter(Boolean);
     return change(what.join(', '), async () => {
@@ -121,7 +139,10 @@ export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { n
         await fact(ctx, systemFact, true);
       });
     }),
-    notifying(filesStep('pgbouncer: config', () => pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles(), cc.templates)), 'pgbouncer-reload'),
+    notifying(
+      filesStep('pgbouncer: config', () => pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles(), cc.templates)),
+      'pgbouncer-reload',
+    ),
     pgbouncerServiceStep(cc, host),
   ];
 }

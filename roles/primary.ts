@@ -57,12 +57,7 @@ export function bootstrapStep(cc: ClusterContext): Step {
         { user: 'postgres' },
       );
       await ctx.run(
-        script(
-          raw('set -e'),
-          emptyOrRefuse('filled up during initdb: refusing to replace it'),
-          sh`rmdir ${dir} 2>/dev/null || true`,
-          sh`mv ${side} ${dir}`,
-        ),
+        script(raw('set -e'), emptyOrRefuse('filled up during initdb: refusing to replace it'), sh`rmdir ${dir} 2>/dev/null || true`, sh`mv ${side} ${dir}`),
       );
     });
   });
@@ -77,7 +72,13 @@ export function rolesStep(cc: ClusterContext): Step {
   return step('roles', async (ctx) => {
     if (ctx.check && cc.plan.primaryAction === 'bootstrap') return change(`create roles ${wanted.map((w) => w.name).join(', ')}`, async () => {});
     const known = freshFacts(cc, ctx.host)?.roles.map((r) => [r.name, r.verifier, 't', r.superuser ? 't' : 'f', r.replication ? 't' : 'f']);
-    const rows = known ?? (await psql(ctx, cc.spec.port, `select rolname, rolpassword, rolcanlogin, rolsuper, rolreplication from pg_authid where rolname in (${wanted.map((w) => lit(w.name)).join(',')})`));
+    const rows =
+      known ??
+      (await psql(
+        ctx,
+        cc.spec.port,
+        `select rolname, rolpassword, rolcanlogin, rolsuper, rolreplication from pg_authid where rolname in (${wanted.map((w) => lit(w.name)).join(',')})`,
+      ));
     const have = new Map(rows.map((r) => [r[0], r]));
     const sql: string[] = [];
     const what: string[] = [];
@@ -121,7 +122,11 @@ export function slotsStep(cc: ClusterContext, opts: { deactivated?: string[] } =
     const known = freshFacts(cc, ctx.host)?.slots.map((sl) => [sl.name, sl.active ? 't' : 'f']);
     const rows = known ?? (await psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`));
     const have = new Set(rows.map((r) => r[0]));
-    warnUnknownSlots(ctx, cc, rows.map((r) => ({ name: r[0]!, active: r[1] === 't' })));
+    warnUnknownSlots(
+      ctx,
+      cc,
+      rows.map((r) => ({ name: r[0]!, active: r[1] === 't' })),
+    );
     const stopped = new Set((opts.deactivated ?? []).map(slotName));
     const create = [...wanted].filter((s) => !have.has(s));
     const drop = rows.filter((r) => members.has(r[0]!) && !wanted.has(r[0]!) && (r[1] === 'f' || stopped.has(r[0]!))).map((r) => r[0]!);
@@ -130,7 +135,11 @@ export function slotsStep(cc: ClusterContext, opts: { deactivated?: string[] } =
     return change(summary, async () => {
       cc.touched.add(ctx.host);
       // A walsender outlives its stopped replica by a moment; dropping an active slot is an error.
-      await waitInactive(ctx, cc.spec.port, drop.filter((d) => stopped.has(d)));
+      await waitInactive(
+        ctx,
+        cc.spec.port,
+        drop.filter((d) => stopped.has(d)),
+      );
       const sql = [
         ...create.map((s) => `select pg_create_physical_replication_slot(${lit(s)})`),
         ...drop.map((s) => `select pg_drop_replication_slot(${lit(s)})`),

@@ -69,7 +69,8 @@ export async function rewindReplica(run: Run, spec: ClusterSpec, host: string, p
     { user: 'postgres', allowFailure: true },
   );
   await ctx.run(sh`install -o postgres -g postgres -m 0600 /dev/null ${`${dir}/standby.signal`}`);
-  if (r.code !== 0) return `pg_rewind failed: ${r.stdout.trim().split('\n').slice(-3).join(' / ')}; ${host} is stopped and marked standby; try 'pgtasks rejoin --host ${host} --full'`;
+  if (r.code !== 0)
+    return `pg_rewind failed: ${r.stdout.trim().split('\n').slice(-3).join(' / ')}; ${host} is stopped and marked standby; try 'pgtasks rejoin --host ${host} --full'`;
   emit('pg_rewind', `rewound from ${primary.host}: ${r.stdout.trim().split('\n').pop()}`);
   return undefined;
 }

@@ -78,7 +78,11 @@ export function staleSlotsStep(cc: ClusterContext, host: string): Step {
         if (!held()) break;
       }
     }
-    warnUnknownSlots(ctx, cc, rows.map((r) => ({ name: r[0]!, active: r[1] === 't' })));
+    warnUnknownSlots(
+      ctx,
+      cc,
+      rows.map((r) => ({ name: r[0]!, active: r[1] === 't' })),
+    );
     const stale = rows.filter((r) => members.has(r[0]!) && r[1] === 'f').map((r) => r[0]!);
     if (!stale.length) return ok();
     return change(`drop ${stale.join(', ')} (left from when it was primary)`, async () => {

@@ -1,7 +1,14 @@
 import { isReplica, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { pendingRestarts } from '../src/cluster/pending-restarts.js';
 import { withBouncersPaused } from '../src/cluster/pgbouncer-pause.js';
-import { decideRestarts, describeChanges, ORDERED_SETTINGS, type HostRestartState, type RestartDecision, type SettingChange } from '../src/cluster/restart-order.js';
+import {
+  decideRestarts,
+  describeChanges,
+  ORDERED_SETTINGS,
+  type HostRestartState,
+  type RestartDecision,
+  type SettingChange,
+} from '../src/cluster/restart-order.js';
 import type { Run } from '../src/engine/run.js';
 import { sh } from '../src/connection/shell.js';
 import type { HostContext } from '../src/engine/host-context.js';
@@ -36,7 +43,14 @@ export async function restartPending(run: Run, cc: ClusterContext): Promise<void
   if (!decision.order.length) return;
   if (decision.problems.length) {
     for (const item of decision.order) {
-      run.emit({ type: 'step', host: item.host, step: 'restart', status: 'failed', check: run.options.check, message: `not restarted (${describeChanges(item.changes)}): ${decision.problems.join('; ')}` });
+      run.emit({
+        type: 'step',
+        host: item.host,
+        step: 'restart',
+        status: 'failed',
+        check: run.options.check,
+        message: `not restarted (${describeChanges(item.changes)}): ${decision.problems.join('; ')}`,
+      });
     }
     return;
   }
@@ -56,7 +70,10 @@ export async function restartPending(run: Run, cc: ClusterContext): Promise<void
     }
     if (!outcome.failed.length && !outcome.unreachable.length) continue;
     const left = decision.order.slice(i + 1).map((o) => o.host);
-    if (left.length) run.message(`cluster ${cc.spec.name}: restarts stopped at ${[...outcome.failed, ...outcome.unreachable].join(', ')}; ${left.join(', ')} keep their pending restart (run configure-cluster again once fixed)`);
+    if (left.length)
+      run.message(
+        `cluster ${cc.spec.name}: restarts stopped at ${[...outcome.failed, ...outcome.unreachable].join(', ')}; ${left.join(', ')} keep their pending restart (run configure-cluster again once fixed)`,
+      );
     return;
   }
 }
@@ -111,7 +128,8 @@ function restartStep(run: Run, cc: ClusterContext, item: RestartDecision['order'
           await restart();
           return p;
         });
-        if (paused.hosts.length) ctx.message(`clients of PgBouncer on ${paused.hosts.join(', ')} waited ${Date.now() - t0} ms (PAUSE ${paused.pauseMs} ms, restart, RESUME)`);
+        if (paused.hosts.length)
+          ctx.message(`clients of PgBouncer on ${paused.hosts.join(', ')} waited ${Date.now() - t0} ms (PAUSE ${paused.pauseMs} ms, restart, RESUME)`);
       } else {
         await restart();
         await waitForStreaming(cc, ctx);
@@ -130,7 +148,10 @@ async function restartPostgres(ctx: HostContext, s: PgService): Promise<void> {
   const pgCtl = `/usr/lib/postgresql/${s.version}/bin/pg_ctl`;
   const log = `/var/log/postgresql/postgresql-${s.version}-${s.cluster}.log`;
   const options = `-c config_file=${confDir(s.version, s.cluster)}/postgresql.conf`;
-  const result = await ctx.run(sh`setsid -w ${pgCtl} restart -m fast -w -s -D ${dataDir(s.version, s.cluster)} -l ${log} -o ${options}`, { user: 'postgres', allowFailure: true });
+  const result = await ctx.run(sh`setsid -w ${pgCtl} restart -m fast -w -s -D ${dataDir(s.version, s.cluster)} -l ${log} -o ${options}`, {
+    user: 'postgres',
+    allowFailure: true,
+  });
   if (result.code !== 0) {
     const tail = (await ctx.run(pgLogTail(s), { allowFailure: true })).stdout;
     throw new Error(`restart of PostgreSQL ${s.version}/${s.cluster} failed: ${result.stderr.trim()}\n${tail}`);
@@ -150,21 +171,26 @@ async function waitForStreaming(cc: ClusterContext, ctx: HostContext, lsn?: stri
   const replayed = lsn ? `coalesce(pg_last_wal_replay_lsn() >= ${lit(lsn)}::pg_lsn, false)` : 'true';
   // A standby whose primary went away retries only every wal_retrieve_retry_interval (5 s), while
   // synchronous commits wait; a reload wakes its startup process to reconnect now (nothing else changes).
-  const nudge = (on: boolean) => (on ? `, (select pg_reload_conf() from pg_stat_wal_receiver right join (select 1) one on true where status is distinct from 'streaming')` : '');
+  const nudge = (on: boolean) =>
+    on ? `, (select pg_reload_conf() from pg_stat_wal_receiver right join (select 1) one on true where status is distinct from 'streaming')` : '';
   const deadline = Date.now() + STREAMING_TIMEOUT_MS;
   let last = 'not answering';
   let nudged = 0;
   for (;;) {
     const wake = lsn !== undefined && Date.now() - nudged > 500;
     if (wake) nudged = Date.now();
-    const rows = await psql(ctx, cc.spec.port, `select coalesce((select status from pg_stat_wal_receiver), 'no wal receiver'), ${paused}, ${replayed}${nudge(wake)}`).catch((err: Error) => [[err.message.split('\n').pop() ?? '', '', '']]);
+    const rows = await psql(
+      ctx,
+      cc.spec.port,
+      `select coalesce((select status from pg_stat_wal_receiver), 'no wal receiver'), ${paused}, ${replayed}${nudge(wake)}`,
+    ).catch((err: Error) => [[err.message.split('\n').pop() ?? '', '', '']]);
     const [status, pause, done] = rows[0] ?? [];
     if (pause && pause !== 'not paused') {
       const log = (await ctx.run(pgLogTail(serviceOf(cc, ctx.host)), { allowFailure: true })).stdout;
       throw new Error(`recovery is ${pause} on ${ctx.host} (a setting lower than on the primary?)\n${log}`);
     }
     if (status === 'streaming' && done === 't') return;
-    last = status === 'streaming' ? `streaming, not yet replayed ${lsn}` : status ?? last;
+    last = status === 'streaming' ? `streaming, not yet replayed ${lsn}` : (status ?? last);
     if (Date.now() > deadline) throw new Error(`${ctx.host} does not stream from its primary after ${STREAMING_TIMEOUT_MS / 1000} s (${last})`);
     await new Promise((r) => setTimeout(r, 100));
   }

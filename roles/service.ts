@@ -14,7 +14,12 @@ export async function isRunning(ctx: HostContext, s: PgService): Promise<boolean
 }
 
 /** Runs a service action; on failure the error carries the end of PostgreSQL's log, which says why. */
-export async function serviceAction(ctx: HostContext, s: PgService, action: 'start' | 'stop' | 'restart' | 'reload', mode?: 'fast' | 'immediate'): Promise<void> {
+export async function serviceAction(
+  ctx: HostContext,
+  s: PgService,
+  action: 'start' | 'stop' | 'restart' | 'reload',
+  mode?: 'fast' | 'immediate',
+): Promise<void> {
   const result = await ctx.run(pgServiceCommand(s, action, mode), { allowFailure: true });
   if (result.code !== 0) {
     const log = (await ctx.run(pgLogTail(s), { allowFailure: true })).stdout;
@@ -60,7 +65,11 @@ export function serviceRole(cc: ClusterContext, host: string): Step[] {
 async function pendingAfterReload(ctx: HostContext, port: number, loadedBefore: string): Promise<string[]> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const rows = await psql(ctx, port, `select pg_conf_load_time() > ${lit(loadedBefore)}::timestamptz, coalesce(string_agg(name, ','), '') from pg_settings where pending_restart`);
+    const rows = await psql(
+      ctx,
+      port,
+      `select pg_conf_load_time() > ${lit(loadedBefore)}::timestamptz, coalesce(string_agg(name, ','), '') from pg_settings where pending_restart`,
+    );
     if (rows[0]?.[0] === 't' || Date.now() > deadline) return (rows[0]?.[1] ?? '').split(',').filter(Boolean);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -77,8 +77,20 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   const version = facts.get(primary.host)!.version;
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
   const after = planAfterSwitchover(spec, target);
-  const cc: ClusterContext = { spec, plan: after, version, creds, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, touched: new Set(), templates: run.templates };
-  const others = after.replicas.map((r) => r.member).filter((m) => m.host !== primary.host && facts.get(m.host)?.state === 'REPLICA' && facts.get(m.host)?.running);
+  const cc: ClusterContext = {
+    spec,
+    plan: after,
+    version,
+    creds,
+    facts,
+    systemd: gathered.systemd,
+    bouncers: gathered.bouncers,
+    touched: new Set(),
+    templates: run.templates,
+  };
+  const others = after.replicas
+    .map((r) => r.member)
+    .filter((m) => m.host !== primary.host && facts.get(m.host)?.state === 'REPLICA' && facts.get(m.host)?.running);
   // Cascading early keeps the old primary's sync replica count only while one sync replica is asked for.
   const cascadeEarly = spec.syncReplicas <= 1;
   const sync = syncSetting(after.syncCandidates, spec.syncReplicas);
@@ -89,7 +101,8 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   );
   if (run.options.check) return;
 
-  const step = (host: string, name: string, status: Status, message: string) => run.emit({ type: 'step', host, step: `switchover: ${name}`, status, message, check: false });
+  const step = (host: string, name: string, status: Status, message: string) =>
+    run.emit({ type: 'step', host, step: `switchover: ${name}`, status, message, check: false });
   const primaryCtx = await run.context(primary.host);
   const targetCtx = await run.context(target.host);
   const admin = { user: ADMIN_USER, password: creds.admin, database: 'postgres' };
@@ -113,7 +126,11 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
       fleet.markPausing(),
     ]);
     if (cascadeEarly && others.length && !interrupt.signal.aborted) {
-      const missing = await waitForStreaming(targetSession, others.map((m) => slotName(m.host)), 10_000);
+      const missing = await waitForStreaming(
+        targetSession,
+        others.map((m) => slotName(m.host)),
+        10_000,
+      );
       if (missing.length) run.message(`${missing.join(', ')} not streaming from ${target.host} yet; the switchover goes on (they catch up after it)`);
     }
     timings.prepare = Date.now() - t;
@@ -160,10 +177,14 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
       const failed = await fleet.resume();
       timings.clientsPaused = Date.now() - pausedAt;
       for (const f of failed) run.message(`RESUME failed on ${f}: the next pgtasks run on this cluster resumes it`);
-      fleet.hosts.forEach((h) => step(h, 'resume', failed.some((f) => f.startsWith(`${h}:`)) ? 'failed' : 'changed', `PgBouncer resumed${promoted ? ` on ${target.host}` : ''}`));
+      fleet.hosts.forEach((h) =>
+        step(h, 'resume', failed.some((f) => f.startsWith(`${h}:`)) ? 'failed' : 'changed', `PgBouncer resumed${promoted ? ` on ${target.host}` : ''}`),
+      );
     }
   } catch (err) {
-    run.refuse(`migrate-to-master ${target.host}: ${(err as Error).message}${err instanceof PauseAborted ? `; clients resumed, ${primary.host} is still the primary (raise --pause-timeout, or wait for long transactions to end)` : ''}`);
+    run.refuse(
+      `migrate-to-master ${target.host}: ${(err as Error).message}${err instanceof PauseAborted ? `; clients resumed, ${primary.host} is still the primary (raise --pause-timeout, or wait for long transactions to end)` : ''}`,
+    );
   } finally {
     interrupt.dispose();
     await Promise.all([targetSession.close(), primarySession.close(), fleet.close()]);
@@ -187,5 +208,7 @@ async function describeBusy(session: PgSession): Promise<string> {
     `select pid, round(extract(epoch from now() - xact_start))::text || ' s' as age, upper(coalesce(substring(ltrim(query) from '^[A-Za-z]+'), '?')) as verb, state
        from pg_stat_activity where backend_type = 'client backend' and xact_start is not null and pid <> pg_backend_pid() order by xact_start limit 3`,
   );
-  return rows.length ? rows.map((r) => `pid ${r.pid} in a transaction for ${r.age} (${r.state}: ${r.verb})`).join('; ') : 'no open transaction seen on the primary';
+  return rows.length
+    ? rows.map((r) => `pid ${r.pid} in a transaction for ${r.age} (${r.state}: ${r.verb})`).join('; ')
+    : 'no open transaction seen on the primary';
 }

@@ -7,7 +7,8 @@ import { systemFact, type SystemFacts } from '../src/facts/system.js';
 export default task({
   name: 'facts',
   help: 'Connect to every host in parallel and print a one-line summary of its facts',
-  description: 'Shows hostname, OS, installed PostgreSQL majors and running clusters per host. Doubles as a reachability check: exits non-zero when a host is unreachable.',
+  description:
+    'Shows hostname, OS, installed PostgreSQL majors and running clusters per host. Doubles as a reachability check: exits non-zero when a host is unreachable.',
   args: z.object({
     hosts: z.string().default('all').describe('Ansible host pattern of the hosts to look at'),
   }),

@@ -21,15 +21,17 @@ confirmation unless --yes. Bring the old primary back with 'pgtasks rejoin --hos
   async run(run, args) {
     const specs = clustersOf(await run.inventory(), args.cluster);
     if (specs.length !== 1) throw new UserError(`failover: say which cluster with --cluster (${specs.map((s) => s.name).join(', ')})`);
-    await withClusterLock(run, specs[0]!, 'failover', () => failover(run, specs[0]!, {
-      target: args.target,
-      force: args.force,
-      confirm: async (question) => {
-        if (args.yes) return true;
-        if (!run.io.ask) throw new UserError('failover: no terminal to confirm on; pass --yes');
-        const answer = await run.io.ask(`${question} [y/N] `);
-        return /^y(es)?$/i.test(answer.trim());
-      },
-    }));
+    await withClusterLock(run, specs[0]!, 'failover', () =>
+      failover(run, specs[0]!, {
+        target: args.target,
+        force: args.force,
+        confirm: async (question) => {
+          if (args.yes) return true;
+          if (!run.io.ask) throw new UserError('failover: no terminal to confirm on; pass --yes');
+          const answer = await run.io.ask(`${question} [y/N] `);
+          return /^y(es)?$/i.test(answer.trim());
+        },
+      }),
+    );
   },
 });

@@ -62,6 +62,8 @@ Exits non-zero when a host is unreachable or a cluster is not IN SYNC or DELAY. 
       }),
     );
     run.emit({ type: 'result', task: 'info-list', data: clusters, text: renderStatus(clusters, !run.options.json && run.options.color === true) });
-    for (const c of clusters) if (c.summary.state !== 'IN SYNC' && c.summary.state !== 'DELAY') run.flag(`cluster ${c.cluster} is ${c.summary.state === 'DEGRADED' ? 'degraded' : c.summary.state.toLowerCase()}`);
+    for (const c of clusters)
+      if (c.summary.state !== 'IN SYNC' && c.summary.state !== 'DELAY')
+        run.flag(`cluster ${c.cluster} is ${c.summary.state === 'DEGRADED' ? 'degraded' : c.summary.state.toLowerCase()}`);
   },
 });

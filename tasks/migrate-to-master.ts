@@ -20,7 +20,11 @@ the target, the other replicas are repointed, the service name moves. Prints how
     maxLag: z.number().positive().default(16).describe('largest replication lag of the target accepted, in MB'),
     maxTxAge: z.number().positive().default(15).describe('oldest transaction on the primary accepted, in seconds'),
     force: z.boolean().default(false).describe('go on despite old transactions (they are cut by the stop)'),
-    pauseTimeout: z.number().positive().default(5).describe("seconds PAUSE may wait for running transactions before the switchover is called off (clients resumed, nothing changed)"),
+    pauseTimeout: z
+      .number()
+      .positive()
+      .default(5)
+      .describe('seconds PAUSE may wait for running transactions before the switchover is called off (clients resumed, nothing changed)'),
   }),
   async run(run, args) {
     const inventory = await run.inventory();
@@ -30,14 +34,16 @@ the target, the other replicas are repointed, the service name moves. Prints how
     const cluster = args.cluster ?? (host.vars.pg_cluster as string | undefined);
     if (!cluster) throw new UserError(`--target ${args.target}: the host has no pg_cluster`);
     const [spec] = clustersOf(inventory, cluster);
-    await withClusterLock(run, spec!, 'migrate-to-master', () => switchover(run, spec!, {
-      target: args.target,
-      maxLagBytes: args.maxLag * 1024 * 1024,
-      maxTxAgeSeconds: args.maxTxAge,
-      force: args.force,
-      pauseTimeoutMs: args.pauseTimeout * 1000,
-      // The target replays the shutdown checkpoint within milliseconds; clients wait while it does.
-      catchupTimeoutMs: 10_000,
-    }));
+    await withClusterLock(run, spec!, 'migrate-to-master', () =>
+      switchover(run, spec!, {
+        target: args.target,
+        maxLagBytes: args.maxLag * 1024 * 1024,
+        maxTxAgeSeconds: args.maxTxAge,
+        force: args.force,
+        pauseTimeoutMs: args.pauseTimeout * 1000,
+        // The target replays the shutdown checkpoint within milliseconds; clients wait while it does.
+        catchupTimeoutMs: 10_000,
+      }),
+    );
   },
 });

@@ -16,7 +16,10 @@ export function globalOptions(env: NodeJS.ProcessEnv): Option[] {
     new Option('-f, --forks <n>', 'hosts worked on in parallel').default(10).argParser((v) => positiveInt(v, '--forks')),
     new Option('-v, --verbose', 'show every command sent to a host'),
     new Option('--json', 'machine-readable events and results on stdout, one JSON object per line'),
-    new Option('--only-changes', "hide ok and skipped lines: show changes, failures, messages and the recap (Ansible's display_ok_hosts=false and display_skipped_hosts=false)"),
+    new Option(
+      '--only-changes',
+      "hide ok and skipped lines: show changes, failures, messages and the recap (Ansible's display_ok_hosts=false and display_skipped_hosts=false)",
+    ),
     new Option('--tasks <file>', 'a task file of your own (default: ./pgtasks.tasks.ts if present)'),
   ];
 }
@@ -58,7 +61,8 @@ export function flagClashes(task: Task, spec: GlobalFlagSpec = globalFlagSpec())
   const out: string[] = [];
   for (const o of optionsFromSchema(task.args)) {
     const flag = o.long!;
-    if (spec.names.has(flag)) out.push(`task '${task.name}': its flag ${flag} is also a global flag (${flag} applies to the whole run, before or after the task name); rename it`);
+    if (spec.names.has(flag))
+      out.push(`task '${task.name}': its flag ${flag} is also a global flag (${flag} applies to the whole run, before or after the task name); rename it`);
     else if (flag === '--help') out.push(`task '${task.name}': its flag --help is reserved for the task's help; rename it`);
   }
   if (task.name === 'help') out.push(`task 'help': the name is reserved for 'pgtasks help TASK'; rename the task`);

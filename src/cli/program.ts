@@ -79,7 +79,10 @@ function buildProgram(tasks: Task[], io: ProgramIO, version: string): Command {
     .enablePositionalOptions();
   for (const o of globalOptions(io.env)) program.addOption(o);
   for (const t of tasks) {
-    const cmd = program.command(t.name).description(unwrapParagraphs(t.description ? `${t.help}\n\n${t.description}` : t.help)).summary(t.help);
+    const cmd = program
+      .command(t.name)
+      .description(unwrapParagraphs(t.description ? `${t.help}\n\n${t.description}` : t.help))
+      .summary(t.help);
     for (const o of optionsFromSchema(t.args)) cmd.addOption(o);
     cmd.action(() => {});
   }
@@ -102,7 +105,12 @@ export async function main(argv: string[], io: ProgramIO, builtins: Task[], vers
     }
     if (err instanceof UserError) {
       // Several problems (a bad inventory's): one line each, each a `pgtasks: file:line: ...` line.
-      io.stderr(mask(err.message).split('\n').map((line) => `pgtasks: ${line}\n`).join(''));
+      io.stderr(
+        mask(err.message)
+          .split('\n')
+          .map((line) => `pgtasks: ${line}\n`)
+          .join(''),
+      );
       return err.exitCode;
     }
     if (err instanceof UnreachableError) {
@@ -197,7 +205,7 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
   } finally {
     await run.close();
     if (run.stats.size > 0) {
-      const order = [...(await run.inventory().catch(() => undefined))?.hosts.keys() ?? []];
+      const order = [...((await run.inventory().catch(() => undefined))?.hosts.keys() ?? [])];
       const hosts = [...run.stats.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b));
       run.emit({ type: 'recap', hosts: Object.fromEntries(hosts.map((h) => [h, run.stats.get(h)!])) });
     }

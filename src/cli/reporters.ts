@@ -3,7 +3,13 @@ import type { HostStats, Reporter, RunEvent, Status } from '../engine/events.js'
 type Write = (text: string) => void;
 
 const COLORS: Record<Status | 'title' | 'dim', string> = {
-  ok: '32', changed: '33', skipped: '36', failed: '31', unreachable: '31', title: '1', dim: '2',
+  ok: '32',
+  changed: '33',
+  skipped: '36',
+  failed: '31',
+  unreachable: '31',
+  title: '1',
+  dim: '2',
 };
 
 /**
@@ -82,7 +88,11 @@ export class TextReporter implements Reporter {
 }
 
 function indent(text: string): string {
-  return text.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+  return text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 }
 
 /** One JSON object per line on stdout: every event, results included, for scripts and `jq`. */

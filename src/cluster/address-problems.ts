@@ -23,10 +23,15 @@ export function addressProblems(inv: Inventory): VarProblem[] {
       const problem = addressProblem(h.vars.ansible_host);
       if (problem) out.push({ origin: h.origins?.ansible_host, scope, message: `ansible_host: ${problem}` });
     } else if (member && !isHostAddress(h.name)) {
-      out.push({ origin: h.origins?.pg_cluster, scope, message: `host ${show(h.name)} has no ansible_host, so its name is its address, and it ${HOST_ADDRESS_MESSAGE}; set ansible_host` });
+      out.push({
+        origin: h.origins?.pg_cluster,
+        scope,
+        message: `host ${show(h.name)} has no ansible_host, so its name is its address, and it ${HOST_ADDRESS_MESSAGE}; set ansible_host`,
+      });
       continue;
     }
-    if (member && !isOneLine(h.name)) out.push({ origin: h.origins?.pg_cluster, scope, message: `host name ${show(h.name)} ${ONE_LINE_MESSAGE}: it is written into configuration files` });
+    if (member && !isOneLine(h.name))
+      out.push({ origin: h.origins?.pg_cluster, scope, message: `host name ${show(h.name)} ${ONE_LINE_MESSAGE}: it is written into configuration files` });
   }
   return out;
 }

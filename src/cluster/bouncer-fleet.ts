@@ -38,9 +38,18 @@ export class BouncerFleet {
     const live = new Set(running);
     const hosts = spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state === 'present' && live.has(m.host));
     const session = async (host: string, port: number) =>
-      withTimeout(pgSession(await run.context(host), { user: ADMIN_USER, password, port, database: 'pgbouncer', timeoutMs: 5000 }), 5000, `connecting to PgBouncer on ${host}`);
+      withTimeout(
+        pgSession(await run.context(host), { user: ADMIN_USER, password, port, database: 'pgbouncer', timeoutMs: 5000 }),
+        5000,
+        `connecting to PgBouncer on ${host}`,
+      );
     const bouncers = await Promise.all(
-      hosts.map(async (m) => ({ host: m.host, ctx: await run.context(m.host), pauser: await session(m.host, m.vars.pg_pgbouncer_port), control: await session(m.host, m.vars.pg_pgbouncer_port) })),
+      hosts.map(async (m) => ({
+        host: m.host,
+        ctx: await run.context(m.host),
+        pauser: await session(m.host, m.vars.pg_pgbouncer_port),
+        control: await session(m.host, m.vars.pg_pgbouncer_port),
+      })),
     );
     return new BouncerFleet(bouncers);
   }
@@ -62,7 +71,12 @@ export class BouncerFleet {
    * `timeoutMs`, or when `signal` aborts, it RESUMEs them all and rejects: nothing else was done.
    * `onWait` is called every second while it waits, to say what it waits for.
    */
-  async pause(opts: { timeoutMs: number; signal?: AbortSignal; onWait?: (waitedMs: number) => Promise<void> | void; keepPausedOnTimeout?: boolean }): Promise<void> {
+  async pause(opts: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+    onWait?: (waitedMs: number) => Promise<void> | void;
+    keepPausedOnTimeout?: boolean;
+  }): Promise<void> {
     this.paused = true;
     const started = Date.now();
     const all = Promise.all(this.bouncers.map((b) => b.pauser.query('PAUSE')));
@@ -70,7 +84,10 @@ export class BouncerFleet {
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
     const stop = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PauseAborted(`PgBouncer did not pause within ${opts.timeoutMs} ms (a transaction still holds a server connection)`)), opts.timeoutMs);
+      timer = setTimeout(
+        () => reject(new PauseAborted(`PgBouncer did not pause within ${opts.timeoutMs} ms (a transaction still holds a server connection)`)),
+        opts.timeoutMs,
+      );
       ticker = setInterval(() => void Promise.resolve(opts.onWait?.(Date.now() - started)).catch(() => {}), 1000);
       opts.signal?.addEventListener('abort', () => reject(new PauseAborted('interrupted while waiting for PgBouncer to pause')), { once: true });
     });
@@ -89,9 +106,11 @@ export class BouncerFleet {
 
   /** Runs admin commands on every PgBouncer (in parallel across hosts, in order on each). */
   async command(commands: string[]): Promise<void> {
-    await Promise.all(this.bouncers.map(async (b) => {
-      for (const c of commands) await withTimeout(b.control.query(c), 5000, `${c} on PgBouncer of ${b.host}`);
-    }));
+    await Promise.all(
+      this.bouncers.map(async (b) => {
+        for (const c of commands) await withTimeout(b.control.query(c), 5000, `${c} on PgBouncer of ${b.host}`);
+      }),
+    );
   }
 
   /** RESUME everywhere, then the markers go; never throws (failures are returned, to be reported). */

@@ -28,7 +28,11 @@ function checkedMembers(inv: Inventory): Map<string, CheckedMember[]> {
     if (h.vars.pg_cluster === undefined) continue;
     // Invalid values are reported on their own; the cluster is checked with the valid ones (and the
     // defaults), so that one run shows every problem, not only the first layer of them.
-    const invalid = new Set(Object.entries(h.vars).filter(([k, v]) => k.startsWith('pg_') && pgVarProblems(k, v).length > 0).map(([k]) => k));
+    const invalid = new Set(
+      Object.entries(h.vars)
+        .filter(([k, v]) => k.startsWith('pg_') && pgVarProblems(k, v).length > 0)
+        .map(([k]) => k),
+    );
     const parsed = pgVarsSchema.safeParse(Object.fromEntries(Object.entries(h.vars).filter(([k]) => k.startsWith('pg_') && !invalid.has(k))));
     if (!parsed.success) continue;
     // Compared resolved: ./credentials in a group and the same folder spelled absolute agree.
@@ -57,7 +61,8 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
   for (const [name, nodes] of checkedMembers(inv)) {
     // A default value has no line: the line that put the host in the cluster stands in for it.
     const lineFor = (node: CheckedMember, key: keyof PgVars) => node.origin(key) ?? node.origin('pg_cluster');
-    const problem = (node: CheckedMember, key: keyof PgVars, message: string) => out.push({ origin: lineFor(node, key), scope: `host ${node.host}`, message: `cluster ${name}: ${message}` });
+    const problem = (node: CheckedMember, key: keyof PgVars, message: string) =>
+      out.push({ origin: lineFor(node, key), scope: `host ${node.host}`, message: `cluster ${name}: ${message}` });
     for (const key of CLUSTER_WIDE) {
       const byValue = new Map<string, CheckedMember[]>();
       for (const n of nodes.filter((m) => !m.invalid.has(key))) byValue.set(show(n.vars[key]), [...(byValue.get(show(n.vars[key])) ?? []), n]);
@@ -66,8 +71,13 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
       const [[firstValue, firstCheckedMembers], ...others] = [...byValue].sort((a, b) => b[1].length - a[1].length);
       for (const [value, ns] of others) {
         const here = lineFor(ns[0]!, key);
-        const described = (v: string, on: CheckedMember[]) => `${on.map((n) => n.host).join(', ')} (${[v, source(on[0]!, key, here)].filter(Boolean).join(', ')})`;
-        problem(ns[0]!, key, `${key} differs between ${described(firstValue!, firstCheckedMembers!)} and ${described(value, ns)}; it must be the same on every member of a cluster`);
+        const described = (v: string, on: CheckedMember[]) =>
+          `${on.map((n) => n.host).join(', ')} (${[v, source(on[0]!, key, here)].filter(Boolean).join(', ')})`;
+        problem(
+          ns[0]!,
+          key,
+          `${key} differs between ${described(firstValue!, firstCheckedMembers!)} and ${described(value, ns)}; it must be the same on every member of a cluster`,
+        );
       }
     }
     const primaries = nodes.filter((n) => n.vars.pg_primary);
@@ -75,23 +85,37 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
       const here = lineFor(primaries[1]!, 'pg_primary');
       const sources = new Set(primaries.map((p) => source(p, 'pg_primary')));
       const oneSetting = sources.size === 1 && here;
-      const list = oneSetting ? `${listed(primaries.map((p) => p.host))}, all from this one setting` : listed(primaries.map((p) => [p.host, source(p, 'pg_primary', here)].filter(Boolean).join(' at ')));
+      const list = oneSetting
+        ? `${listed(primaries.map((p) => p.host))}, all from this one setting`
+        : listed(primaries.map((p) => [p.host, source(p, 'pg_primary', here)].filter(Boolean).join(' at ')));
       problem(primaries[1]!, 'pg_primary', `pg_primary is true on ${list}; set it on one host only`);
     }
     for (const p of primaries.filter((n) => n.vars.pg_state === 'absent')) {
-      problem(p, 'pg_state', `${p.host} has pg_state: absent and pg_primary: true${p.origin('pg_primary') ? ` (${lineOf(p.origin('pg_primary')!, lineFor(p, 'pg_state'))})` : ''}; a removed host cannot be the primary`);
+      problem(
+        p,
+        'pg_state',
+        `${p.host} has pg_state: absent and pg_primary: true${p.origin('pg_primary') ? ` (${lineOf(p.origin('pg_primary')!, lineFor(p, 'pg_state'))})` : ''}; a removed host cannot be the primary`,
+      );
     }
     const present = nodes.filter((n) => n.vars.pg_state === 'present');
     const sync = nodes[0]!.vars.pg_sync_replicas;
     const replicas = Math.max(0, present.length - 1);
     if (sync > replicas && !nodes[0]!.invalid.has('pg_sync_replicas')) {
       const has = replicas === 0 ? 'no replica' : `only ${replicas} replica${replicas > 1 ? 's' : ''}`;
-      problem(nodes[0]!, 'pg_sync_replicas', `pg_sync_replicas is ${sync} but the cluster has ${has} (members with pg_state: present: ${names(present) || 'none'}); every write would wait for a standby that does not exist`);
+      problem(
+        nodes[0]!,
+        'pg_sync_replicas',
+        `pg_sync_replicas is ${sync} but the cluster has ${has} (members with pg_state: present: ${names(present) || 'none'}); every write would wait for a standby that does not exist`,
+      );
     }
     for (const n of present.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_pgbouncer_port === m.vars.pg_port)) {
       const key = n.isSet('pg_pgbouncer_port') ? 'pg_pgbouncer_port' : 'pg_port';
       const from = (k: keyof PgVars) => source(n, k, lineFor(n, key)) ?? 'set in code';
-      problem(n, key, `${n.host}: pg_pgbouncer_port (${from('pg_pgbouncer_port')}) and pg_port (${from('pg_port')}) are both ${n.vars.pg_port}; PgBouncer and PostgreSQL cannot share a port`);
+      problem(
+        n,
+        key,
+        `${n.host}: pg_pgbouncer_port (${from('pg_pgbouncer_port')}) and pg_port (${from('pg_port')}) are both ${n.vars.pg_port}; PgBouncer and PostgreSQL cannot share a port`,
+      );
     }
   }
   return out;
@@ -101,14 +125,18 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
 export function noClusterError(inv: Inventory): UserError {
   const what = inv.sources.length ? inv.sources.join(', ') : (inv.dir ?? 'the inventory');
   if (inv.hosts.size === 0) return new UserError(`${what}: the inventory has no hosts; add the hosts of a cluster with pg_cluster set (see inventory/lab.yml)`);
-  return new UserError(`${what}: no host has pg_cluster set (${inv.hosts.size} host${inv.hosts.size === 1 ? '' : 's'} read), so there is no cluster to work on; set pg_cluster on the hosts of each cluster`);
+  return new UserError(
+    `${what}: no host has pg_cluster set (${inv.hosts.size} host${inv.hosts.size === 1 ? '' : 's'} read), so there is no cluster to work on; set pg_cluster on the hosts of each cluster`,
+  );
 }
 
 /** The definitions a built inventory still shows: each group's own variables, each host's merged ones. */
 function inventoryDefinitions(inv: Inventory): VarDefinition[] {
   const defs: VarDefinition[] = [];
-  for (const g of inv.groups.values()) for (const [name, value] of Object.entries(g.vars)) defs.push({ name, value, origin: g.origins?.[name], scope: `group ${g.name}` });
-  for (const h of inv.hosts.values()) for (const [name, value] of Object.entries(h.vars)) defs.push({ name, value, origin: h.origins?.[name], scope: `host ${h.name}` });
+  for (const g of inv.groups.values())
+    for (const [name, value] of Object.entries(g.vars)) defs.push({ name, value, origin: g.origins?.[name], scope: `group ${g.name}` });
+  for (const h of inv.hosts.values())
+    for (const [name, value] of Object.entries(h.vars)) defs.push({ name, value, origin: h.origins?.[name], scope: `host ${h.name}` });
   return defs;
 }
 

@@ -8,7 +8,11 @@ import type { RegistrySpec } from './pg-vars-schema.js';
  * query to whatever DNS server it uses and could still be wrong for the shell the line is pasted in,
  * so both lines are printed and each works where it says it does.
  */
-export function primaryAddressLines(spec: { serviceName?: string; port: number; registry?: RegistrySpec }, primary: { host: string; address: string }, user: string): string[] {
+export function primaryAddressLines(
+  spec: { serviceName?: string; port: number; registry?: RegistrySpec },
+  primary: { host: string; address: string },
+  user: string,
+): string[] {
   if (!spec.serviceName || spec.serviceName === primary.address) return [];
   return [
     `Where ${spec.serviceName} does not resolve${registeredAt(spec.registry)}, reach the primary ${primary.host} by its address:`,

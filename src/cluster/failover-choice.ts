@@ -32,7 +32,8 @@ export function isAhead(a: PgNodeFacts, b: PgNodeFacts): boolean {
  */
 export function chooseFailoverTarget(spec: ClusterSpec, nodes: MemberFacts[], opts: { target?: string; force: boolean }): FailoverChoice | { refusal: string } {
   const running = nodes.filter((n) => n.facts?.state === 'PRIMARY' && n.facts.running);
-  if (running.length === 1 && !opts.force) return { refusal: `${running[0]!.member.host} is a running primary; use migrate-to-master (or --force to fail over anyway)` };
+  if (running.length === 1 && !opts.force)
+    return { refusal: `${running[0]!.member.host} is a running primary; use migrate-to-master (or --force to fail over anyway)` };
   const upstreams = new Set(nodes.map((n) => n.facts?.upstream).filter(Boolean));
   const old = nodes.find((n) => n.facts?.state === 'PRIMARY')?.member ?? nodes.find((n) => !n.facts && upstreams.has(n.member.address))?.member;
   const replicas = nodes.filter((n) => n.facts?.state === 'REPLICA' && n.facts.running && n.member.vars.pg_state === 'present');
@@ -43,7 +44,9 @@ export function chooseFailoverTarget(spec: ClusterSpec, nodes: MemberFacts[], op
     const wanted = replicas.find((r) => r.member.host === opts.target);
     if (!wanted) return { refusal: `--target ${opts.target} is not a running replica of ${spec.name}` };
     if (isAhead(best.facts!, wanted.facts!)) {
-      return { refusal: `--target ${opts.target} (timeline ${wanted.facts!.timeline}, ${wanted.facts!.lsn}) is behind ${best.member.host} (timeline ${best.facts!.timeline}, ${best.facts!.lsn}): promoting it would lose transactions` };
+      return {
+        refusal: `--target ${opts.target} (timeline ${wanted.facts!.timeline}, ${wanted.facts!.lsn}) is behind ${best.member.host} (timeline ${best.facts!.timeline}, ${best.facts!.lsn}): promoting it would lose transactions`,
+      };
     }
     target = wanted;
   }

@@ -57,7 +57,8 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
       ]);
       // A PgBouncer that runs but does not answer (a stale userlist, say) is not a reason to stop: its
       // route and pause state are unknown, so the run reloads and resumes it by signal, which is safe.
-      if (bouncer instanceof Error) run.message(`[${ctx.host}] PgBouncer runs but its state cannot be read (${bouncer.message}): it will be reloaded and resumed`);
+      if (bouncer instanceof Error)
+        run.message(`[${ctx.host}] PgBouncer runs but its state cannot be read (${bouncer.message}): it will be reloaded and resumed`);
       if (bouncer) bouncers.set(ctx.host, bouncer instanceof Error ? { paused: true, unknown: bouncer.message } : bouncer);
       const sections = splitBatchOutput(shell.stdout);
       const system = systemFact.parse(sections.get(systemFact.name) ?? '');

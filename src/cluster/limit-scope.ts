@@ -15,9 +15,7 @@ export interface WidenedCluster {
  */
 export function clustersInLimit(specs: ClusterSpec[], limited: ReadonlySet<string>): { specs: ClusterSpec[]; widened: WidenedCluster[] } {
   const kept = specs.filter((s) => s.members.some((m) => limited.has(m.host)));
-  const widened = kept
-    .map((s) => ({ cluster: s.name, added: s.members.map((m) => m.host).filter((h) => !limited.has(h)) }))
-    .filter((w) => w.added.length > 0);
+  const widened = kept.map((s) => ({ cluster: s.name, added: s.members.map((m) => m.host).filter((h) => !limited.has(h)) })).filter((w) => w.added.length > 0);
   return { specs: kept, widened };
 }
 
@@ -32,7 +30,9 @@ export async function limitToClusters(run: Run, specs: ClusterSpec[]): Promise<C
   // clustersOf refused an inventory without clusters; here --limit left none: a typo, not a no-op.
   if (kept.length === 0) throw new UserError(`--limit ${limit}: matches no host with pg_cluster`);
   for (const w of widened) {
-    run.message(`--limit ${limit} widened to the whole cluster ${w.cluster}: ${w.added.join(', ')} ${w.added.length === 1 ? 'is' : 'are'} outside the limit and taken too (a cluster is converged as a whole)`);
+    run.message(
+      `--limit ${limit} widened to the whole cluster ${w.cluster}: ${w.added.join(', ')} ${w.added.length === 1 ? 'is' : 'are'} outside the limit and taken too (a cluster is converged as a whole)`,
+    );
   }
   return kept;
 }

@@ -167,7 +167,14 @@ export type LockReply =
 function parseHolder(lines: string[]): Holder | undefined {
   const kv = new Map(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   if (!kv.get('user') && !kv.get('host')) return undefined;
-  return { user: kv.get('user') ?? '?', host: kv.get('host') ?? '?', pid: Number(kv.get('pid')) || 0, task: kv.get('task') ?? '?', since: kv.get('since') ?? '?', run: kv.get('run') ?? '?' };
+  return {
+    user: kv.get('user') ?? '?',
+    host: kv.get('host') ?? '?',
+    pid: Number(kv.get('pid')) || 0,
+    task: kv.get('task') ?? '?',
+    since: kv.get('since') ?? '?',
+    run: kv.get('run') ?? '?',
+  };
 }
 
 /** Reads what holderScript or probeScript printed; 'incomplete' until @@locked / @@free / the end of @@held. */

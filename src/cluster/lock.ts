@@ -81,7 +81,14 @@ export async function withClusterLock<T>(run: Run, spec: ClusterSpec, task: stri
 type HostAttempt = { host: string; reply?: LockReply; cmd?: HeldCommand; error?: string; unreachable?: boolean };
 
 async function acquire(run: Run, spec: ClusterSpec, task: string, runId: string): Promise<ClusterLock | undefined> {
-  const holder: Holder = { user: userInfo().username, host: hostname(), pid: run.io.pid, task, since: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), run: runId };
+  const holder: Holder = {
+    user: userInfo().username,
+    host: hostname(),
+    pid: run.io.pid,
+    task,
+    since: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    run: runId,
+  };
   const attempts = await Promise.all(spec.members.map((m) => lockHost(run, m.host, spec.name, holder)));
   const acquired: HostLock[] = attempts.flatMap((a) => (a.cmd && a.reply?.state === 'locked' ? [{ host: a.host, cmd: a.cmd, lost: false }] : []));
   const lock: ClusterLock = { hosts: acquired };

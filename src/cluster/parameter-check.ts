@@ -101,7 +101,13 @@ export function parseBool(text: string): boolean | undefined {
   if (!v) return undefined;
   if (v === '1' || v === 'on') return true;
   if (v === '0' || v === 'of' || v === 'off') return false;
-  for (const [word, value] of [['true', true], ['false', false], ['yes', true], ['no', false]] as const) if (word.startsWith(v)) return value;
+  for (const [word, value] of [
+    ['true', true],
+    ['false', false],
+    ['yes', true],
+    ['no', false],
+  ] as const)
+    if (word.startsWith(v)) return value;
   return undefined;
 }
 
@@ -125,7 +131,9 @@ export function numericValue(text: string, info: SettingInfo): { value?: number;
   if (!m) {
     // Hex and octal integers (0x1F) are PostgreSQL's too; anything else is not a number at all.
     if (info.vartype === 'integer' && /^\s*[+-]?0[xX][0-9a-fA-F]+\s*$/.test(text)) return {};
-    return { problem: `not a number${info.vartype === 'integer' && info.unit ? ` (an integer, optionally with a unit such as ${unitExample(info.unit)})` : ''}` };
+    return {
+      problem: `not a number${info.vartype === 'integer' && info.unit ? ` (an integer, optionally with a unit such as ${unitExample(info.unit)})` : ''}`,
+    };
   }
   const n = Number(m[1]);
   if (!m[2]) return { value: info.vartype === 'integer' ? Math.round(n) : n };

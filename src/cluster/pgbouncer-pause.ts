@@ -98,11 +98,7 @@ export async function pauseBouncers(run: Run, spec: ClusterSpec, opts: PauseOpti
   const started = Date.now();
   const done = new Set<string>();
   try {
-    await withTimeout(
-      Promise.all(bouncers.map((b) => b.pauser.query('PAUSE').then(() => done.add(b.host)))),
-      opts.timeoutMs,
-      'PAUSE',
-    );
+    await withTimeout(Promise.all(bouncers.map((b) => b.pauser.query('PAUSE').then(() => done.add(b.host)))), opts.timeoutMs, 'PAUSE');
   } catch (err) {
     await resumeAll(run, bouncers);
     const waiting = bouncers.filter((b) => !done.has(b.host)).map((b) => b.host);

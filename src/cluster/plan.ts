@@ -68,7 +68,9 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
   }
 
   if (primaries.length > 1) {
-    throw refuse(`split brain: ${primaries.map((m) => `${m.member.host}${m.facts.running ? ' (running)' : ' (stopped)'}`).join(' and ')} are all primaries; rejoin all but one with 'pgtasks rejoin'`);
+    throw refuse(
+      `split brain: ${primaries.map((m) => `${m.member.host}${m.facts.running ? ' (running)' : ' (stopped)'}`).join(' and ')} are all primaries; rejoin all but one with 'pgtasks rejoin'`,
+    );
   }
 
   const present = nodes.filter((m) => m.member.vars.pg_state === 'present');
@@ -84,7 +86,10 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
       throw refuse(`${primary.member.host} is the primary and has pg_state: absent; move the primary away first (pgtasks migrate-to-master)`);
     }
     const hinted = present.find((m) => m.member.vars.pg_primary);
-    if (hinted && hinted !== primary) notes.push(`pg_primary names ${hinted.member.host}, but ${primary.member.host} is the primary; pg_primary only picks the first primary of a new cluster (use migrate-to-master to move it)`);
+    if (hinted && hinted !== primary)
+      notes.push(
+        `pg_primary names ${hinted.member.host}, but ${primary.member.host} is the primary; pg_primary only picks the first primary of a new cluster (use migrate-to-master to move it)`,
+      );
   } else {
     const replicas = present.filter((m) => m.facts.state === 'REPLICA');
     if (replicas.length) {
@@ -113,7 +118,9 @@ export function planCluster(spec: ClusterSpec, members: MemberFacts[]): ClusterP
       const [ptli] = advance(primary.facts);
       // A replica holding WAL of a LATER timeline saw a promotion the primary never had: the primary is the stale one.
       if (primaryAction === 'keep' && tli > ptli) {
-        throw refuse(`${m.member.host} holds WAL of timeline ${tli}, later than primary ${primary.member.host} (timeline ${ptli}): a promotion happened elsewhere; find out which holds the acknowledged writes before going on`);
+        throw refuse(
+          `${m.member.host} holds WAL of timeline ${tli}, later than primary ${primary.member.host} (timeline ${ptli}): a promotion happened elsewhere; find out which holds the acknowledged writes before going on`,
+        );
       }
       const why = primaryAction === 'keep' ? cannotFollow(m.facts, primary.facts, primary.member.address) : undefined;
       replicas.push(why ? { member: m.member, action: 'diverged', reason: why } : { member: m.member, action: 'keep' });
@@ -145,6 +152,9 @@ export function cannotFollow(replica: PgNodeFacts, primary: PgNodeFacts, primary
   if (replica.walReceiverStatus === 'streaming' && replica.timeline === primary.timeline) return undefined;
   if (!replica.timeline || !replica.lsn || !primary.timeline) return undefined;
   if (replica.timeline < primary.timeline && primary.history === undefined) return undefined;
-  const verdict = followVerdict({ tli: replica.timeline, lsn: replica.lsn }, { tli: primary.timeline, history: primary.history ?? '', lsn: primary.running ? primary.lsn : undefined });
+  const verdict = followVerdict(
+    { tli: replica.timeline, lsn: replica.lsn },
+    { tli: primary.timeline, history: primary.history ?? '', lsn: primary.running ? primary.lsn : undefined },
+  );
   return verdict.ok ? undefined : verdict.reason;
 }

@@ -25,7 +25,11 @@ export async function openPrimary(run: Run, spec: ClusterSpec): Promise<PrimaryS
       .map(async (m): Promise<PrimarySession | string> => {
         let session: PgSession | undefined;
         try {
-          session = await withTimeout(pgSession(await run.context(m.host), { port: spec.port, user: ADMIN_USER, password: creds.admin, database: 'postgres', timeoutMs: 5000 }), 5000, 'connecting');
+          session = await withTimeout(
+            pgSession(await run.context(m.host), { port: spec.port, user: ADMIN_USER, password: creds.admin, database: 'postgres', timeoutMs: 5000 }),
+            5000,
+            'connecting',
+          );
           const [row] = await session.query<{ r: boolean }>('select pg_is_in_recovery() as r');
           if (row && !row.r) return { host: m.host, session };
           await session.close();

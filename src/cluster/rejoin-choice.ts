@@ -46,7 +46,12 @@ export function chooseRejoin(spec: ClusterSpec, members: MemberFacts[], host: st
   if (following && !full) return { action: { kind: 'converge' }, primary, facts: f, reason: `${host} already follows ${primary.host}; converge only` };
   const holdsData = f.state !== 'EMPTY' && f.state !== 'DEACTIVATED';
   if (full || !holdsData) {
-    return { action: { kind: 'reclone', moveAside: holdsData }, primary, facts: f, reason: `move ${dataDir(f.version, spec.name)} aside and clone ${host} from ${primary.host}` };
+    return {
+      action: { kind: 'reclone', moveAside: holdsData },
+      primary,
+      facts: f,
+      reason: `move ${dataDir(f.version, spec.name)} aside and clone ${host} from ${primary.host}`,
+    };
   }
   return { action: { kind: 'rewind' }, primary, facts: f, reason: `stop ${host}, pg_rewind it from ${primary.host}, start it as a replica` };
 }

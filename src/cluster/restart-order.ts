@@ -5,7 +5,13 @@
  * from each host's current values and pending changes, tested from fixtures.
  */
 
-export const ORDERED_SETTINGS = ['max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction'] as const;
+export const ORDERED_SETTINGS = [
+  'max_connections',
+  'max_worker_processes',
+  'max_wal_senders',
+  'max_prepared_transactions',
+  'max_locks_per_transaction',
+] as const;
 
 export interface SettingChange {
   name: string;
@@ -44,7 +50,9 @@ function finalValue(h: HostRestartState, name: string): number | undefined {
 /** `max_connections 100 -> 200`; a setting put back as it runs still waits for a restart in PostgreSQL's eyes. */
 export function describeChanges(changes: SettingChange[]): string {
   const shown = (v: string) => (v === '' ? "''" : v);
-  return changes.map((c) => (c.from === c.to ? `${c.name} ${shown(c.from)} (restart pending in PostgreSQL)` : `${c.name} ${shown(c.from)} -> ${shown(c.to)}`)).join(', ');
+  return changes
+    .map((c) => (c.from === c.to ? `${c.name} ${shown(c.from)} (restart pending in PostgreSQL)` : `${c.name} ${shown(c.from)} -> ${shown(c.to)}`))
+    .join(', ');
 }
 
 /**
@@ -66,7 +74,9 @@ export function decideRestarts(primary: string, hosts: HostRestartState[]): Rest
 
   const problems: string[] = [];
   if (raised.length && lowered.length) {
-    problems.push(`the primary ${primary} would raise ${raised.join(', ')} and lower ${lowered.join(', ')} at once: no restart order keeps its replicas replaying (raising goes replicas first, lowering primary first); change them in two runs`);
+    problems.push(
+      `the primary ${primary} would raise ${raised.join(', ')} and lower ${lowered.join(', ')} at once: no restart order keeps its replicas replaying (raising goes replicas first, lowering primary first); change them in two runs`,
+    );
   }
   if (p) {
     for (const r of replicas) {
@@ -74,7 +84,9 @@ export function decideRestarts(primary: string, hosts: HostRestartState[]): Rest
         const mine = finalValue(r, name);
         const theirs = finalValue(p, name);
         if (mine !== undefined && theirs !== undefined && mine < theirs) {
-          problems.push(`${r.host} would run with ${name} = ${mine}, lower than the primary's ${theirs}: PostgreSQL would pause its recovery; set ${name} at least as high on every replica`);
+          problems.push(
+            `${r.host} would run with ${name} = ${mine}, lower than the primary's ${theirs}: PostgreSQL would pause its recovery; set ${name} at least as high on every replica`,
+          );
         }
       }
     }

@@ -33,22 +33,36 @@ export function currentPrimary(members: MemberFacts[]): Member | undefined {
  * Why a planned switchover to `target` must not start; empty when it may. Everything is checked
  * before anything changes, and every problem is reported, not just the first.
  */
-export function switchoverProblems(spec: ClusterSpec, target: string, members: MemberFacts[], activity: PrimaryActivity | undefined, limits: SwitchoverLimits): string[] {
+export function switchoverProblems(
+  spec: ClusterSpec,
+  target: string,
+  members: MemberFacts[],
+  activity: PrimaryActivity | undefined,
+  limits: SwitchoverLimits,
+): string[] {
   const problems: string[] = [];
-  if (!spec.members.some((m) => m.host === target)) return [`${target} is not a member of cluster ${spec.name} (members: ${spec.members.map((m) => m.host).join(', ')})`];
+  if (!spec.members.some((m) => m.host === target))
+    return [`${target} is not a member of cluster ${spec.name} (members: ${spec.members.map((m) => m.host).join(', ')})`];
   for (const m of members) if (!m.facts) problems.push(`${m.member.host} is unreachable`);
   const primaries = members.filter((m) => m.facts?.state === 'PRIMARY');
   const primary = currentPrimary(members);
-  if (!primary) problems.push(`no single running primary (${primaries.map((p) => `${p.member.host}${p.facts!.running ? '' : ' stopped'}`).join(', ') || 'none'}); use failover`);
+  if (!primary)
+    problems.push(
+      `no single running primary (${primaries.map((p) => `${p.member.host}${p.facts!.running ? '' : ' stopped'}`).join(', ') || 'none'}); use failover`,
+    );
   if (primary?.host === target) problems.push(`${target} is already the primary`);
   const t = members.find((m) => m.member.host === target)?.facts;
-  if (t && primary?.host !== target && (t.state !== 'REPLICA' || !t.running)) problems.push(`${target} is not a running replica (${t.state}${t.running ? '' : ', stopped'})`);
+  if (t && primary?.host !== target && (t.state !== 'REPLICA' || !t.running))
+    problems.push(`${target} is not a running replica (${t.state}${t.running ? '' : ', stopped'})`);
   if (primary && primary.host !== target && activity) {
     const seen = activity.replicas.find((r) => r.name === slotName(target));
     if (!seen || seen.state !== 'streaming') problems.push(`${target} is not streaming from ${primary.host}`);
-    else if ((seen.lag ?? Infinity) > limits.maxLagBytes) problems.push(`${target} lags ${seen.lag} bytes behind ${primary.host} (--max-lag is ${limits.maxLagBytes} bytes)`);
+    else if ((seen.lag ?? Infinity) > limits.maxLagBytes)
+      problems.push(`${target} lags ${seen.lag} bytes behind ${primary.host} (--max-lag is ${limits.maxLagBytes} bytes)`);
     if (!limits.force && activity.oldestXactSeconds !== null && activity.oldestXactSeconds > limits.maxTxAgeSeconds) {
-      problems.push(`a transaction on ${primary.host} has been open ${activity.oldestXactSeconds.toFixed(1)} s (--max-tx-age is ${limits.maxTxAgeSeconds} s; --force to go on)`);
+      problems.push(
+        `a transaction on ${primary.host} has been open ${activity.oldestXactSeconds.toFixed(1)} s (--max-tx-age is ${limits.maxTxAgeSeconds} s; --force to go on)`,
+      );
     }
   }
   return problems;

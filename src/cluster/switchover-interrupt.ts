@@ -18,7 +18,9 @@ export interface SwitchoverInterrupt {
 export function listenForSwitchoverInterrupt(run: Pick<Run, 'io' | 'message'>): SwitchoverInterrupt {
   const abort = new AbortController();
   let stopping = false;
-  const dispose = run.io.onInterrupt(() => (stopping ? run.message('interrupt received: finishing the switchover safely, clients will be resumed') : abort.abort()));
+  const dispose = run.io.onInterrupt(() =>
+    stopping ? run.message('interrupt received: finishing the switchover safely, clients will be resumed') : abort.abort(),
+  );
   return {
     signal: abort.signal,
     stopping: () => void (stopping = true),

@@ -83,7 +83,9 @@ function describe(issues: readonly Issue[], prefix: Path, root: unknown): { path
         if ('discriminator' in issue && issue.discriminator) {
           const options = (issue as { options?: unknown[] }).options ?? [];
           const given = (input as Record<string, unknown> | undefined)?.[issue.discriminator];
-          return [{ path, message: given === undefined ? `is required: one of ${options.join(', ')}` : `must be one of ${options.join(', ')} (got ${show(given)})` }];
+          return [
+            { path, message: given === undefined ? `is required: one of ${options.join(', ')}` : `must be one of ${options.join(', ')} (got ${show(given)})` },
+          ];
         }
         // A string or a mapping (pg_hba): explain with the branch the value was meant for.
         const fitting = issue.errors.filter((branch) => !branch.every((i) => i.code === 'invalid_type' && i.path.length === 0));
@@ -91,12 +93,15 @@ function describe(issues: readonly Issue[], prefix: Path, root: unknown): { path
         return [{ path, message: `${issue.message}${hasInput ? ` (got ${show(input)})` : ''}` }];
       }
       case 'invalid_key':
-        return [{ path, message: (issue.issues[0]?.message ?? issue.message) }];
+        return [{ path, message: issue.issues[0]?.message ?? issue.message }];
       case 'unrecognized_keys': {
         let value: unknown = root;
         for (const p of path.slice(1)) value = (value as Record<string | number, unknown> | undefined)?.[p];
         const known = knownKeys(path, value);
-        return issue.keys.map((k) => ({ path: [...path, k], message: `unknown key${didYouMean(k, known)}${known.length ? ` (it takes ${known.join(', ')})` : ''}` }));
+        return issue.keys.map((k) => ({
+          path: [...path, k],
+          message: `unknown key${didYouMean(k, known)}${known.length ? ` (it takes ${known.join(', ')})` : ''}`,
+        }));
       }
       case 'invalid_type': {
         if (!hasInput) return [{ path, message: 'is required' }];
@@ -133,7 +138,8 @@ function semanticProblems(name: string, value: unknown): { path: Path; message: 
   return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
     const managed = MANAGED_SETTINGS[k.toLowerCase()];
     if (managed) return [{ path: [name, k], message: `is set by pgtasks; ${managed}` }];
-    if (k.toLowerCase() === 'wal_level' && String(v).toLowerCase() === 'minimal') return [{ path: [name, k], message: 'minimal cannot feed replicas; use replica or logical' }];
+    if (k.toLowerCase() === 'wal_level' && String(v).toLowerCase() === 'minimal')
+      return [{ path: [name, k], message: 'minimal cannot feed replicas; use replica or logical' }];
     return [];
   });
 }
@@ -141,7 +147,7 @@ function semanticProblems(name: string, value: unknown): { path: Path; message: 
 /** What is wrong with one pg_* variable's value: paths inside it (pg_registry.port) and messages. */
 export function pgVarProblems(name: string, value: unknown): { path: Path; message: string }[] {
   const schema = (pgVarsSchema.shape as Record<string, z.ZodType>)[name];
-  if (!schema) return [{ path: [name], message: `unknown variable${didYouMean(name, KNOWN) || ': pg_* names are pgtasks\' own (the README lists them)'}` }];
+  if (!schema) return [{ path: [name], message: `unknown variable${didYouMean(name, KNOWN) || ": pg_* names are pgtasks' own (the README lists them)"}` }];
   if (value === null) return [{ path: [name], message: 'has no value (give it one, or remove the line)' }];
   const r = schema.safeParse(value, { reportInput: true });
   return [...(r.success ? [] : describe(r.error.issues, [name], value)), ...semanticProblems(name, value)];

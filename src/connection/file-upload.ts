@@ -8,13 +8,7 @@ import type { PutOptions } from './types.js';
  */
 export function uploadCommand(path: string, options: PutOptions = {}): Command {
   const dir = path.replace(/\/[^/]*$/, '') || '/';
-  const parts = [
-    raw('set -e'),
-    raw('umask 077'),
-    sh`tmp=$(mktemp ${`${dir}/.pgtasks.XXXXXX`})`,
-    raw(`trap 'rm -f "$tmp"' EXIT`),
-    raw('cat > "$tmp"'),
-  ];
+  const parts = [raw('set -e'), raw('umask 077'), sh`tmp=$(mktemp ${`${dir}/.pgtasks.XXXXXX`})`, raw(`trap 'rm -f "$tmp"' EXIT`), raw('cat > "$tmp"')];
   if (options.owner || options.group) {
     parts.push(sh`chown ${`${options.owner ?? ''}${options.group ? `:${options.group}` : ''}`} "$tmp"`);
   }

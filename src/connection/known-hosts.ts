@@ -49,12 +49,7 @@ export type Verdict = { ok: true; learned?: string } | { ok: false; reason: stri
  * Decides whether a presented host key is acceptable. Pure, so the policy is unit-tested without SSH;
  * the caller appends `learned` to the file (accept-new).
  */
-export function verifyHostKey(
-  knownHostsText: string,
-  name: string,
-  blob: Buffer,
-  mode: HostKeyChecking,
-): Verdict {
+export function verifyHostKey(knownHostsText: string, name: string, blob: Buffer, mode: HostKeyChecking): Verdict {
   if (mode === 'off') return { ok: true };
   const presented = blob.toString('base64');
   const entries = parseKnownHosts(knownHostsText, name);

@@ -50,7 +50,10 @@ export interface HeldCommand {
 
 /** The host could not be reached or authenticated: reported as UNREACHABLE, not as a failed step. */
 export class UnreachableError extends Error {
-  constructor(readonly host: string, message: string) {
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'UnreachableError';
   }

@@ -6,9 +6,7 @@ import type { HostContext } from './host-context.js';
  * 'change' carries what would change and how to do it, so --check is simply "don't call apply".
  */
 export type Plan =
-  | { kind: 'ok'; reason?: string }
-  | { kind: 'skip'; reason: string }
-  | { kind: 'change'; summary: string; diff?: string; apply: () => Promise<void> };
+  { kind: 'ok'; reason?: string } | { kind: 'skip'; reason: string } | { kind: 'change'; summary: string; diff?: string; apply: () => Promise<void> };
 
 export interface Step {
   name: string;

@@ -21,7 +21,11 @@ export interface BouncerFacts {
 export async function readBouncer(ctx: HostContext, port: number, user: string, password: string, timeoutMs = 3000): Promise<BouncerFacts | undefined> {
   let session;
   try {
-    session = await withTimeout(pgSession(ctx, { port, user, password, database: 'pgbouncer', timeoutMs }), timeoutMs, `connecting to PgBouncer on port ${port}`);
+    session = await withTimeout(
+      pgSession(ctx, { port, user, password, database: 'pgbouncer', timeoutMs }),
+      timeoutMs,
+      `connecting to PgBouncer on port ${port}`,
+    );
   } catch (err) {
     if (/ECONNREFUSED|Connection refused|open failure|connect failed/i.test((err as Error).message)) return undefined;
     throw err;

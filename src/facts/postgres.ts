@@ -53,7 +53,12 @@ export interface PgRoleFact {
 
 /** The distribution's own PostgreSQL major (what `apt-get install postgresql` gives). */
 export const DISTRO_MAJORS: Record<string, number> = {
-  'debian:11': 13, 'debian:12': 15, 'debian:13': 17, 'ubuntu:20.04': 12, 'ubuntu:22.04': 14, 'ubuntu:24.04': 16,
+  'debian:11': 13,
+  'debian:12': 15,
+  'debian:13': 17,
+  'ubuntu:20.04': 12,
+  'ubuntu:22.04': 14,
+  'ubuntu:24.04': 16,
 };
 
 export const dataDir = (version: number, cluster: string) => `/var/lib/postgresql/${version}/${cluster}`;
@@ -155,7 +160,10 @@ export function pgNodeFact(opts: { cluster: string; version?: number; port: numb
 export function parsePgNode(output: string, cluster: string, port: number): PgNodeFacts {
   const kv = new Map<string, string>();
   const multi = (key: string) =>
-    output.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+    output
+      .split('\n')
+      .filter((l) => l.startsWith(`${key}=`))
+      .map((l) => l.slice(key.length + 1));
   for (const line of output.split('\n')) {
     const i = line.indexOf('=');
     if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));

@@ -25,7 +25,9 @@ export const systemFact: Fact<SystemFacts> = {
     raw('[ -d /run/systemd/system ] && echo systemd=1 || echo systemd=0'),
     raw('command -v sudo >/dev/null && echo sudo=1 || echo sudo=0'),
     raw('[ -x /usr/sbin/pgbouncer ] && echo pgbouncer=1'),
-    raw('P=/var/run/postgresql/pgbouncer.pid; [ -f $P ] && read -r p < $P && read -r c 2>/dev/null < /proc/$p/comm && [ "$c" = pgbouncer ] && echo pgbouncer_running=1'),
+    raw(
+      'P=/var/run/postgresql/pgbouncer.pid; [ -f $P ] && read -r p < $P && read -r c 2>/dev/null < /proc/$p/comm && [ "$c" = pgbouncer ] && echo pgbouncer_running=1',
+    ),
     raw('[ -f /var/run/postgresql/pgbouncer.pgtasks-paused ] && echo pgbouncer_paused_marker=1'),
   ),
   parse(output) {
@@ -33,7 +35,12 @@ export const systemFact: Fact<SystemFacts> = {
     return {
       hostname: kv.get('hostname') ?? '',
       os: kv.get('os') ?? 'unknown',
-      postgresMajors: (kv.get('majors') ?? '').trim().split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b),
+      postgresMajors: (kv.get('majors') ?? '')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number)
+        .sort((a, b) => a - b),
       systemd: kv.get('systemd') === '1',
       hasSudo: kv.get('sudo') === '1',
       pgbouncerInstalled: kv.get('pgbouncer') === '1',

@@ -59,7 +59,8 @@ export class RawInventory {
     let g = this.groups.get(name);
     if (!g) {
       // Ansible only warns about such a name; it could never be named in a host pattern (`:::` is not an inventory).
-      if (origin && UNUSABLE_GROUP_NAME.test(name)) fail(origin, `group name '${name}' cannot be used: ':', ',' and blanks separate host patterns (is this file an inventory?)`);
+      if (origin && UNUSABLE_GROUP_NAME.test(name))
+        fail(origin, `group name '${name}' cannot be used: ':', ',' and blanks separate host patterns (is this file an inventory?)`);
       g = { name, hosts: [], children: [], vars: {}, varOrigins: {}, fileVars: {}, fileVarOrigins: {}, priority: 1, origin };
       this.groups.set(name, g);
     }
@@ -81,7 +82,10 @@ export class RawInventory {
   setHostVar(host: string, key: string, value: unknown, origin: Origin): void {
     const h = this.hosts.get(host)!;
     if (key in h.vars && !same(h.vars[key], value)) {
-      fail(origin, `host ${host} is defined twice with different values for ${key}: ${JSON.stringify(h.vars[key])} (${at(h.varOrigins[key]!)}) and ${JSON.stringify(value)} (${at(origin)}); define each host variable once`);
+      fail(
+        origin,
+        `host ${host} is defined twice with different values for ${key}: ${JSON.stringify(h.vars[key])} (${at(h.varOrigins[key]!)}) and ${JSON.stringify(value)} (${at(origin)}); define each host variable once`,
+      );
     }
     h.vars[key] = value;
     h.varOrigins[key] = origin;
@@ -96,7 +100,10 @@ export class RawInventory {
       return;
     }
     if (key in g.vars && !same(g.vars[key], value)) {
-      fail(origin, `group ${group} sets ${key} twice with different values: ${JSON.stringify(g.vars[key])} (${at(g.varOrigins[key]!)}) and ${JSON.stringify(value)} (${at(origin)})`);
+      fail(
+        origin,
+        `group ${group} sets ${key} twice with different values: ${JSON.stringify(g.vars[key])} (${at(g.varOrigins[key]!)}) and ${JSON.stringify(value)} (${at(origin)})`,
+      );
     }
     g.vars[key] = value;
     g.varOrigins[key] = origin;

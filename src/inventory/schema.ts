@@ -6,18 +6,23 @@ const text = z.string({ error: 'must be a string' }).min(1, { error: 'must not b
  * The connection variables pgtasks reads (Ansible's names), checked where each value is written
  * so an error can point at that file and line. Other variables are free-form, as in Ansible.
  */
-export const connectionVars = z.looseObject({
-  ansible_host: text,
-  ansible_port: z.int({ error: 'must be an integer from 1 to 65535' }).min(1, { error: 'must be an integer from 1 to 65535' }).max(65535, { error: 'must be an integer from 1 to 65535' }),
-  ansible_user: text,
-  ansible_ssh_private_key_file: text,
-  // The SSH layer honours true and "true" only: refuse yes/on/1 rather than ignore them silently.
-  ansible_become: z.union([z.boolean(), z.enum(['true', 'false'])], { error: 'must be true or false' }),
-  ansible_become_user: text,
-  ansible_connection: z.enum(['ssh', 'local', 'smart', 'paramiko'], { error: 'must be ssh or local' }),
-  ssh_host_key_checking: z.enum(['strict', 'accept-new', 'off'], { error: 'must be one of strict, accept-new, off' }),
-  ssh_known_hosts_file: text,
-}).partial();
+export const connectionVars = z
+  .looseObject({
+    ansible_host: text,
+    ansible_port: z
+      .int({ error: 'must be an integer from 1 to 65535' })
+      .min(1, { error: 'must be an integer from 1 to 65535' })
+      .max(65535, { error: 'must be an integer from 1 to 65535' }),
+    ansible_user: text,
+    ansible_ssh_private_key_file: text,
+    // The SSH layer honours true and "true" only: refuse yes/on/1 rather than ignore them silently.
+    ansible_become: z.union([z.boolean(), z.enum(['true', 'false'])], { error: 'must be true or false' }),
+    ansible_become_user: text,
+    ansible_connection: z.enum(['ssh', 'local', 'smart', 'paramiko'], { error: 'must be ssh or local' }),
+    ssh_host_key_checking: z.enum(['strict', 'accept-new', 'off'], { error: 'must be one of strict, accept-new, off' }),
+    ssh_known_hosts_file: text,
+  })
+  .partial();
 
 /** A mapping of variables whose connection variables have the right types. */
 const vars = z.record(z.string(), z.unknown(), { error: 'must be a mapping of variables' }).pipe(connectionVars);
@@ -35,7 +40,12 @@ export const yamlGroup: z.ZodType = z.lazy(() =>
         vars: vars.nullish(),
         children: oneOrMap(yamlGroup.nullable(), 'group names'),
       },
-      { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown key '${iss.keys.join("', '")}' (a group has only hosts, vars and children)` : 'a group must be a mapping with hosts, vars or children') },
+      {
+        error: (iss) =>
+          iss.code === 'unrecognized_keys'
+            ? `unknown key '${iss.keys.join("', '")}' (a group has only hosts, vars and children)`
+            : 'a group must be a mapping with hosts, vars or children',
+      },
     )
     .nullable(),
 );

@@ -8,7 +8,8 @@ import { toPlain, type YEntry, type YNode } from './yaml-tree.js';
 /** The entries of a hosts/vars/children section; `hosts: pg1` means `hosts: {pg1: }`, as in Ansible. */
 function entries(v: YNode): YEntry[] {
   if (v.type === 'map') return v.entries;
-  if (v.type === 'scalar' && v.scalar.kind === 'str') return [{ key: v.scalar, name: v.scalar.value as string, value: { type: 'scalar', scalar: NONE, line: v.line }, line: v.line }];
+  if (v.type === 'scalar' && v.scalar.kind === 'str')
+    return [{ key: v.scalar, name: v.scalar.value as string, value: { type: 'scalar', scalar: NONE, line: v.line }, line: v.line }];
   return [];
 }
 

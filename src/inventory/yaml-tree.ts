@@ -85,8 +85,10 @@ export function buildTree(doc: Document, lines: LineCounter, json: boolean): YNo
       return resolved === 'merge' || resolved === 'value' ? str(text) : typed(n, resolved, text);
     }
     if (tag === '!unsafe' || tag === `${YAML_TAG}python/unicode`) return str(text);
-    if (tag === '!vault' || tag === '!vault-encrypted') return fail(n, 'a !vault value: pgtasks cannot decrypt Ansible Vault; give the value in clear or leave it out');
-    if (tag.startsWith(YAML_TAG) && ['str', 'int', 'float', 'bool', 'null', 'timestamp'].includes(tag.slice(YAML_TAG.length))) return typed(n, tag.slice(YAML_TAG.length), text);
+    if (tag === '!vault' || tag === '!vault-encrypted')
+      return fail(n, 'a !vault value: pgtasks cannot decrypt Ansible Vault; give the value in clear or leave it out');
+    if (tag.startsWith(YAML_TAG) && ['str', 'int', 'float', 'bool', 'null', 'timestamp'].includes(tag.slice(YAML_TAG.length)))
+      return typed(n, tag.slice(YAML_TAG.length), text);
     return fail(n, `could not determine a constructor for the tag '${tag}'`);
   };
   const typed = (n: Node, tag: string, text: string): PyScalar => {
@@ -104,7 +106,8 @@ export function buildTree(doc: Document, lines: LineCounter, json: boolean): YNo
     const own: Pair[] = [];
     for (const p of map.items) {
       const k = p.key;
-      const isMerge = !json && isScalar(k) && (k.tag === `${YAML_TAG}merge` || (k.type === Scalar.PLAIN && (k.tag === undefined || k.tag === '!') && k.value === '<<'));
+      const isMerge =
+        !json && isScalar(k) && (k.tag === `${YAML_TAG}merge` || (k.type === Scalar.PLAIN && (k.tag === undefined || k.tag === '!') && k.value === '<<'));
       if (!isMerge) {
         own.push({ key: k, value: p.value, merged: false });
         continue;
@@ -183,7 +186,11 @@ export function buildTree(doc: Document, lines: LineCounter, json: boolean): YNo
   const checkCollectionTag = (n: Node, kind: 'map' | 'seq') => {
     const tag = n.tag;
     const ok = [undefined, '!', '!unsafe', `${YAML_TAG}${kind}`, ...(kind === 'map' ? [`${YAML_TAG}python/dict`] : [])];
-    if (!ok.includes(tag)) fail(n, `could not determine a constructor for the tag '${tag}'${['set', 'omap', 'pairs'].some((t) => tag === YAML_TAG + t) ? ' (not in an inventory: ansible-inventory cannot print it either)' : ''}`);
+    if (!ok.includes(tag))
+      fail(
+        n,
+        `could not determine a constructor for the tag '${tag}'${['set', 'omap', 'pairs'].some((t) => tag === YAML_TAG + t) ? ' (not in an inventory: ansible-inventory cannot print it either)' : ''}`,
+      );
   };
 
   if (doc.contents === null) return undefined;

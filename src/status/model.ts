@@ -100,7 +100,15 @@ export function clusterStatus(cluster: string, observed: MemberObservation[]): C
     }
     if (!o.live) {
       const f = o.facts;
-      const state = !f ? o.error ?? 'unknown' : f.state === 'EMPTY' ? 'empty' : f.state === 'DEACTIVATED' ? 'deactivated' : f.running ? `running (${o.error ?? 'no answer'})` : 'stopped';
+      const state = !f
+        ? (o.error ?? 'unknown')
+        : f.state === 'EMPTY'
+          ? 'empty'
+          : f.state === 'DEACTIVATED'
+            ? 'deactivated'
+            : f.running
+              ? `running (${o.error ?? 'no answer'})`
+              : 'stopped';
       if (o.member.vars.pg_state === 'present') problems.push(`${o.member.host} ${state}`);
       const role = f?.state === 'PRIMARY' ? 'primary' : f?.state === 'REPLICA' ? 'replica' : '-';
       return { ...base, role, state, timeline: f?.timeline, lsn: f?.lsn, pgbouncer };
@@ -120,7 +128,8 @@ export function clusterStatus(cluster: string, observed: MemberObservation[]): C
       pgbouncer,
     };
     if (l.recovery) replicaStatus(o, row, primaryObs, nameOf, problems, advice);
-    if (row.pendingRestart) advice.push(`${o.member.host}: restart pending for ${row.pendingRestart.join(', ')}: the new value applies only after PostgreSQL restarts`);
+    if (row.pendingRestart)
+      advice.push(`${o.member.host}: restart pending for ${row.pendingRestart.join(', ')}: the new value applies only after PostgreSQL restarts`);
     const flags = [row.cannotFollow && 'cannot follow', row.replayPaused && 'replay paused', row.pendingRestart && 'restart pending'].filter(Boolean);
     if (flags.length) row.state = flags.join(', ');
     return row;
@@ -128,7 +137,10 @@ export function clusterStatus(cluster: string, observed: MemberObservation[]): C
 
   let writesBlocked = false;
   if (primaryObs && primary) {
-    const v = syncVerdict(primary.sync_names ?? '', primary.replicas.filter((r) => r.state === 'streaming').map((r) => r.name));
+    const v = syncVerdict(
+      primary.sync_names ?? '',
+      primary.replicas.filter((r) => r.state === 'streaming').map((r) => r.name),
+    );
     if (v.blocked) {
       writesBlocked = true;
       const hostOf = (name: string) => observed.find((o) => slotName(o.member.host) === name.toLowerCase())?.member.host ?? name;
@@ -144,7 +156,9 @@ export function clusterStatus(cluster: string, observed: MemberObservation[]): C
   const switchover = switchoverSigns(observed, primaries.length === 0);
   if (switchover) {
     problems.unshift(`switchover or failover in progress or unfinished (${switchover})`);
-    advice.push(`a switchover or failover is in progress or did not finish (${switchover}): if this lasts more than a few seconds, finish it with pgtasks configure-cluster`);
+    advice.push(
+      `a switchover or failover is in progress or did not finish (${switchover}): if this lasts more than a few seconds, finish it with pgtasks configure-cluster`,
+    );
   } else if (primaries.length === 0) {
     problems.push('no primary');
     const stopped = observed.find((o) => o.facts?.state === 'PRIMARY' && !o.facts.running);
@@ -176,7 +190,14 @@ export function clusterStatus(cluster: string, observed: MemberObservation[]): C
 }
 
 /** A replica's upstream, sync state, lag, paused replay and whether it can follow the primary at all. */
-function replicaStatus(o: MemberObservation, row: MemberStatus, primaryObs: MemberObservation | undefined, nameOf: (a: string) => string, problems: string[], advice: string[]): void {
+function replicaStatus(
+  o: MemberObservation,
+  row: MemberStatus,
+  primaryObs: MemberObservation | undefined,
+  nameOf: (a: string) => string,
+  problems: string[],
+  advice: string[],
+): void {
   const l = o.live!;
   const host = o.member.host;
   const primary = primaryObs?.live;
@@ -206,12 +227,20 @@ function replicaStatus(o: MemberObservation, row: MemberStatus, primaryObs: Memb
   if (l.receiver !== 'streaming' || !seen || seen.state !== 'streaming') problems.push(`${host} not streaming`);
   if (row.replayPaused) {
     problems.push(`${host} replay paused`);
-    advice.push(`${host}: WAL replay is paused: resume it with "select pg_wal_replay_resume()" on ${host} (if its log says a setting is lower than on the primary, run pgtasks configure-cluster instead)`);
+    advice.push(
+      `${host}: WAL replay is paused: resume it with "select pg_wal_replay_resume()" on ${host} (if its log says a setting is lower than on the primary, run pgtasks configure-cluster instead)`,
+    );
   }
 }
 
 /** PgBouncer's row part, and its problems: down or misrouted on a member, still running on a removed one. */
-function bouncerStatus(o: MemberObservation, primary: Member | undefined, nameOf: (a: string) => string, problems: string[], advice: string[]): MemberStatus['pgbouncer'] {
+function bouncerStatus(
+  o: MemberObservation,
+  primary: Member | undefined,
+  nameOf: (a: string) => string,
+  problems: string[],
+  advice: string[],
+): MemberStatus['pgbouncer'] {
   const host = o.member.host;
   const present = o.member.vars.pg_state === 'present';
   if (o.bouncerError) {
@@ -243,7 +272,9 @@ function bouncerStatus(o: MemberObservation, primary: Member | undefined, nameOf
  */
 function switchoverSigns(observed: MemberObservation[], noPrimary: boolean): string | undefined {
   const paused = observed.filter((o) => o.bouncer?.paused).map((o) => o.member.host);
-  const asStandby = observed.filter((o) => !o.live && o.facts && !o.facts.running && o.facts.state === 'REPLICA' && o.facts.controlState === 'shut down').map((o) => o.member.host);
+  const asStandby = observed
+    .filter((o) => !o.live && o.facts && !o.facts.running && o.facts.state === 'REPLICA' && o.facts.controlState === 'shut down')
+    .map((o) => o.member.host);
   if (!paused.length && !asStandby.length) return undefined;
   return [
     ...asStandby.map((h) => `${h} stopped cleanly as a standby`),

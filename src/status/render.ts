@@ -10,7 +10,8 @@ export function renderStatus(clusters: ClusterStatus[], color: boolean): string 
   const paint = (code: string, t: string) => (color ? `\x1b[${code}m${t}\x1b[0m` : t);
   const out: string[] = [];
   for (const c of clusters) {
-    const verdict = c.summary.state === 'IN SYNC' ? paint('32', c.summary.text) : c.summary.state === 'DELAY' ? paint('33', c.summary.text) : paint('31', c.summary.text);
+    const verdict =
+      c.summary.state === 'IN SYNC' ? paint('32', c.summary.text) : c.summary.state === 'DELAY' ? paint('33', c.summary.text) : paint('31', c.summary.text);
     out.push(`CLUSTER ${c.cluster}  ${verdict}`);
     const header = ['HOST', 'ROLE', 'STATE', 'UPSTREAM', 'TL', 'LSN', 'LAG', 'DELAY', 'SYNC', 'CONN', 'SIZE', 'ADDRESS'];
     const rows = c.members.map((m) => [
@@ -28,7 +29,11 @@ export function renderStatus(clusters: ClusterStatus[], color: boolean): string 
       m.address,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+    const line = (cells: string[]) =>
+      cells
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd();
     out.push(line(header), ...rows.map(line));
     out.push(versions(c));
     for (const a of c.summary.advice) out.push(`! ${a}`);

@@ -63,7 +63,10 @@ export interface FilesHooks {
 export function filesStep(name: string, files: (ctx: HostContext) => FileSpec[] | Promise<FileSpec[]>, hooks: FilesHooks = {}): Step {
   return step(name, async (ctx) => {
     const specs = await files(ctx);
-    const remote = await statFiles(ctx, specs.map((f) => f.path));
+    const remote = await statFiles(
+      ctx,
+      specs.map((f) => f.path),
+    );
     const differing = specs.filter((f) => {
       const r = remote.get(f.path)!;
       const mode = (f.mode ?? '0644').padStart(4, '0');

@@ -11,7 +11,10 @@ export interface PgSession {
  * A node-postgres session to a port on the host's loopback (PostgreSQL, or PgBouncer's admin console),
  * carried by the host's SSH connection. Simple-protocol queries only, which the admin console needs.
  */
-export async function pgSession(ctx: HostContext, opts: { port: number; user: string; password: string; database: string; timeoutMs?: number }): Promise<PgSession> {
+export async function pgSession(
+  ctx: HostContext,
+  opts: { port: number; user: string; password: string; database: string; timeoutMs?: number },
+): Promise<PgSession> {
   const { default: pgModule } = await import('pg');
   const channel = await ctx.forward('127.0.0.1', opts.port);
   const client: pg.Client = new pgModule.Client({

@@ -44,7 +44,12 @@ export async function postgresVerdicts(ctx: HostContext, version: number, pairs:
     .slice(1)
     .map((block) => {
       const [code, ...message] = block.split('\n');
-      return Number(code) === 0 ? undefined : message.map((l) => l.trim()).filter(Boolean).join(' ') || `rejected (exit ${code})`;
+      return Number(code) === 0
+        ? undefined
+        : message
+            .map((l) => l.trim())
+            .filter(Boolean)
+            .join(' ') || `rejected (exit ${code})`;
     });
 }
 
@@ -70,5 +75,12 @@ export async function fileSettingErrors(ctx: HostContext, port: number): Promise
     `select coalesce(f.sourcefile, ''), coalesce(f.sourceline::text, ''), coalesce(f.name, ''), coalesce(f.setting, ''), f.error, coalesce(s.context, '')
 from pg_file_settings f left join pg_settings s on lower(s.name) = lower(f.name) where f.error is not null order by f.seqno;`,
   );
-  return rows.map(([file, line, name, value, error, context]) => ({ file: file!, line: line!, name: name!, value: value!, error: error!, context: context ?? '' }));
+  return rows.map(([file, line, name, value, error, context]) => ({
+    file: file!,
+    line: line!,
+    name: name!,
+    value: value!,
+    error: error!,
+    context: context ?? '',
+  }));
 }

@@ -26,12 +26,15 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
   const run = (...argv: string[]) => pgtasks(['-i', inventory, ...argv]);
   const address = (h: string) => lab.hosts.find((x) => x.name === h)!.address;
   const confSums = async () => Promise.all(HOSTS.map(async (h) => (await hostExec(lab, h, 'sha256sum /etc/postgresql/15/cfg/*.conf')).stdout));
-  const startTimes = async () => Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, await sql(lab, h, 'select pg_postmaster_start_time()')] as const)));
+  const startTimes = async () =>
+    Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, await sql(lab, h, 'select pg_postmaster_start_time()')] as const)));
   const restarted = (r: CliResult) => r.events.flatMap((e) => (e.type === 'step' && e.step === 'restart' && e.status === 'changed' ? [e.host] : []));
-  const messages = (r: CliResult) => r.events.flatMap((e) => (e.type === 'message' ? [e.text] : e.type === 'step' && e.message ? [`${e.host}: ${e.step}: ${e.message}`] : [])).join('\n');
+  const messages = (r: CliResult) =>
+    r.events.flatMap((e) => (e.type === 'message' ? [e.text] : e.type === 'step' && e.message ? [`${e.host}: ${e.step}: ${e.message}`] : [])).join('\n');
   const LOG = '/var/log/postgresql/postgresql-15-cfg.log';
   /** Where each replica's log ends now: replicasHealthy reads only what a test's run added. */
-  const logEnds = async () => Object.fromEntries(await Promise.all(['h2', 'h3'].map(async (h) => [h, Number((await hostExec(lab, h, `stat -c %s ${LOG}`)).stdout.trim())] as const)));
+  const logEnds = async () =>
+    Object.fromEntries(await Promise.all(['h2', 'h3'].map(async (h) => [h, Number((await hostExec(lab, h, `stat -c %s ${LOG}`)).stdout.trim())] as const)));
   const replicasHealthy = async (since: Record<string, number>) => {
     const streaming = await eventually(
       () => sql(lab, 'h1', "select string_agg(application_name, ',' order by application_name) from pg_stat_replication where state = 'streaming'"),
@@ -73,7 +76,7 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
     for (const h of HOSTS) expect(await sql(lab, h, 'show work_mem')).toBe('4MB');
   });
 
-  test('a value of the wrong kind is refused before writing, with PostgreSQL\'s own message', async () => {
+  test("a value of the wrong kind is refused before writing, with PostgreSQL's own message", async () => {
     const before = await confSums();
     write({ ...parameters, shared_buffers: 'lots' });
     const r = await run('configure-cluster');
@@ -89,7 +92,9 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
     const r = await run('configure-cluster');
     expect(r.code).toBe(2);
     const text = messages(r);
-    expect(text).toMatch(/PostgreSQL rejects the new configuration: \/etc\/postgresql\/15\/cfg\/postgresql\.conf line \d+: log_destination = 'nowhere': invalid value for parameter "log_destination": "nowhere" Unrecognized key word: "nowhere"\./);
+    expect(text).toMatch(
+      /PostgreSQL rejects the new configuration: \/etc\/postgresql\/15\/cfg\/postgresql\.conf line \d+: log_destination = 'nowhere': invalid value for parameter "log_destination": "nowhere" Unrecognized key word: "nowhere"\./,
+    );
     expect(text).toContain('the previous files were put back and PostgreSQL runs on with them');
     expect(r.recap.h1).toMatchObject({ failed: 1 });
     expect(await confSums()).toEqual(before);
@@ -111,7 +116,8 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
     const check = await run('--check', 'configure-cluster');
     expect(check.code).toBe(0);
     const predicted = messages(check);
-    for (const h of ['h2', 'h3', 'h1']) expect(predicted).toContain(`would restart ${h}: max_connections 100 -> 200 (replicas first: the primary raises max_connections 100 -> 200)`);
+    for (const h of ['h2', 'h3', 'h1'])
+      expect(predicted).toContain(`would restart ${h}: max_connections 100 -> 200 (replicas first: the primary raises max_connections 100 -> 200)`);
     expect(predicted.indexOf('would restart h2')).toBeLessThan(predicted.indexOf('would restart h1'));
     expect(await sql(lab, 'h1', 'show max_connections')).toBe('100');
 
@@ -155,7 +161,9 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
     const started = await startTimes();
     const r = await run('configure-cluster');
     expect(r.code).toBe(2);
-    expect(messages(r)).toMatch(/h2: restart: restart of PostgreSQL 15\/cfg failed[^]*could not access file "no_such_library"[^]*the previous configuration files were put back and PostgreSQL started again with them/);
+    expect(messages(r)).toMatch(
+      /h2: restart: restart of PostgreSQL 15\/cfg failed[^]*could not access file "no_such_library"[^]*the previous configuration files were put back and PostgreSQL started again with them/,
+    );
     expect(messages(r)).toContain('restarts stopped at h2; h3, h1 keep their pending restart');
     const after = await startTimes();
     expect([after.h1, after.h3]).toEqual([started.h1, started.h3]);

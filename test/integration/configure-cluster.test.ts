@@ -49,7 +49,14 @@ labDescribe('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => 
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const result = r.events.find((e) => e.type === 'result');
-    expect(result && result.type === 'result' && result.data).toEqual({ cluster: 'orders', host: NAME, port: 5432, user: 'admin', dbname: 'postgres', passwordFile: join(lab.dir, 'credentials', 'orders', 'admin.password') });
+    expect(result && result.type === 'result' && result.data).toEqual({
+      cluster: 'orders',
+      host: NAME,
+      port: 5432,
+      user: 'admin',
+      dbname: 'postgres',
+      passwordFile: join(lab.dir, 'credentials', 'orders', 'admin.password'),
+    });
     expect(await sql(lab, 'h1', 'select pg_is_in_recovery()')).toBe('f');
     const repl = await eventually(
       () => sql(lab, 'h1', "select application_name || ':' || state || ':' || sync_state from pg_stat_replication order by 1"),
@@ -70,7 +77,12 @@ labDescribe('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => 
   test('rows written on the primary appear on both replicas', async () => {
     await sql(lab, 'h1', 'create table t (id int primary key); insert into t select generate_series(1, 100)');
     for (const h of ['h2', 'h3']) {
-      expect(await eventually(() => sql(lab, h, 'select count(*) from t').catch(() => '0'), (v) => v === '100')).toBe('100');
+      expect(
+        await eventually(
+          () => sql(lab, h, 'select count(*) from t').catch(() => '0'),
+          (v) => v === '100',
+        ),
+      ).toBe('100');
     }
   });
 
@@ -85,7 +97,11 @@ labDescribe('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => 
     const r = await run('info-list');
     expect(r.code).toBe(0);
     const result = r.events.find((e) => e.type === 'result');
-    const clusters = (result && result.type === 'result' ? result.data : []) as { cluster: string; summary: { state: string }; members: { host: string; role: string; state: string; upstream?: string; sync?: string }[] }[];
+    const clusters = (result && result.type === 'result' ? result.data : []) as {
+      cluster: string;
+      summary: { state: string };
+      members: { host: string; role: string; state: string; upstream?: string; sync?: string }[];
+    }[];
     expect(clusters.map((c) => [c.cluster, c.summary.state])).toEqual([['orders', 'IN SYNC']]);
     expect(clusters[0]!.members.map((m) => [m.host, m.role, m.state, m.upstream ?? '-', m.sync ?? '-'])).toEqual([
       ['h1', 'primary', 'running', '-', '-'],
@@ -133,7 +149,12 @@ labDescribe('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => 
     expect(r.stderr).toBe('');
     expect(r.code, r.stdout).toBe(0);
     expect(changedSteps(r).join('\n')).toMatch(/h4: clone/);
-    expect(await eventually(() => sql(lab, 'h4', 'select count(*) from t').catch(() => ''), (v) => v === '100')).toBe('100');
+    expect(
+      await eventually(
+        () => sql(lab, 'h4', 'select count(*) from t').catch(() => ''),
+        (v) => v === '100',
+      ),
+    ).toBe('100');
     expect(await sql(lab, 'h1', "select state from pg_stat_replication where application_name = 'h4'")).toBe('streaming');
   });
 
@@ -171,7 +192,12 @@ labDescribe('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => 
     expect(await sql(lab, 'h2', 'select count(*) from t')).toBe('200');
     expect(dig()).toBe(address('h2'));
     // The wiped host is rebuilt as a replica of the new primary; everyone streams from h2.
-    expect(await eventually(() => sql(lab, 'h1', 'select count(*) from t').catch(() => ''), (v) => v === '200')).toBe('200');
+    expect(
+      await eventually(
+        () => sql(lab, 'h1', 'select count(*) from t').catch(() => ''),
+        (v) => v === '200',
+      ),
+    ).toBe('200');
     const streams = await eventually(
       () => sql(lab, 'h2', "select string_agg(application_name, ',' order by application_name) from pg_stat_replication where state = 'streaming'"),
       (v) => v === 'h1,h3,h4',
@@ -186,7 +212,9 @@ labDescribe('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => 
     const r = await run('configure-cluster');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(changedSteps(r).join('\n')).toMatch(/h4: deactivate: stop, disable, move \/var\/lib\/postgresql\/15\/orders to \/var\/lib\/postgresql\/15\/orders\.deactivated-/);
+    expect(changedSteps(r).join('\n')).toMatch(
+      /h4: deactivate: stop, disable, move \/var\/lib\/postgresql\/15\/orders to \/var\/lib\/postgresql\/15\/orders\.deactivated-/,
+    );
     const h4 = await hostExec(lab, 'h4', 'ls /var/lib/postgresql/15; cat /etc/postgresql/15/orders/start.conf; pgrep -c postgres || true');
     expect(h4.stdout).toMatch(/^orders\.deactivated-\d{8}T\d{6}\ndisabled\n0\n$/);
     expect(await sql(lab, 'h2', "select count(*) from pg_replication_slots where slot_name = 'h4'")).toBe('0');

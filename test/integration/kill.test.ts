@@ -25,8 +25,10 @@ const DATA = '/var/lib/postgresql/15/kill';
 
 const pgtasks = spawnPgtasks;
 
-const changed = (events: RunEvent[]) => events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
-const isStep = (step: string, host?: string, status?: string) => (e: RunEvent) => e.type === 'step' && e.step === step && (!host || e.host === host) && (!status || e.status === status);
+const changed = (events: RunEvent[]) =>
+  events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
+const isStep = (step: string, host?: string, status?: string) => (e: RunEvent) =>
+  e.type === 'step' && e.step === step && (!host || e.host === host) && (!status || e.status === status);
 const isCommand = (host: string, text: string) => (e: RunEvent) => e.type === 'command' && e.host === host && e.command.includes(text);
 
 labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL, PgBouncer)', () => {
@@ -42,7 +44,8 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
     });
   const configure = (...extra: string[]) => pgtasks(['-i', inventory, ...extra, 'configure-cluster']);
   /** Is `name` running on the host? (read-only: pgrep inside the host's own pid namespace) */
-  const running = async (host: string, name: string) => (await hostExec(lab, host, `pgrep -x ${name} >/dev/null && echo yes || echo no`)).stdout.trim() === 'yes';
+  const running = async (host: string, name: string) =>
+    (await hostExec(lab, host, `pgrep -x ${name} >/dev/null && echo yes || echo no`)).stdout.trim() === 'yes';
   const exists = async (host: string, path: string) => (await hostExec(lab, host, `[ -e ${path} ] && echo yes || echo no`)).stdout.trim() === 'yes';
   /**
    * Traffic into the host slowed to 5 MB/s (on its bridge port), so a clone takes seconds: a
@@ -60,10 +63,22 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
   /** Kill the run as soon as pg_basebackup runs on `host`; the host must stop it at once (not after it finishes). */
   async function killDuringClone(run: CliRun, host: string): Promise<void> {
     expect(await run.waitFor(isCommand(host, 'pg_basebackup'))).toBeDefined();
-    expect(await eventually(() => running(host, 'pg_basebackup'), (v) => v, 5000)).toBe(true);
+    expect(
+      await eventually(
+        () => running(host, 'pg_basebackup'),
+        (v) => v,
+        5000,
+      ),
+    ).toBe(true);
     run.kill();
     expect((await run.done).signal).toBe('SIGKILL');
-    expect(await eventually(() => running(host, 'pg_basebackup'), (v) => !v, 1500)).toBe(false);
+    expect(
+      await eventually(
+        () => running(host, 'pg_basebackup'),
+        (v) => !v,
+        1500,
+      ),
+    ).toBe(false);
     expect(await exists(host, `${DATA}.pgtasks-clone`)).toBe(true);
   }
 
@@ -81,7 +96,8 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
   async function expectConverged(): Promise<void> {
     expect(await sql(lab, 'h1', 'select pg_is_in_recovery()')).toBe('f');
     const want = members.filter((h) => h !== 'h1').join(',');
-    const streams = () => sql(lab, 'h1', "select coalesce(string_agg(application_name, ',' order by application_name), '') from pg_stat_replication where state = 'streaming'");
+    const streams = () =>
+      sql(lab, 'h1', "select coalesce(string_agg(application_name, ',' order by application_name), '') from pg_stat_replication where state = 'streaming'");
     expect(await eventually(streams, (v) => v === want, 20_000)).toBe(want);
     for (const h of members) expect(await running(h, 'pgbouncer')).toBe(true);
   }
@@ -129,7 +145,11 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
     for (const other of [second, check]) {
       const r = await other.done;
       expect(r.code).toBe(1);
-      expect(r.stdout).toMatch(new RegExp(`REFUSED: cluster ${CLUSTER}: another pgtasks run is working on it: configure-cluster by root@\\S+ \\(pid ${first.pid}\\) since \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z, on h1, h2, h3; nothing was changed`));
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `REFUSED: cluster ${CLUSTER}: another pgtasks run is working on it: configure-cluster by root@\\S+ \\(pid ${first.pid}\\) since \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z, on h1, h2, h3; nothing was changed`,
+        ),
+      );
       expect(changed(other.events)).toEqual([]);
       expect(other.events.some(isStep('facts'))).toBe(false);
     }
@@ -159,18 +179,31 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
     await freshHosts();
     const { rerun } = await killThenConverge(
       isCommand('h1', '/bin/initdb'),
-      async () => void (await eventually(() => exists('h1', `${DATA}.pgtasks-initdb/PG_VERSION`), (v) => v, 5000)),
+      async () =>
+        void (await eventually(
+          () => exists('h1', `${DATA}.pgtasks-initdb/PG_VERSION`),
+          (v) => v,
+          5000,
+        )),
       // Right after the kill, before any re-run: the host stopped initdb and its single-user postgres.
       // Had they gone on, initdb would have finished: its last steps create the databases template0 and postgres.
       async () => {
-        expect(await eventually(async () => (await running('h1', 'initdb')) || (await running('h1', 'postgres')), (v) => !v, 5000)).toBe(false);
+        expect(
+          await eventually(
+            async () => (await running('h1', 'initdb')) || (await running('h1', 'postgres')),
+            (v) => !v,
+            5000,
+          ),
+        ).toBe(false);
         // A deliberate 2 s, not a condition to poll: long enough for an initdb still running to finish.
         await new Promise((r) => setTimeout(r, 2000));
         const databases = await hostExec(lab, 'h1', `ls ${DATA}.pgtasks-initdb/base 2>/dev/null | wc -l`);
         expect(Number(databases.stdout.trim())).toBeLessThan(3);
       },
     );
-    expect(changed(rerun).join('\n')).toMatch(/h1: lock: the previous run did not finish \(configure-cluster by root@\S+ \(pid \d+\).*; its commands were stopped when it went: pid \d+ \S*initdb .*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-initdb/);
+    expect(changed(rerun).join('\n')).toMatch(
+      /h1: lock: the previous run did not finish \(configure-cluster by root@\S+ \(pid \d+\).*; its commands were stopped when it went: pid \d+ \S*initdb .*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-initdb/,
+    );
   }, 60_000);
 
   test('killed during a replica clone: pg_basebackup stops with the run; the re-run re-clones', async () => {
@@ -180,7 +213,9 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
     const rerun = configure();
     const r = await rerun.done;
     expect(r.code, r.stdout.slice(-3000)).toBe(0);
-    expect(changed(rerun.events).join('\n')).toMatch(/h2: lock: the previous run did not finish .*; its commands were stopped when it went: .*pg_basebackup .*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-clone/);
+    expect(changed(rerun.events).join('\n')).toMatch(
+      /h2: lock: the previous run did not finish .*; its commands were stopped when it went: .*pg_basebackup .*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-clone/,
+    );
     expect(changed(rerun.events).join('\n')).toMatch(/h2: clone: pg_basebackup from h1/);
     await expectConverged();
     const again = configure();
@@ -197,7 +232,9 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
     const rerun = configure();
     const r = await rerun.done;
     expect(r.code, r.stdout.slice(-3000)).toBe(0);
-    expect(changed(rerun.events).join('\n')).toMatch(/h4: lock: the previous run did not finish .*; its commands were stopped when it went: .*pg_basebackup .*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-clone/);
+    expect(changed(rerun.events).join('\n')).toMatch(
+      /h4: lock: the previous run did not finish .*; its commands were stopped when it went: .*pg_basebackup .*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-clone/,
+    );
     await expectConverged();
     const again = configure();
     expect((await again.done).code).toBe(0);

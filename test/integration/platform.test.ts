@@ -59,7 +59,9 @@ labDescribe('platform on the lab: SSH engine, parallel hosts, host keys', () => 
 
   test('hosts run in parallel up to --forks', async () => {
     const tasks = join(lab.dir, 'sleep.tasks.ts');
-    writeFileSync(tasks, `import { task, z } from 'pgtasks';
+    writeFileSync(
+      tasks,
+      `import { task, z } from 'pgtasks';
 export const nap = task({ name: 'nap', help: 'sleep 1 s on every host', args: z.object({}),
   async run(run) {
     const hosts = await run.hosts();
@@ -68,7 +70,8 @@ export const nap = task({ name: 'nap', help: 'sleep 1 s on every host', args: z.
     await run.onHosts(hosts, async (ctx) => { await ctx.run('sleep 1'); });
     run.message('elapsed ' + (Date.now() - t));
   } });
-`);
+`,
+    );
     const time = async (...argv: string[]) => {
       const r = await pgtasks(['--tasks', tasks, '-i', inventory('strict'), ...argv, 'nap']);
       expect(r.code).toBe(0);
@@ -80,7 +83,13 @@ export const nap = task({ name: 'nap', help: 'sleep 1 s on every host', args: z.
 
   test('strict host-key checking refuses an unknown host, as UNREACHABLE, without stopping the others', async () => {
     const known = join(lab.dir, 'partial_known_hosts');
-    writeFileSync(known, readFileSync(lab.knownHostsFile, 'utf8').split('\n').filter((l) => !l.startsWith(`${lab.hosts[2]!.address} `)).join('\n'));
+    writeFileSync(
+      known,
+      readFileSync(lab.knownHostsFile, 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith(`${lab.hosts[2]!.address} `))
+        .join('\n'),
+    );
     const r = await pgtasks(['-i', inventory('partial', { ssh_known_hosts_file: known }), 'facts']);
     expect(r.code).toBe(4);
     expect(r.recap.h1).toMatchObject({ ok: 1, unreachable: 0 });
@@ -94,7 +103,10 @@ export const nap = task({ name: 'nap', help: 'sleep 1 s on every host', args: z.
     const learn = await pgtasks(['-i', inventory('learn', { ssh_known_hosts_file: known, ssh_host_key_checking: 'accept-new' }), 'facts']);
     expect(learn.code).toBe(0);
     expect(readFileSync(known, 'utf8').trim().split('\n')).toHaveLength(3);
-    const forged = readFileSync(lab.knownHostsFile, 'utf8').replace(/^(\S+ ssh-ed25519 )\S+/m, '$1AAAAC3NzaC1lZDI1NTE5AAAAIBmw9h7Ff6tG8yD8v6OQk2tP1tdzG0ZqGQp2j4bI9m6x');
+    const forged = readFileSync(lab.knownHostsFile, 'utf8').replace(
+      /^(\S+ ssh-ed25519 )\S+/m,
+      '$1AAAAC3NzaC1lZDI1NTE5AAAAIBmw9h7Ff6tG8yD8v6OQk2tP1tdzG0ZqGQp2j4bI9m6x',
+    );
     writeFileSync(known, forged);
     const r = await pgtasks(['-i', inventory('forged', { ssh_known_hosts_file: known, ssh_host_key_checking: 'accept-new' }), 'facts']);
     expect(r.recap.h1).toMatchObject({ unreachable: 1 });
@@ -113,8 +125,20 @@ export const nap = task({ name: 'nap', help: 'sleep 1 s on every host', args: z.
 
   test('service name in /etc/hosts (registry provider hosts): on the chosen hosts only, idempotent', async () => {
     const events: RunEvent[] = [];
-    const run = new Run(() => loadInventory(inventory('strict')), { check: false, diff: false, verbose: false, forks: 5, json: true }, { emit: (e) => events.push(e) });
-    const spec = { name: 'c', members: [], port: 5432, syncReplicas: 0, serviceName: 'c-db.example', registry: { provider: 'hosts' as const, hosts: 'h2:h3' }, credentialsDir: lab.dir };
+    const run = new Run(
+      () => loadInventory(inventory('strict')),
+      { check: false, diff: false, verbose: false, forks: 5, json: true },
+      { emit: (e) => events.push(e) },
+    );
+    const spec = {
+      name: 'c',
+      members: [],
+      port: 5432,
+      syncReplicas: 0,
+      serviceName: 'c-db.example',
+      registry: { provider: 'hosts' as const, hosts: 'h2:h3' },
+      credentialsDir: lab.dir,
+    };
     const primary = { host: 'h1', address: lab.hosts[0]!.address, vars: pgVarsSchema.parse({ pg_cluster: 'c' }) };
     try {
       await registerPrimary(run, spec, primary);
@@ -131,7 +155,9 @@ export const nap = task({ name: 'nap', help: 'sleep 1 s on every host', args: z.
   test('lab down leaves no process, namespace, link or mount behind', async () => {
     const pids = lab.hosts.map((h) => h.pid);
     await labDown(LAB);
-    const left = await bash(`ip netns list | grep '^${LAB}-' ; ip -o link show | grep -E 'pgtbr|pgt[0-9]+h' | grep -v pgtbr0 ; grep ${lab.dir} /proc/mounts ; for p in ${pids.join(' ')}; do [ -d /proc/$p ] && echo alive $p; done; true`);
+    const left = await bash(
+      `ip netns list | grep '^${LAB}-' ; ip -o link show | grep -E 'pgtbr|pgt[0-9]+h' | grep -v pgtbr0 ; grep ${lab.dir} /proc/mounts ; for p in ${pids.join(' ')}; do [ -d /proc/$p ] && echo alive $p; done; true`,
+    );
     expect(left.stdout.trim()).toBe('');
   });
 });

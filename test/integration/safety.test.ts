@@ -54,7 +54,10 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
     expect(await sql(lab, 'h1', 'show synchronous_standby_names')).toBe('FIRST 1 ("h2", "h3")');
     await hostExec(lab, 'h2', 'pg_ctlcluster 15 safe stop -m fast');
     try {
-      await eventually(() => sql(lab, 'h1', "select string_agg(application_name || ':' || sync_state, ',') from pg_stat_replication"), (v) => v === 'h3:sync');
+      await eventually(
+        () => sql(lab, 'h1', "select string_agg(application_name || ':' || sync_state, ',') from pg_stat_replication"),
+        (v) => v === 'h3:sync',
+      );
       // A commit that waited for the stopped replica would hit the timeout.
       expect(await sql(lab, 'h1', "set statement_timeout = '5s'; insert into load (id) values (-1) returning id")).toMatch(/^-1$/m);
     } finally {
@@ -93,7 +96,10 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   test('a long transaction holds the PAUSE: bounded, clients resumed, nothing changed; Ctrl-C resumes at once', async () => {
     // 12 s in a transaction through PgBouncer holds a server connection, so PAUSE cannot complete.
     const long = hostExec(lab, 'h1', `PGPASSWORD=${password} psql -X -h 127.0.0.1 -p 6432 -U admin -d postgres -c 'begin; select pg_sleep(12); commit'`);
-    await eventually(() => sql(lab, 'h2', "select count(*) from pg_stat_activity where query like '%pg_sleep(12)%' and pid <> pg_backend_pid()"), (v) => v === '1');
+    await eventually(
+      () => sql(lab, 'h2', "select count(*) from pg_stat_activity where query like '%pg_sleep(12)%' and pid <> pg_backend_pid()"),
+      (v) => v === '1',
+    );
     const load = startLoad(address('h3'), 6432, password);
     const started = Date.now();
     const r = await run('migrate-to-master', '--target', 'h1', '--pause-timeout', '2');
@@ -145,7 +151,9 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
       const result = await load.stop();
       const primary = await expectConverged();
       const ids = result.committed;
-      expect(await sql(lab, primary, `select count(*) from load where id in (${ids.join(',') || '0'})`), `${name}: committed rows on ${primary}`).toBe(String(ids.length));
+      expect(await sql(lab, primary, `select count(*) from load where id in (${ids.join(',') || '0'})`), `${name}: committed rows on ${primary}`).toBe(
+        String(ids.length),
+      );
       // Clients may see errors only while no primary exists; they must never hang: the load finished.
       expect(result.attempts).toBeGreaterThan(0);
     }
@@ -160,7 +168,10 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
     await cut(primary, lagging!, 'add');
     try {
       await sql(lab, primary, `select pg_terminate_backend(pid) from pg_stat_replication where application_name = '${lagging}'`);
-      await eventually(() => sql(lab, primary, "select string_agg(application_name, ',') from pg_stat_replication where state = 'streaming'"), (v) => v === ahead);
+      await eventually(
+        () => sql(lab, primary, "select string_agg(application_name, ',') from pg_stat_replication where state = 'streaming'"),
+        (v) => v === ahead,
+      );
       await sql(lab, primary, 'insert into load (id) select g from generate_series(3000000, 3100000) g');
       const expected = await count(primary);
       await stopHost(lab, primary);
@@ -174,7 +185,10 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
       expect(done && done.type === 'result' && (done.data as { writesBackMs: number }).writesBackMs).toBeLessThan(10_000);
       expect(result.committed.length).toBeGreaterThan(0);
       // The lagging replica follows the new primary, which it can: it is behind, on the same timeline.
-      await eventually(() => count(lagging!).catch(() => -1), (n) => n >= expected);
+      await eventually(
+        () => count(lagging!).catch(() => -1),
+        (n) => n >= expected,
+      );
     } finally {
       await cut(lagging!, primary, 'del').catch(() => {});
       await startHost(lab, primary);
@@ -187,7 +201,12 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
 
   test('a login that cannot read the data directory: facts refuse with a hint instead of planning initdb', async () => {
     const key = readFileSync(`${lab.privateKeyFile}.pub`, 'utf8');
-    for (const h of HOSTS) await hostExec(lab, h, `id deploy >/dev/null 2>&1 || useradd -m deploy; usermod -p '*' deploy; install -d -o deploy -m 700 ~deploy/.ssh; printf '%s' '${key.trim()}' > ~deploy/.ssh/authorized_keys; chown deploy ~deploy/.ssh/authorized_keys`);
+    for (const h of HOSTS)
+      await hostExec(
+        lab,
+        h,
+        `id deploy >/dev/null 2>&1 || useradd -m deploy; usermod -p '*' deploy; install -d -o deploy -m 700 ~deploy/.ssh; printf '%s' '${key.trim()}' > ~deploy/.ssh/authorized_keys; chown deploy ~deploy/.ssh/authorized_keys`,
+      );
     const deploy = writeClusterInventory(lab, join(lab.dir, 'deploy.yml'), { cluster: 'safe', syncReplicas: 1 });
     writeFileSync(deploy, readFileSync(deploy, 'utf8').replace('ansible_user: root', 'ansible_user: deploy'));
     const r = await pgtasks(['-i', deploy, '--check', 'configure-cluster']);
@@ -197,7 +216,11 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test('credentials not found for a cluster that exists: refused, no password changed', async () => {
-    const moved = writeClusterInventory(lab, join(lab.dir, 'moved.yml'), { cluster: 'safe', syncReplicas: 1, clusterVars: { pg_credentials_dir: join(lab.dir, 'elsewhere') } });
+    const moved = writeClusterInventory(lab, join(lab.dir, 'moved.yml'), {
+      cluster: 'safe',
+      syncReplicas: 1,
+      clusterVars: { pg_credentials_dir: join(lab.dir, 'elsewhere') },
+    });
     const r = await pgtasks(['-i', moved, 'configure-cluster']);
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(new RegExp(`cluster safe exists .* its credentials are not in ${join(lab.dir, 'elsewhere', 'safe')}`));
@@ -225,9 +248,13 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
     const primary = (await primaryOf())!;
     const other = HOSTS.find((h) => h !== primary)!;
     // Replace `other`'s data with a different cluster (another system identifier), running.
-    await hostExec(lab, other, `set -e; pg_ctlcluster 15 safe stop -m fast; mv /var/lib/postgresql/15/safe /var/lib/postgresql/15/safe.kept
+    await hostExec(
+      lab,
+      other,
+      `set -e; pg_ctlcluster 15 safe stop -m fast; mv /var/lib/postgresql/15/safe /var/lib/postgresql/15/safe.kept
       install -d -o postgres -m 700 /var/lib/postgresql/15/safe; runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D /var/lib/postgresql/15/safe >/dev/null
-      rm /var/lib/postgresql/15/safe/postgresql.conf /var/lib/postgresql/15/safe/pg_hba.conf /var/lib/postgresql/15/safe/pg_ident.conf; pg_ctlcluster 15 safe start`);
+      rm /var/lib/postgresql/15/safe/postgresql.conf /var/lib/postgresql/15/safe/pg_hba.conf /var/lib/postgresql/15/safe/pg_ident.conf; pg_ctlcluster 15 safe start`,
+    );
     try {
       const r = await run('rejoin', '--host', other);
       expect(r.code).toBe(1);
@@ -239,7 +266,11 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
       expect(c.stdout).toMatch(new RegExp(`${other} holds another cluster's data`));
       expect(c.stdout).not.toMatch(/split brain/);
     } finally {
-      await hostExec(lab, other, `pg_ctlcluster 15 safe stop -m fast; rm -rf /var/lib/postgresql/15/safe; mv /var/lib/postgresql/15/safe.kept /var/lib/postgresql/15/safe; pg_ctlcluster 15 safe start`);
+      await hostExec(
+        lab,
+        other,
+        `pg_ctlcluster 15 safe stop -m fast; rm -rf /var/lib/postgresql/15/safe; mv /var/lib/postgresql/15/safe.kept /var/lib/postgresql/15/safe; pg_ctlcluster 15 safe start`,
+      );
     }
     await expectConverged();
   });

@@ -79,7 +79,11 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
     // Commits back to back on h1 while the status query runs 200 times on a replica and info-list reads
     // the cluster: with now() (the statement's start) instead of clock_timestamp() about a quarter
     // of the replica's readings were negative on the lab.
-    const writes = hostExec(lab, 'h1', `for i in $(seq 1 3000); do echo "insert into bulk values ($i, 'x');"; done | runuser -u postgres -- psql -X -q -d postgres`);
+    const writes = hostExec(
+      lab,
+      'h1',
+      `for i in $(seq 1 3000); do echo "insert into bulk values ($i, 'x');"; done | runuser -u postgres -- psql -X -q -d postgres`,
+    );
     const probe = hostExec(lab, 'h2', `runuser -u postgres -- psql -X -At -d postgres <<'EOF'\n${(STATUS_SQL + ';\n').repeat(200)}EOF`);
     const seen: { bytes: number[]; seconds: number[] } = { bytes: [], seconds: [] };
     for (let i = 0; i < 6; i++) {
@@ -90,7 +94,10 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
         if (m.lagSeconds !== undefined) seen.seconds.push(m.lagSeconds);
       }
     }
-    const rows = (await probe).stdout.trim().split('\n').map((l) => JSON.parse(l) as LiveStatus);
+    const rows = (await probe).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LiveStatus);
     expect((await writes).code).toBe(0);
     expect(rows).toHaveLength(200);
     expect(rows.filter((r) => r.replay_delay !== null && r.replay_delay < 0)).toEqual([]);
@@ -235,7 +242,10 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
     await pgctl('h2', 'stop');
     await sql(lab, 'h1', "set synchronous_commit = local; insert into bulk select g, 'after h2 stopped' from generate_series(1, 1000) g");
     const target = await sql(lab, 'h1', 'select pg_current_wal_lsn()');
-    await eventually(() => sql(lab, 'h3', `select pg_last_wal_replay_lsn() >= '${target}'`), (v) => v === 't');
+    await eventually(
+      () => sql(lab, 'h3', `select pg_last_wal_replay_lsn() >= '${target}'`),
+      (v) => v === 't',
+    );
     await pgctl('h1', 'stop');
     await pgctl('h2', 'start');
     await sql(lab, 'h2', 'select pg_promote(true, 60)');

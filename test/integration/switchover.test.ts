@@ -18,7 +18,11 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
   const address = (h: string) => lab.hosts.find((x) => x.name === h)!.address;
   const primaryOf = () => primaryOfLab(lab, ['h1', 'h2', 'h3']);
   const streamingFrom = (primary: string) => streamingFromLab(lab, primary);
-  const countOn = (h: string, n: number) => eventually(() => sql(lab, h, 'select count(*) from load').catch(() => ''), (v) => v === String(n));
+  const countOn = (h: string, n: number) =>
+    eventually(
+      () => sql(lab, h, 'select count(*) from load').catch(() => ''),
+      (v) => v === String(n),
+    );
 
   beforeAll(async () => {
     lab = await labUp({ hosts: 3, name: LAB });
@@ -61,7 +65,7 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     console.log(`h1->h2: ${result.committed.length} commits, longest write gap ${result.longestGapMs} ms, clients paused ${timing.clientsPaused} ms`);
     const info = await run('info-list');
     const data = info.events.find((e) => e.type === 'result');
-    const members = (data && data.type === 'result' ? (data.data as { members: { host: string; role: string; upstream?: string }[] }[])[0]!.members : []);
+    const members = data && data.type === 'result' ? (data.data as { members: { host: string; role: string; upstream?: string }[] }[])[0]!.members : [];
     expect(members.find((m) => m.host === 'h1')).toMatchObject({ role: 'replica', upstream: 'h2' });
     expect(changedSteps(await run('configure-cluster'))).toEqual([]);
   });
@@ -99,7 +103,16 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     await sql(lab, 'h3', 'select pg_wal_replay_resume()');
     // A long transaction on the primary.
     void hostExec(lab, 'h1', `runuser -u postgres -- psql -X -c 'begin; select txid_current(); select pg_sleep(6); commit'`);
-    await waitFor('the transaction on h1 open for more than 1 s', async () => (await sql(lab, 'h1', "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() and now() - xact_start > interval '1.2 s'")) === '1', 10_000);
+    await waitFor(
+      'the transaction on h1 open for more than 1 s',
+      async () =>
+        (await sql(
+          lab,
+          'h1',
+          "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() and now() - xact_start > interval '1.2 s'",
+        )) === '1',
+      10_000,
+    );
     await refusedWith(/has been open \d+\.\d s \(--max-tx-age is 1 s/, '--target', 'h2', '--max-tx-age', '1');
     // A member unreachable.
     await stopHost(lab, 'h3');
@@ -141,7 +154,11 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     // --full: the data directory is kept aside, a fresh clone takes its place.
     const full = await run('rejoin', '--host', primary, '--full');
     expect(full.code).toBe(0);
-    expect(changedSteps(full).join('\n')).toMatch(new RegExp(`${primary}: rejoin: set aside: .*kept as /var/lib/postgresql/15/mig\\.rejoin-\\d{8}T\\d{6}[\\s\\S]*${primary}: clone: pg_basebackup from ${promoted}`));
+    expect(changedSteps(full).join('\n')).toMatch(
+      new RegExp(
+        `${primary}: rejoin: set aside: .*kept as /var/lib/postgresql/15/mig\\.rejoin-\\d{8}T\\d{6}[\\s\\S]*${primary}: clone: pg_basebackup from ${promoted}`,
+      ),
+    );
     expect(await countOn(primary, Number(expected))).toBe(expected);
     expect((await hostExec(lab, primary, 'ls /var/lib/postgresql/15')).stdout).toMatch(/^mig\nmig\.rejoin-\d{8}T\d{6}\n$/);
   });

@@ -34,9 +34,7 @@ export function writeClusterInventory(lab: Lab, file: string, o: ClusterInventor
             ...(o.registry ? { pg_registry: o.registry } : {}),
             ...o.clusterVars,
           },
-          hosts: Object.fromEntries(
-            hosts.map((name) => [name, { ansible_host: lab.hosts.find((h) => h.name === name)!.address, ...o.hostVars?.[name] }]),
-          ),
+          hosts: Object.fromEntries(hosts.map((name) => [name, { ansible_host: lab.hosts.find((h) => h.name === name)!.address, ...o.hostVars?.[name] }])),
         },
       },
     },

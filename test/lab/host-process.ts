@@ -13,7 +13,9 @@ function mountName(path: string): string {
 /** The host's own folders (its "disks"), created once with the owners Debian's packages expect. */
 export async function ensureHostDirs(l: LabLayout, host: string): Promise<void> {
   const d = l.hostDir(host);
-  const lines = PRIVATE_DIRS.map((p) => `[ -d ${d}/${mountName(p.path)} ] || install -d -o ${p.owner.split(':')[0]} -g ${p.owner.split(':')[1]} -m ${p.mode} ${d}/${mountName(p.path)}`);
+  const lines = PRIVATE_DIRS.map(
+    (p) => `[ -d ${d}/${mountName(p.path)} ] || install -d -o ${p.owner.split(':')[0]} -g ${p.owner.split(':')[1]} -m ${p.mode} ${d}/${mountName(p.path)}`,
+  );
   await must(`set -e
 install -d -m 0755 ${d}
 ${lines.join('\n')}
@@ -67,10 +69,14 @@ export async function startHostProcess(l: LabLayout, host: string, address: stri
   const d = l.hostDir(host);
   await must(`cat > ${d}/sshd_config <<'EOF'\n${sshdConfig(l, host, address)}EOF`);
   const log = openSync(join(d, 'init.log'), 'a');
-  const child = spawn('ip', ['netns', 'exec', l.netns(host), 'unshare', '--mount', '--pid', '--uts', '--fork', '--mount-proc', 'bash', '-c', initScript(l, host)], {
-    detached: true,
-    stdio: ['ignore', log, log],
-  });
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', l.netns(host), 'unshare', '--mount', '--pid', '--uts', '--fork', '--mount-proc', 'bash', '-c', initScript(l, host)],
+    {
+      detached: true,
+      stdio: ['ignore', log, log],
+    },
+  );
   child.unref();
   const unsharePid = child.pid!;
   const pid = await initPid(unsharePid);

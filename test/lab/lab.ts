@@ -29,16 +29,29 @@ function requireRoot(): void {
 }
 
 async function save(l: LabLayout, hosts: LabHost[]): Promise<Lab> {
-  const lab: Lab = { name: l.name, dir: l.dir, bridge: l.bridge, gateway: l.gateway, hosts, privateKeyFile: l.privateKeyFile, knownHostsFile: l.knownHostsFile, inventoryFile: l.inventoryFile };
+  const lab: Lab = {
+    name: l.name,
+    dir: l.dir,
+    bridge: l.bridge,
+    gateway: l.gateway,
+    hosts,
+    privateKeyFile: l.privateKeyFile,
+    knownHostsFile: l.knownHostsFile,
+    inventoryFile: l.inventoryFile,
+  };
   await writeFile(l.stateFile, JSON.stringify(lab, null, 2));
-  const keys = await Promise.all(hosts.map(async (h) => `${h.address} ${(await readFile(`${l.hostDir(h.name)}/ssh_host_ed25519_key.pub`, 'utf8')).split(' ').slice(0, 2).join(' ')}`));
+  const keys = await Promise.all(
+    hosts.map(async (h) => `${h.address} ${(await readFile(`${l.hostDir(h.name)}/ssh_host_ed25519_key.pub`, 'utf8')).split(' ').slice(0, 2).join(' ')}`),
+  );
   await writeFile(l.knownHostsFile, keys.join('\n') + '\n', { mode: 0o600 });
   const inventory = {
     all: {
       vars: { ssh_known_hosts_file: l.knownHostsFile, ssh_host_key_checking: 'strict' },
       children: {
         lab: {
-          hosts: Object.fromEntries(hosts.map((h) => [h.name, { ansible_host: h.address, ansible_user: 'root', ansible_ssh_private_key_file: l.privateKeyFile }])),
+          hosts: Object.fromEntries(
+            hosts.map((h) => [h.name, { ansible_host: h.address, ansible_user: 'root', ansible_ssh_private_key_file: l.privateKeyFile }]),
+          ),
         },
       },
     },
@@ -88,7 +101,9 @@ export async function labDown(name = DEFAULT_LAB): Promise<void> {
   const lab = await labStatus(name);
   for (const h of lab?.hosts ?? []) await killHostProcess(h.pid);
   // Processes left in the lab's network namespaces (an earlier crash) go too.
-  await bash(`for ns in $(ip netns list | awk '{print $1}' | grep '^${l.name}-'); do for p in $(ip netns pids "$ns"); do kill -KILL "$p"; done; done; pkill -KILL -f 'named -c ${l.dir}/' ; true`);
+  await bash(
+    `for ns in $(ip netns list | awk '{print $1}' | grep '^${l.name}-'); do for p in $(ip netns pids "$ns"); do kill -KILL "$p"; done; done; pkill -KILL -f 'named -c ${l.dir}/' ; true`,
+  );
   await removeNetworks(l);
   await bash(`rm -rf ${l.dir}`);
 }

@@ -12,7 +12,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function problems(name: string, text: string): Promise<string[]> {
   const file = join(dir, name);
   writeFileSync(file, text);
-  const err = await loadInventory(file).then(() => undefined, (e: unknown) => e);
+  const err = await loadInventory(file).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (err === undefined) return [];
   expect(err).toBeInstanceOf(InventoryProblems);
   return (err as InventoryProblems).problems.map((p) => p.replace(`${file}:`, 'line '));
@@ -55,7 +58,10 @@ describe('addresses and names are checked when the inventory loads, each at its 
   });
 
   test('INI values too, before any connection', async () => {
-    const found = await problems('bad.ini', `[db]\nh1 ansible_host="10.0.0.1;id" pg_cluster=demo\nh2 ansible_host=10.0.0.2 pg_cluster=demo pg_service_name="a b"\n`);
+    const found = await problems(
+      'bad.ini',
+      `[db]\nh1 ansible_host="10.0.0.1;id" pg_cluster=demo\nh2 ansible_host=10.0.0.2 pg_cluster=demo pg_service_name="a b"\n`,
+    );
     expect(found).toEqual([
       'line 2: ansible_host: must be a host name or an IP address (got "10.0.0.1;id")',
       'line 3: pg_service_name: must be a DNS name: letters, digits, hyphens and dots (got "a b")',

@@ -72,7 +72,12 @@ describe('global flags after the task name', () => {
 describe('help', () => {
   test('pgtasks help TASK is pgtasks --help TASK and TASK --help', async () => {
     const outputs = [];
-    for (const argv of [['help', 'migrate-to-master'], ['--help', 'migrate-to-master'], ['migrate-to-master', '--help'], ['-i', twoHosts, 'help', 'migrate-to-master']]) {
+    for (const argv of [
+      ['help', 'migrate-to-master'],
+      ['--help', 'migrate-to-master'],
+      ['migrate-to-master', '--help'],
+      ['-i', twoHosts, 'help', 'migrate-to-master'],
+    ]) {
       const r = await call(argv);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^Usage: pgtasks migrate-to-master/);
@@ -136,7 +141,10 @@ describe('NO_COLOR (https://no-color.org)', () => {
 
 describe('showing only changes (Ansible display_ok_hosts=false)', () => {
   test('--only-changes: a run where every host is ok prints only the recap', async () => {
-    for (const argv of [['--only-changes', '-i', twoHosts, 'facts'], ['-i', twoHosts, 'facts', '--only-changes']]) {
+    for (const argv of [
+      ['--only-changes', '-i', twoHosts, 'facts'],
+      ['-i', twoHosts, 'facts', '--only-changes'],
+    ]) {
       const r = await call(argv, { connect: local });
       expect(r.code).toBe(0);
       expect(r.out).toBe('\nRECAP\ndb1 : ok=1  changed=0  unreachable=0  failed=0  skipped=0\ndb2 : ok=1  changed=0  unreachable=0  failed=0  skipped=0\n');
@@ -185,6 +193,11 @@ describe('--limit on a cluster task is widened to whole clusters, and says so', 
 
   test('with --json the widening is an event too', async () => {
     const r = await call(['-i', twoHosts, '--json', 'configure-cluster', '-l', 'db2']);
-    expect(r.stdout.split('\n')[1]).toBe(JSON.stringify({ type: 'message', text: '--limit db2 widened to the whole cluster demo: db1 is outside the limit and taken too (a cluster is converged as a whole)' }));
+    expect(r.stdout.split('\n')[1]).toBe(
+      JSON.stringify({
+        type: 'message',
+        text: '--limit db2 widened to the whole cluster demo: db1 is outside the limit and taken too (a cluster is converged as a whole)',
+      }),
+    );
   });
 });

@@ -34,7 +34,10 @@ describe('pgtasks CLI', () => {
   });
 
   test('--help TASK and TASK --help show usage, description and flags with defaults', async () => {
-    for (const argv of [['--help', 'configure-cluster'], ['configure-cluster', '--help']]) {
+    for (const argv of [
+      ['--help', 'configure-cluster'],
+      ['configure-cluster', '--help'],
+    ]) {
       const r = await call(argv);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: pgtasks configure-cluster/);

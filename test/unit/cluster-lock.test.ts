@@ -12,15 +12,33 @@ describe('parseLockReply', () => {
   test('held: the holder, once the script has ended', () => {
     const out = '@@held\nuser=alice\nhost=ctl1\npid=42\ntask=configure-cluster\nsince=2025-01-01T00:00:00Z\nrun=ab12\n';
     expect(parseLockReply(out, false)).toEqual({ state: 'incomplete' });
-    expect(parseLockReply(out, true)).toEqual({ state: 'held', holder: { user: 'alice', host: 'ctl1', pid: 42, task: 'configure-cluster', since: '2025-01-01T00:00:00Z', run: 'ab12' } });
+    expect(parseLockReply(out, true)).toEqual({
+      state: 'held',
+      holder: { user: 'alice', host: 'ctl1', pid: 42, task: 'configure-cluster', since: '2025-01-01T00:00:00Z', run: 'ab12' },
+    });
   });
   test('locked after a dead run: who it was, what was stopped and removed', () => {
-    const out = '@@stale\n@@was user=bob\n@@was host=ctl2\n@@was pid=7\n@@was task=failover\n@@was since=x\n@@was run=cd\n@@stopped 99 pg_basebackup -D x\n@@removed /var/lib/postgresql/15/demo.pgtasks-clone\n@@locked\n';
+    const out =
+      '@@stale\n@@was user=bob\n@@was host=ctl2\n@@was pid=7\n@@was task=failover\n@@was since=x\n@@was run=cd\n@@stopped 99 pg_basebackup -D x\n@@removed /var/lib/postgresql/15/demo.pgtasks-clone\n@@locked\n';
     const r = parseLockReply(out, false);
-    expect(r).toMatchObject({ state: 'locked', stale: { user: 'bob', host: 'ctl2', pid: 7, task: 'failover' }, stopped: ['99 pg_basebackup -D x'], removed: ['/var/lib/postgresql/15/demo.pgtasks-clone'], kept: [] });
+    expect(r).toMatchObject({
+      state: 'locked',
+      stale: { user: 'bob', host: 'ctl2', pid: 7, task: 'failover' },
+      stopped: ['99 pg_basebackup -D x'],
+      removed: ['/var/lib/postgresql/15/demo.pgtasks-clone'],
+      kept: [],
+    });
   });
   test('a plain lock, and an unfinished reply', () => {
-    expect(parseLockReply('@@locked\n', false)).toEqual({ state: 'locked', stale: undefined, stopped: [], stoppedAtDeath: [], removed: [], kept: [], alive: undefined });
+    expect(parseLockReply('@@locked\n', false)).toEqual({
+      state: 'locked',
+      stale: undefined,
+      stopped: [],
+      stoppedAtDeath: [],
+      removed: [],
+      kept: [],
+      alive: undefined,
+    });
     expect(parseLockReply('@@stale\n@@was user=x\n', false)).toEqual({ state: 'incomplete' });
   });
 });
@@ -52,7 +70,8 @@ describe('the lock scripts, run locally', () => {
     children.push(c);
     return c;
   }
-  const gone = (c: ChildProcess) => new Promise<boolean>((resolve) => (c.exitCode !== null || c.signalCode ? resolve(true) : c.once('exit', () => resolve(true))));
+  const gone = (c: ChildProcess) =>
+    new Promise<boolean>((resolve) => (c.exitCode !== null || c.signalCode ? resolve(true) : c.once('exit', () => resolve(true))));
   const runFile = join(base, `.pgtasks-${cluster}.run`);
 
   test('a second holder is refused and told who holds it; a release frees it without a trace', async () => {
@@ -89,7 +108,11 @@ describe('the lock scripts, run locally', () => {
     expect(orphan.exitCode).toBe(null); // --check stops nothing
 
     const b = await take('eeee05');
-    expect(b.reply).toMatchObject({ state: 'locked', stale: { run: 'dddd04', task: 'configure-cluster' }, removed: [join(base, '15', `${cluster}.pgtasks-clone`)] });
+    expect(b.reply).toMatchObject({
+      state: 'locked',
+      stale: { run: 'dddd04', task: 'configure-cluster' },
+      removed: [join(base, '15', `${cluster}.pgtasks-clone`)],
+    });
     expect(b.reply.state === 'locked' && b.reply.stopped[0]).toMatch(new RegExp(`^${orphan.pid} sleep 300`));
     // What the dead run's holder stopped when the run went is told too.
     expect(b.reply.state === 'locked' && b.reply.stoppedAtDeath[0]).toMatch(new RegExp(`^${started.pid} sleep 300`));

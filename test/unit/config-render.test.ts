@@ -9,12 +9,27 @@ import type { Inventory } from '../../src/inventory/index.js';
 
 const vars = (extra: Record<string, unknown> = {}) => pgVarsSchema.parse({ pg_cluster: 'orders', ...extra });
 const members = [
-  { host: 'db1', address: '10.0.0.1', vars: vars({ pg_parameters: { shared_buffers: '1GB', jit: false, max_connections: 300 }, pg_hba: [{ address: '10.1.0.0/16', method: 'scram-sha-256' }, 'hostssl app app 0.0.0.0/0 scram-sha-256'] }) },
+  {
+    host: 'db1',
+    address: '10.0.0.1',
+    vars: vars({
+      pg_parameters: { shared_buffers: '1GB', jit: false, max_connections: 300 },
+      pg_hba: [{ address: '10.1.0.0/16', method: 'scram-sha-256' }, 'hostssl app app 0.0.0.0/0 scram-sha-256'],
+    }),
+  },
   { host: 'db2', address: '10.0.0.2', vars: vars() },
 ];
 const cc = {
   spec: { name: 'orders', members, port: 5433, syncReplicas: 1, credentialsDir: '.' },
-  plan: { cluster: 'orders', primary: members[0]!, primaryAction: 'keep', replicas: [{ member: members[1]!, action: 'keep' }], deactivate: [], syncCandidates: ['db2'], notes: [] },
+  plan: {
+    cluster: 'orders',
+    primary: members[0]!,
+    primaryAction: 'keep',
+    replicas: [{ member: members[1]!, action: 'keep' }],
+    deactivate: [],
+    syncCandidates: ['db2'],
+    notes: [],
+  },
   version: 16,
   creds: { admin: 'adminpw', replicator: 'replpw', created: false, dir: '.' },
   facts: new Map(),
@@ -46,7 +61,12 @@ describe('configuration rendered from templates/', () => {
   test('pg_hba: replication from members only, scram everywhere, no trust, extra rules appended', () => {
     const hba = file('db1', 'pg_hba.conf').content;
     expect(hba).toMatch(/host +replication +replicator +10\.0\.0\.2\/32 +scram-sha-256/);
-    expect(hba.split('\n').filter((l) => !l.startsWith('#')).join('\n')).not.toMatch(/\btrust\b/);
+    expect(
+      hba
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .join('\n'),
+    ).not.toMatch(/\btrust\b/);
     expect(hba).toContain('host  all  all  10.1.0.0/16  scram-sha-256');
     expect(hba).toContain('hostssl app app 0.0.0.0/0 scram-sha-256');
     expect(hbaAddress('db.example.com')).toBe('db.example.com');
@@ -84,15 +104,22 @@ describe('cluster variables from the inventory', () => {
   });
   test('hosts sharing pg_cluster form a cluster, in inventory order, with defaults', () => {
     const [spec] = clustersOf(inv({ a: { pg_cluster: 'x', ansible_host: '10.0.0.1' }, b: { pg_cluster: 'x' }, c: {} }));
-    expect(spec!.members.map((m) => [m.host, m.address])).toEqual([['a', '10.0.0.1'], ['b', 'b']]);
+    expect(spec!.members.map((m) => [m.host, m.address])).toEqual([
+      ['a', '10.0.0.1'],
+      ['b', 'b'],
+    ]);
     // Built in code, the inventory has no folder: a relative path is the working directory's.
     expect(spec).toMatchObject({ name: 'x', port: 5432, syncReplicas: 0, credentialsDir: `${process.cwd()}/credentials` });
   });
   test('bad values name the host and the variable', () => {
     expect(() => clustersOf(inv({ a: { pg_cluster: 'x', pg_port: 'many' } }))).toThrow(/host a: pg_port: must be a port number/);
     expect(() => clustersOf(inv({ a: { pg_cluster: 'X Y' } }))).toThrow(/host a: pg_cluster: lowercase/);
-    expect(() => clustersOf(inv({ a: { pg_cluster: 'x', pg_port: 5432 }, b: { pg_cluster: 'x', pg_port: 5433 } }))).toThrow(/cluster x: pg_port differs between a \(5432\) and b \(5433\)/);
-    expect(() => clustersOf(inv({ a: { pg_cluster: 'x', pg_primary: true }, b: { pg_cluster: 'x', pg_primary: true } }))).toThrow(/pg_primary is true on a and b/);
+    expect(() => clustersOf(inv({ a: { pg_cluster: 'x', pg_port: 5432 }, b: { pg_cluster: 'x', pg_port: 5433 } }))).toThrow(
+      /cluster x: pg_port differs between a \(5432\) and b \(5433\)/,
+    );
+    expect(() => clustersOf(inv({ a: { pg_cluster: 'x', pg_primary: true }, b: { pg_cluster: 'x', pg_primary: true } }))).toThrow(
+      /pg_primary is true on a and b/,
+    );
     expect(() => clustersOf(inv({ a: { pg_cluster: 'x' } }), 'y')).toThrow(/--cluster y: no host has pg_cluster: y/);
   });
 });

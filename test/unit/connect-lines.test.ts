@@ -23,28 +23,52 @@ describe('the connection lines printed when a cluster is created work on the mac
   });
 
   const cc = {
-    spec: { name: 'demo', port: 5432, serviceName: 'demo-db.lab.pgtasks.test', registry: labRegistry, members: [], syncReplicas: 0, credentialsDir: '/w/credentials' },
+    spec: {
+      name: 'demo',
+      port: 5432,
+      serviceName: 'demo-db.lab.pgtasks.test',
+      registry: labRegistry,
+      members: [],
+      syncReplicas: 0,
+      credentialsDir: '/w/credentials',
+    },
     plan: { primary },
     creds: { admin: 'Zq8-not-a-real-password', replicator: 'r', created: true, dir: '/w/credentials/demo' },
   } as unknown as Parameters<typeof announceNewCluster>[1];
   const announce = (json: boolean) => {
     let out = '';
     const write = (t: string) => void (out += t);
-    const run = new Run(async () => ({ sources: [], hosts: new Map(), groups: new Map() }), { check: false, diff: false, verbose: false, forks: 1, json }, json ? new JsonReporter(write) : new TextReporter(write, false));
+    const run = new Run(
+      async () => ({ sources: [], hosts: new Map(), groups: new Map() }),
+      { check: false, diff: false, verbose: false, forks: 1, json },
+      json ? new JsonReporter(write) : new TextReporter(write, false),
+    );
     announceNewCluster(run, cc);
     return out;
   };
 
   test("announceNewCluster: two psql lines, each a complete command; the lab's address one connects from this machine", () => {
-    const psql = announce(false).split('\n').filter((l) => l.startsWith('  psql '));
-    expect(psql).toEqual(['  psql "host=demo-db.lab.pgtasks.test port=5432 user=admin dbname=postgres"', '  psql "host=10.231.0.11 port=5432 user=admin dbname=postgres"']);
+    const psql = announce(false)
+      .split('\n')
+      .filter((l) => l.startsWith('  psql '));
+    expect(psql).toEqual([
+      '  psql "host=demo-db.lab.pgtasks.test port=5432 user=admin dbname=postgres"',
+      '  psql "host=10.231.0.11 port=5432 user=admin dbname=postgres"',
+    ]);
   });
 
   test('--json keeps its data as it was: {cluster, host, port, user, dbname, passwordFile}', () => {
     expect(JSON.parse(announce(true))).toEqual({
       type: 'result',
       task: 'configure-cluster',
-      data: { cluster: 'demo', host: 'demo-db.lab.pgtasks.test', port: 5432, user: 'admin', dbname: 'postgres', passwordFile: '/w/credentials/demo/admin.password' },
+      data: {
+        cluster: 'demo',
+        host: 'demo-db.lab.pgtasks.test',
+        port: 5432,
+        user: 'admin',
+        dbname: 'postgres',
+        passwordFile: '/w/credentials/demo/admin.password',
+      },
     });
   });
 });

@@ -67,7 +67,9 @@ describe('no cluster in the inventory: exit 2 for every cluster task, nothing co
     const r = await call(['-i', `${fixtures}empty.yml`, ...taskArgv]);
     expect(r.code).toBe(2);
     expect(r.connections).toEqual([]);
-    expect(r.stderr).toBe(`pgtasks: ${fixtures}empty.yml: the inventory has no hosts; add the hosts of a cluster with pg_cluster set (see inventory/lab.yml)\n`);
+    expect(r.stderr).toBe(
+      `pgtasks: ${fixtures}empty.yml: the inventory has no hosts; add the hosts of a cluster with pg_cluster set (see inventory/lab.yml)\n`,
+    );
   });
 
   test.each(CLUSTER_TASKS)('no host with pg_cluster: %s', async (...taskArgv) => {
@@ -162,7 +164,12 @@ describe('a refused host key is unreachable too (a real SSH server on loopback)'
 });
 
 describe('Run.exitCode: 2 a host failed, else 4 a host unreachable, else 1 refused, else 0', () => {
-  const run = () => new Run(async () => ({ sources: [], hosts: new Map(), groups: new Map() }), { check: false, diff: false, verbose: false, forks: 1, json: false }, { emit: () => {} });
+  const run = () =>
+    new Run(
+      async () => ({ sources: [], hosts: new Map(), groups: new Map() }),
+      { check: false, diff: false, verbose: false, forks: 1, json: false },
+      { emit: () => {} },
+    );
   const step = (host: string, status: 'failed' | 'unreachable' | 'ok'): RunEvent => ({ type: 'step', host, step: 's', status, check: false });
 
   test.each([
@@ -195,7 +202,11 @@ describe('the creation result says how to connect and where the password is', ()
   const announce = (json: boolean) => {
     let out = '';
     const write = (t: string) => void (out += t);
-    const run = new Run(async () => ({ sources: [], hosts: new Map(), groups: new Map() }), { check: false, diff: false, verbose: false, forks: 1, json }, json ? new JsonReporter(write) : new TextReporter(write, false));
+    const run = new Run(
+      async () => ({ sources: [], hosts: new Map(), groups: new Map() }),
+      { check: false, diff: false, verbose: false, forks: 1, json },
+      json ? new JsonReporter(write) : new TextReporter(write, false),
+    );
     announceNewCluster(run, cc);
     return out;
   };
@@ -206,7 +217,14 @@ describe('the creation result says how to connect and where the password is', ()
     expect(JSON.parse(out)).toEqual({
       type: 'result',
       task: 'configure-cluster',
-      data: { cluster: 'orders', host: 'orders-db.example', port: 5433, user: 'admin', dbname: 'postgres', passwordFile: '/srv/inv/credentials/orders/admin.password' },
+      data: {
+        cluster: 'orders',
+        host: 'orders-db.example',
+        port: 5433,
+        user: 'admin',
+        dbname: 'postgres',
+        passwordFile: '/srv/inv/credentials/orders/admin.password',
+      },
     });
   });
 

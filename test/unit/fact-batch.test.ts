@@ -15,11 +15,22 @@ describe('fact batching', () => {
 
   test('system facts parse', () => {
     const f = systemFact.parse('hostname=h1\nos=Debian GNU/Linux 12 (bookworm)\nmajors=16 15 \nsystemd=0\nsudo=1');
-    expect(f).toEqual({ hostname: 'h1', os: 'Debian GNU/Linux 12 (bookworm)', postgresMajors: [15, 16], systemd: false, hasSudo: true, pgbouncerInstalled: false, pgbouncerRunning: false, pgbouncerPausedMarker: false });
+    expect(f).toEqual({
+      hostname: 'h1',
+      os: 'Debian GNU/Linux 12 (bookworm)',
+      postgresMajors: [15, 16],
+      systemd: false,
+      hasSudo: true,
+      pgbouncerInstalled: false,
+      pgbouncerRunning: false,
+      pgbouncerPausedMarker: false,
+    });
   });
 
   test('pg_lsclusters output parses, noise ignored', () => {
-    const rows = pgClustersFact.parse('15 main 5432 online postgres /var/lib/postgresql/15/main /var/log/x.log\n16 orders 5433 down,recovery postgres /d /l\nWarning: x\n');
+    const rows = pgClustersFact.parse(
+      '15 main 5432 online postgres /var/lib/postgresql/15/main /var/log/x.log\n16 orders 5433 down,recovery postgres /d /l\nWarning: x\n',
+    );
     expect(rows.map((r) => [r.version, r.name, r.port, r.status])).toEqual([
       [15, 'main', 5432, 'online'],
       [16, 'orders', 5433, 'down,recovery'],

@@ -48,7 +48,7 @@ const HOSTILE = {
     search_path: '"$user", public',
     application_name: `\`touch ${PWNED}\`\n-c log_statement=all`,
     shared_buffers: '-D /tmp *',
-    maintenance_work_mem: "\\'; \"; `; $(; ${; |; &; >",
+    maintenance_work_mem: '\\\'; "; `; $(; ${; |; &; >',
   },
   hba: [`host all all 10.0.0.0/8 scram-sha-256 # $(touch ${PWNED})`, { address: '10.1.0.0/16', method: 'scram-sha-256', database: "app'; x", user: '$(id)' }],
   listen: `*'; touch ${PWNED}; '`,
@@ -90,7 +90,19 @@ function responder(v: Values, states: NodeState[]): Responder {
       'installed=1',
       ...(state === 'empty'
         ? []
-        : ['configured=1', 'datadir=nonempty', 'pgversion=15', 'running=1', 'sysid=7300000000000000001', 'lsn=0/3000000', 'tli=1', 'conf_load=1700000000', 'server_version_num=150004', 'sync_names=', 'pending_restart=']),
+        : [
+            'configured=1',
+            'datadir=nonempty',
+            'pgversion=15',
+            'running=1',
+            'sysid=7300000000000000001',
+            'lsn=0/3000000',
+            'tli=1',
+            'conf_load=1700000000',
+            'server_version_num=150004',
+            'sync_names=',
+            'pending_restart=',
+          ]),
       ...(state === 'primary' ? ['recovery=false', 'receiver=', 'live_upstream='] : []),
       ...(state === 'replica' ? ['recovery=true', 'standby=1', 'receiver=streaming', `live_upstream=${v.addresses[0]}`, 'replay_paused=false'] : []),
       'facts_end=1',
@@ -128,7 +140,12 @@ async function record(v: Values): Promise<Recording> {
     writeFileSync(file, JSON.stringify(inventory(v, dir, h4)));
     const inv = await loadInventory(file);
     const respond = responder(v, states);
-    const run = new Run(async () => inv, { check: false, diff: false, verbose: false, forks: 10, json: false }, { emit: (e) => events.push(e) }, async (host, vars) => new RecordingConnection(host, vars, respond, log));
+    const run = new Run(
+      async () => inv,
+      { check: false, diff: false, verbose: false, forks: 10, json: false },
+      { emit: (e) => events.push(e) },
+      async (host, vars) => new RecordingConnection(host, vars, respond, log),
+    );
     const [spec] = clustersOf(inv);
     await fn(run, spec!);
     await run.close();
@@ -173,8 +190,24 @@ describe('injection: hostile inventory values are quoted or refused', () => {
       const failed = r.events.filter((e) => e.type === 'step' && e.status === 'failed');
       expect(failed, JSON.stringify(failed)).toEqual([]);
       const all = r.log.map((c) => c.command).join('\n');
-      for (const what of ['initdb', 'pg_basebackup', 'pg_rewind', 'pg_ctlcluster', '/usr/sbin/pgbouncer', 'apt-get', 'mv', 'cat > /etc/hosts', 'pg_controldata', '--describe-config', 'check ']) expect(all).toContain(what);
-      expect(r.log.some((c) => /\.deactivated-/.test(c.command)), 'the leaving member was moved aside').toBe(true);
+      for (const what of [
+        'initdb',
+        'pg_basebackup',
+        'pg_rewind',
+        'pg_ctlcluster',
+        '/usr/sbin/pgbouncer',
+        'apt-get',
+        'mv',
+        'cat > /etc/hosts',
+        'pg_controldata',
+        '--describe-config',
+        'check ',
+      ])
+        expect(all).toContain(what);
+      expect(
+        r.log.some((c) => /\.deactivated-/.test(c.command)),
+        'the leaving member was moved aside',
+      ).toBe(true);
     }
     expect(hostile.log.length).toBe(plain.log.length);
     expect(hostile.log.length).toBeGreaterThan(150);
@@ -254,7 +287,11 @@ describe('injection: what reaches nsupdate and a registry command', () => {
       file,
       JSON.stringify({
         all: {
-          vars: { pg_cluster: 'demo', pg_service_name: 'demo-db.lab.test', pg_registry: { provider: 'command', command: `printf '%s\\n' "$PGTASKS_PRIMARY" "$PGTASKS_PRIMARY_ADDRESS" "$PGTASKS_SERVICE_NAME" > '${out}'` } },
+          vars: {
+            pg_cluster: 'demo',
+            pg_service_name: 'demo-db.lab.test',
+            pg_registry: { provider: 'command', command: `printf '%s\\n' "$PGTASKS_PRIMARY" "$PGTASKS_PRIMARY_ADDRESS" "$PGTASKS_SERVICE_NAME" > '${out}'` },
+          },
           hosts: { [host]: { ansible_host: '10.0.0.1' } },
         },
       }),
@@ -262,7 +299,12 @@ describe('injection: what reaches nsupdate and a registry command', () => {
     const inv = await loadInventory(file);
     const [spec] = clustersOf(inv);
     const log: Recorded[] = [];
-    const run = new Run(async () => inv, { check: false, diff: false, verbose: false, forks: 1, json: false }, { emit: () => {} }, async (h, vars) => new RecordingConnection(h, vars, () => undefined, log));
+    const run = new Run(
+      async () => inv,
+      { check: false, diff: false, verbose: false, forks: 1, json: false },
+      { emit: () => {} },
+      async (h, vars) => new RecordingConnection(h, vars, () => undefined, log),
+    );
     await registerPrimary(run, spec!, spec!.members[0]!);
     expect(readFileSync(out, 'utf8')).toBe(`${host}\n10.0.0.1\ndemo-db.lab.test\n`);
     expect(log).toEqual([]);

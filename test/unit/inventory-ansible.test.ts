@@ -40,11 +40,19 @@ const REFUSED: [text: string, line: number, message: string][] = [
   ['all:\n  hosts:\n    1.0e+16:\n', 3, 'Host pattern 1e+16 must be a string. Enclose integers/floats in quotation marks.'],
   ['all:\n  hosts:\n    .NaN:\n', 3, 'Host pattern nan must be a string. Enclose integers/floats in quotation marks.'],
   ['all:\n  hosts:\n    190:20:30:\n', 3, 'Host pattern 685230 must be a string. Enclose integers/floats in quotation marks.'],
-  ['all:\n  hosts:\n    2001-12-14 21:59:43.10 -5:\n', 3, 'Host pattern 2001-12-14 21:59:43.100000-05:00 must be a string. Enclose integers/floats in quotation marks.'],
+  [
+    'all:\n  hosts:\n    2001-12-14 21:59:43.10 -5:\n',
+    3,
+    'Host pattern 2001-12-14 21:59:43.100000-05:00 must be a string. Enclose integers/floats in quotation marks.',
+  ],
   ['all:\n  hosts:\n    "":\n', 3, 'Invalid empty host name provided: '],
   ['db:\n  hosts:\n    a:\n10:\n', 4, "Unable to add group 10: Invalid group name supplied, expected a string but got <class 'int'> for 10"],
   ['all:\n  children:\n    on:\n', 3, "Unable to add group True: Invalid group name supplied, expected a string but got <class 'bool'> for True"],
-  ['all:\n  children:\n    2024-01-02:\n', 3, "Unable to add group 2024-01-02: Invalid group name supplied, expected a string but got <class 'datetime.date'> for 2024-01-02"],
+  [
+    'all:\n  children:\n    2024-01-02:\n',
+    3,
+    "Unable to add group 2024-01-02: Invalid group name supplied, expected a string but got <class 'datetime.date'> for 2024-01-02",
+  ],
   ['0:\n', 1, 'Unable to add group 0: Invalid empty/false group name provided: 0'],
   ['all:\n  children:\n    Null:\n', 3, 'Unable to add group None: Invalid empty/false group name provided: None'],
 ];
@@ -77,7 +85,10 @@ describe('keys that are not strings: refused with the message ansible-inventory 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test.skipIf(!hasAnsible).each(REFUSED.map((r, i) => [...r, i] as const))('%j', async (_text, line, message, i) => {
-    const err = await loadInventory(files[i]!).then(() => undefined, (e: unknown) => e);
+    const err = await loadInventory(files[i]!).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(InventoryError);
     expect((err as Error).message).toBe(`${files[i]}:${line}: ${message}`);
     expect(refusals.get(files[i]!)).toBe(message.trim());

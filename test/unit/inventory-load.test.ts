@@ -8,7 +8,6 @@ import { iniValue, shlexSplit } from '../../src/inventory/ini-source.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/inventories/', import.meta.url));
 
-
 describe('parsing', () => {
   test('YAML: groups, direct members, inventory order, all and ungrouped', async () => {
     const inv = await loadInventory(fixtures + 'order.yml');
@@ -25,7 +24,16 @@ describe('parsing', () => {
     const inv = await loadInventory(fixtures + 'literals.ini');
     expect(inv.groups.get('ungrouped')!.hosts).toEqual(['other']);
     expect(inv.groups.get('prod')!.children).toEqual(['db', 'later']);
-    expect(inv.hosts.get('db01')!.vars).toMatchObject({ quoted: 5, spaced: 'a b', list: [1, 'two'], word: 'true', cap: true, q: '7', sentence: 'hello big world', num: 42 });
+    expect(inv.hosts.get('db01')!.vars).toMatchObject({
+      quoted: 5,
+      spaced: 'a b',
+      list: [1, 'two'],
+      word: 'true',
+      cap: true,
+      q: '7',
+      sentence: 'hello big world',
+      num: 42,
+    });
     expect(inv.hosts.get('db03')!.vars).toMatchObject({ ansible_port: 2222, none: null, hex: 16 });
   });
 

@@ -11,7 +11,12 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const entry = join(root, 'dist/src/cli/entry.js');
 
 function newestSource(dir: string): number {
-  return Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((d) => (d.isDirectory() ? newestSource(join(dir, d.name)) : d.name.endsWith('.ts') ? statSync(join(dir, d.name)).mtimeMs : 0)));
+  return Math.max(
+    0,
+    ...readdirSync(dir, { withFileTypes: true }).map((d) =>
+      d.isDirectory() ? newestSource(join(dir, d.name)) : d.name.endsWith('.ts') ? statSync(join(dir, d.name)).mtimeMs : 0,
+    ),
+  );
 }
 
 /** Builds dist/ when a source is newer than it (tsc's exit code is ignored: another file mid-edit must not stop this test). */
@@ -42,7 +47,8 @@ function sh(script: string, ...args: string[]): Promise<{ stdout: string; stderr
 let bad: string;
 beforeAll(() => {
   // jq is in scripts/setup.sh's packages: missing, it is a setup problem to fix, not a test to skip.
-  if (spawnSync('jq', ['--version'], { stdio: 'ignore' }).status !== 0) throw new Error('jq is not installed: run bash scripts/setup.sh (or apt-get install jq)');
+  if (spawnSync('jq', ['--version'], { stdio: 'ignore' }).status !== 0)
+    throw new Error('jq is not installed: run bash scripts/setup.sh (or apt-get install jq)');
   ensureBuilt();
   bad = mkdtempSync(join(tmpdir(), 'pgtasks-pipe-'));
   writeFileSync(join(bad, 'bad.yml'), 'all:\n  hosts:\n    h1:\n    0x10:\n');
@@ -51,7 +57,10 @@ afterAll(() => rmSync(bad, { recursive: true, force: true }));
 
 describe.concurrent('pgtasks inventory --list | jq: only JSON on stdout, the same as ansible-inventory --list | jq', () => {
   test.skipIf(!hasAnsible).each(CORPUS)('%s', async (name) => {
-    const [ours, theirs] = await Promise.all([sh('node bin/pgtasks.js -i "$1" inventory --list | jq -S .', fixtures + name), sh('ansible-inventory -i "$1" --list | jq -S .', fixtures + name)]);
+    const [ours, theirs] = await Promise.all([
+      sh('node bin/pgtasks.js -i "$1" inventory --list | jq -S .', fixtures + name),
+      sh('ansible-inventory -i "$1" --list | jq -S .', fixtures + name),
+    ]);
     expect(ours.status).toEqual([0, 0]);
     expect(theirs.status).toEqual([0, 0]);
     expect(ours.stdout).toBe(theirs.stdout);
@@ -84,7 +93,7 @@ describe.concurrent('pgtasks inventory --list | jq: only JSON on stdout, the sam
     expect(r.stderr).toBe(`pgtasks: ${join(bad, 'bad.yml')}:4: Host pattern 16 must be a string. Enclose integers/floats in quotation marks.\n`);
   });
 
-  test.skipIf(!hasAnsible)('the text is ansible-inventory\'s own layout: sorted keys, 4 spaces', async () => {
+  test.skipIf(!hasAnsible)("the text is ansible-inventory's own layout: sorted keys, 4 spaces", async () => {
     const name = fixtures + 'nested.yml';
     const ours = await sh('node bin/pgtasks.js -i "$1" inventory --list 2>/dev/null | cat', name);
     expect(ours.stdout).toBe(execFileSync('ansible-inventory', ['-i', name, '--list'], { encoding: 'utf8', env: ansibleEnv }));

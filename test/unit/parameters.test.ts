@@ -15,7 +15,20 @@ import { decideRestarts, describeChanges, type HostRestartState } from '../../sr
 // pg_settings rows as SETTINGS_SQL returns them (PostgreSQL 15), trimmed to what the tests use.
 const rows = [
   ['work_mem', 'integer', 'user', 'kB', '64', '2147483647', '', '4096', '4096', 'default', '', '4MB'],
-  ['shared_buffers', 'integer', 'postmaster', '8kB', '16', '1073741823', '', '16384', '16384', 'configuration file', '/etc/postgresql/15/demo/postgresql.conf', '128MB'],
+  [
+    'shared_buffers',
+    'integer',
+    'postmaster',
+    '8kB',
+    '16',
+    '1073741823',
+    '',
+    '16384',
+    '16384',
+    'configuration file',
+    '/etc/postgresql/15/demo/postgresql.conf',
+    '128MB',
+  ],
   ['max_connections', 'integer', 'postmaster', '', '1', '262143', '', '100', '100', 'configuration file', '/etc/postgresql/15/demo/postgresql.conf', '100'],
   ['max_wal_senders', 'integer', 'postmaster', '', '0', '262143', '', '10', '10', 'configuration file', '/etc/postgresql/15/demo/postgresql.conf', '10'],
   ['checkpoint_timeout', 'integer', 'sighup', 's', '30', '86400', '', '300', '300', 'default', '', '5min'],
@@ -23,24 +36,62 @@ const rows = [
   ['huge_pages', 'enum', 'postmaster', '', '', '', 'off,on,try', 'try', 'try', 'default', '', 'try'],
   ['log_destination', 'string', 'sighup', '', '', '', '', 'stderr', 'stderr', 'default', '', 'stderr'],
   ['block_size', 'integer', 'internal', '', '8192', '8192', '', '8192', '8192', 'default', '', '8192'],
-  ['max_prepared_transactions', 'integer', 'postmaster', '', '0', '262143', '', '0', '0', 'postgresql.auto.conf', '/var/lib/postgresql/15/demo/postgresql.auto.conf', '0'],
+  [
+    'max_prepared_transactions',
+    'integer',
+    'postmaster',
+    '',
+    '0',
+    '262143',
+    '',
+    '0',
+    '0',
+    'postgresql.auto.conf',
+    '/var/lib/postgresql/15/demo/postgresql.auto.conf',
+    '0',
+  ],
 ];
 const known = settingsFromRows(rows);
 
 describe('pg_parameters names', () => {
   test('a typo is an unknown name with did-you-mean naming the inventory variable', () => {
-    const suspects = findSuspects([{ host: 'h1', parameters: { work_mme: '8MB', work_mem: '8MB' } }, { host: 'h2', parameters: { work_mme: '8MB' } }], known);
+    const suspects = findSuspects(
+      [
+        { host: 'h1', parameters: { work_mme: '8MB', work_mem: '8MB' } },
+        { host: 'h2', parameters: { work_mme: '8MB' } },
+      ],
+      known,
+    );
     expect(suspects).toEqual([{ name: 'work_mme', value: '8MB', hosts: ['h1', 'h2'], kind: 'name', reason: 'unknown setting' }]);
-    expect(parameterErrors([{ suspect: suspects[0]! }], known, ['h1', 'h2'])).toEqual(['pg_parameters.work_mme: PostgreSQL has no setting "work_mme"; did you mean work_mem?']);
+    expect(parameterErrors([{ suspect: suspects[0]! }], known, ['h1', 'h2'])).toEqual([
+      'pg_parameters.work_mme: PostgreSQL has no setting "work_mme"; did you mean work_mem?',
+    ]);
     expect(parameterErrors([{ suspect: suspects[0]! }], known, ['h1', 'h2', 'h3'])[0]).toMatch(/^pg_parameters.work_mme \(on h1, h2\): /);
   });
 
   test('names are case-insensitive; ext.name custom settings are allowed; nothing close means no suggestion', () => {
-    expect(findSuspects([{ host: 'h1', parameters: { Work_Mem: '8MB', 'pg_stat_statements.max': 5000, 'auto_explain.log_min_duration': '1s' } }], known)).toEqual([]);
+    expect(
+      findSuspects([{ host: 'h1', parameters: { Work_Mem: '8MB', 'pg_stat_statements.max': 5000, 'auto_explain.log_min_duration': '1s' } }], known),
+    ).toEqual([]);
     expect(findSuspects([{ host: 'h1', parameters: { 'bad..name': 1 } }], known)[0]?.kind).toBe('name');
-    expect(closestSetting('frobnicate', [...known.values()].map((i) => i.name))).toBeUndefined();
-    expect(closestSetting('shared_bufers', [...known.values()].map((i) => i.name))).toBe('shared_buffers');
-    expect(closestSetting('max_conections', [...known.values()].map((i) => i.name))).toBe('max_connections');
+    expect(
+      closestSetting(
+        'frobnicate',
+        [...known.values()].map((i) => i.name),
+      ),
+    ).toBeUndefined();
+    expect(
+      closestSetting(
+        'shared_bufers',
+        [...known.values()].map((i) => i.name),
+      ),
+    ).toBe('shared_buffers');
+    expect(
+      closestSetting(
+        'max_conections',
+        [...known.values()].map((i) => i.name),
+      ),
+    ).toBe('max_connections');
   });
 
   test('--describe-config (no server yet): names, types and contexts; its unit-less ranges', () => {
@@ -48,7 +99,14 @@ describe('pg_parameters names', () => {
       'shared_buffers\tpostmaster\tResource Usage / Memory\tINTEGER\t0\t16\t1073741823\tSets the number of shared memory buffers used by the server.\t\n' +
         'jit\tuser\tQuery Tuning / Other Planner Options\tBOOLEAN\tTRUE\t\t\tAllow JIT compilation.\t\n',
     );
-    expect(described.get('shared_buffers')).toMatchObject({ name: 'shared_buffers', vartype: 'integer', context: 'postmaster', min: 16, max: 1073741823, unitsKnown: false });
+    expect(described.get('shared_buffers')).toMatchObject({
+      name: 'shared_buffers',
+      vartype: 'integer',
+      context: 'postmaster',
+      min: 16,
+      max: 1073741823,
+      unitsKnown: false,
+    });
     expect(described.get('jit')?.vartype).toBe('bool');
     // No unit information: 1GB cannot be converted, so it is not suspected; a plain number still is range-checked.
     expect(valueProblem('1GB', described.get('shared_buffers')!)).toBeUndefined();
@@ -81,7 +139,10 @@ describe('pg_parameters values (cheap checks: suspects for PostgreSQL to confirm
   });
   test('booleans from YAML are written as on/off; read-only settings are refused', () => {
     expect(findSuspects([{ host: 'h1', parameters: { jit: false } }], known)).toEqual([]);
-    expect(findSuspects([{ host: 'h1', parameters: { block_size: 16384 } }], known)[0]).toMatchObject({ kind: 'value', reason: expect.stringMatching(/read-only/) });
+    expect(findSuspects([{ host: 'h1', parameters: { block_size: 16384 } }], known)[0]).toMatchObject({
+      kind: 'value',
+      reason: expect.stringMatching(/read-only/),
+    });
     const [s] = findSuspects([{ host: 'h1', parameters: { shared_buffers: 'lots' } }], known);
     expect(parameterErrors([{ suspect: s!, pgError: 'invalid value for parameter "shared_buffers": "lots"' }], known, ['h1'])).toEqual([
       'pg_parameters.shared_buffers = "lots": invalid value for parameter "shared_buffers": "lots"',
@@ -91,8 +152,14 @@ describe('pg_parameters values (cheap checks: suspects for PostgreSQL to confirm
 
 describe('restarts predicted from a new postgresql.conf (--check)', () => {
   test('the rendered file is read as PostgreSQL reads it: last line wins, quotes and escapes', () => {
-    const conf = confSettings("# comment\nport = 5432\nwork_mem = '4MB'\nwork_mem = '8MB'\nsearch_path = 'it''s, \\\\x' # note\ninclude_if_exists = '/x/sync.conf'\n");
-    expect([...conf]).toEqual([['port', '5432'], ['work_mem', '8MB'], ['search_path', "it's, \\x"]]);
+    const conf = confSettings(
+      "# comment\nport = 5432\nwork_mem = '4MB'\nwork_mem = '8MB'\nsearch_path = 'it''s, \\\\x' # note\ninclude_if_exists = '/x/sync.conf'\n",
+    );
+    expect([...conf]).toEqual([
+      ['port', '5432'],
+      ['work_mem', '8MB'],
+      ['search_path', "it's, \\x"],
+    ]);
   });
   test('only restart-only settings whose value changes; a dropped one returns to its default; ALTER SYSTEM wins', () => {
     expect(restartChanges("max_connections = 200\nshared_buffers = '128MB'\nwork_mem = '8MB'\nmax_prepared_transactions = 10\n", known)).toEqual([
@@ -148,13 +215,20 @@ describe('restart order (replicas must never run with less than the primary)', (
         { name: 'max_wal_senders', from: '10', to: '5' },
       ],
     });
-    expect(decideRestarts('h1', [mixed('h1'), mixed('h2')]).problems[0]).toMatch(/would raise max_connections 100 -> 200 and lower max_wal_senders 10 -> 5 at once/);
+    expect(decideRestarts('h1', [mixed('h1'), mixed('h2')]).problems[0]).toMatch(
+      /would raise max_connections 100 -> 200 and lower max_wal_senders 10 -> 5 at once/,
+    );
   });
 });
 
 describe('restart messages', () => {
   test('changes as the user reads them', () => {
-    expect(describeChanges([{ name: 'max_connections', from: '100', to: '200' }, { name: 'shared_buffers', from: '128MB', to: '1GB' }])).toBe('max_connections 100 -> 200, shared_buffers 128MB -> 1GB');
+    expect(
+      describeChanges([
+        { name: 'max_connections', from: '100', to: '200' },
+        { name: 'shared_buffers', from: '128MB', to: '1GB' },
+      ]),
+    ).toBe('max_connections 100 -> 200, shared_buffers 128MB -> 1GB');
     expect(describeChanges([{ name: 'shared_preload_libraries', from: '', to: '' }])).toBe("shared_preload_libraries '' (restart pending in PostgreSQL)");
   });
 });

@@ -16,7 +16,10 @@ const tree = (files: Record<string, string>) => treeIn(files, 'pgtasks-pgvars-')
 
 /** The problem lines of a bad inventory, with the fixture folder cut off. */
 async function problems(path: string, base = fixtures): Promise<string[]> {
-  const err = await loadInventory(path).then(() => undefined, (e: unknown) => e);
+  const err = await loadInventory(path).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(InventoryProblems);
   expect(err).toBeInstanceOf(UserError);
   expect((err as UserError).exitCode).toBe(2);
@@ -119,7 +122,7 @@ describe('every problem at once, each at the file and line that set it', () => {
     ]);
   });
 
-  test('only pg_* names are checked: other variables are the user\'s own; hosts without pg_cluster are not a cluster', async () => {
+  test("only pg_* names are checked: other variables are the user's own; hosts without pg_cluster are not a cluster", async () => {
     const dir = tree({ 'i.yml': 'all:\n  vars:\n    pg_port: 5433\n    my_port: "anything"\n    pgsql_thing: 1\n  hosts:\n    web:\n' });
     const inv = await loadInventory(join(dir, 'i.yml'));
     expect(inv.hosts.get('web')!.vars).toMatchObject({ pg_port: 5433, my_port: 'anything' });
@@ -144,7 +147,11 @@ describe('pg_* value rules', () => {
     ['pg_hba', ['host all all 0.0.0.0/0 trust'], 'pg_hba.0: trust is never allowed; use scram-sha-256 (got "host all all 0.0.0.0/0 trust")'],
     ['pg_hba', ['host all'], 'pg_hba.0: must be a pg_hba.conf line: TYPE DATABASE USER [ADDRESS] METHOD (got "host all")'],
     ['pg_hba', [7], 'pg_hba.0: must be a pg_hba.conf line or a mapping {type, database, user, address, method} (got 7)'],
-    ['pg_hba', [{ type: 'hots', method: 'scram-sha-256' }], 'pg_hba.0.type: must be one of local, host, hostssl, hostnossl, hostgssenc, hostnogssenc (got "hots"); did you mean host?'],
+    [
+      'pg_hba',
+      [{ type: 'hots', method: 'scram-sha-256' }],
+      'pg_hba.0.type: must be one of local, host, hostssl, hostnossl, hostgssenc, hostnogssenc (got "hots"); did you mean host?',
+    ],
     ['pg_registry', { provider: 'dsn', zone: 'z' }, 'pg_registry.provider: must be one of dns, hosts, command, none (got "dsn")'],
     ['pg_registry', { zone: 'z' }, 'pg_registry.provider: is required: one of dns, hosts, command, none'],
     ['pg_registry', { provider: 'dns', zone: 'z' }, 'pg_registry.key_file: is required'],
@@ -181,7 +188,7 @@ describe('pg_* value rules', () => {
   });
 });
 
-describe('relative paths in pg_* variables are the inventory folder\'s', () => {
+describe("relative paths in pg_* variables are the inventory folder's", () => {
   const files = {
     'inv/hosts.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_registry: { provider: dns, zone: z, key_file: keys/tsig.key }\n  hosts:\n    a:\n',
   };
@@ -206,14 +213,20 @@ describe('relative paths in pg_* variables are the inventory folder\'s', () => {
   });
 
   test('absolute paths stay; ~/ is the home directory', async () => {
-    const dir = tree({ 'i.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_credentials_dir: ~/pg-creds\n  hosts:\n    a:\n', 'j.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_credentials_dir: /srv/creds\n  hosts:\n    a:\n' });
+    const dir = tree({
+      'i.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_credentials_dir: ~/pg-creds\n  hosts:\n    a:\n',
+      'j.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_credentials_dir: /srv/creds\n  hosts:\n    a:\n',
+    });
     expect(clustersOf(await loadInventory(join(dir, 'i.yml')))[0]!.credentialsDir).toBe(join(homedir(), 'pg-creds'));
     expect(clustersOf(await loadInventory(join(dir, 'j.yml')))[0]!.credentialsDir).toBe('/srv/creds');
   });
 
   test('the same folder written two ways is the same cluster-wide value', async () => {
     const dir = tree({});
-    writeFileSync(join(dir, 'i.yml'), `db:\n  vars:\n    pg_cluster: c\n  hosts:\n    a:\n      pg_credentials_dir: ./credentials\n    b:\n      pg_credentials_dir: ${join(dir, 'credentials')}\n`);
+    writeFileSync(
+      join(dir, 'i.yml'),
+      `db:\n  vars:\n    pg_cluster: c\n  hosts:\n    a:\n      pg_credentials_dir: ./credentials\n    b:\n      pg_credentials_dir: ${join(dir, 'credentials')}\n`,
+    );
     expect(clustersOf(await loadInventory(join(dir, 'i.yml')))[0]!.credentialsDir).toBe(join(dir, 'credentials'));
   });
 });
@@ -230,7 +243,9 @@ describe('no cluster to work on', () => {
 
 describe('cluster-wide settings: the odd one out is reported where it is set', () => {
   test('a member left with the default is reported at the line that made it a member', async () => {
-    const dir = tree({ 'i.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_port: 5433\n  hosts:\n    a:\n    b:\nall:\n  hosts:\n    z:\n      pg_cluster: c\n' });
+    const dir = tree({
+      'i.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_port: 5433\n  hosts:\n    a:\n    b:\nall:\n  hosts:\n    z:\n      pg_cluster: c\n',
+    });
     expect(await problems(join(dir, 'i.yml'), `${dir}/`)).toEqual([
       'i.yml:11: cluster c: pg_port differs between a, b (5433, line 4) and z (5432, the default); it must be the same on every member of a cluster',
     ]);

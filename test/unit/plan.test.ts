@@ -10,9 +10,20 @@ function member(host: string, extra: Record<string, unknown> = {}): Member {
 function facts(state: NodeState, extra: Partial<PgNodeFacts> = {}): PgNodeFacts {
   const hasData = state === 'PRIMARY' || state === 'REPLICA';
   return {
-    version: 15, cluster: 'main', port: 5432, installed: true, configured: hasData, state, running: hasData,
-    systemIdentifier: hasData ? '7000' : undefined, timeline: hasData ? 1 : undefined, lsn: hasData ? '0/3000000' : undefined,
-    pendingRestart: [], slots: [], deactivatedDirs: [], ...extra,
+    version: 15,
+    cluster: 'main',
+    port: 5432,
+    installed: true,
+    configured: hasData,
+    state,
+    running: hasData,
+    systemIdentifier: hasData ? '7000' : undefined,
+    timeline: hasData ? 1 : undefined,
+    lsn: hasData ? '0/3000000' : undefined,
+    pendingRestart: [],
+    slots: [],
+    deactivatedDirs: [],
+    ...extra,
   };
 }
 
@@ -29,7 +40,10 @@ describe('planning a cluster from facts', () => {
     const plan = planCluster(spec([h1, h2, h3], 1), [node(h1, facts('EMPTY')), node(h2, facts('EMPTY')), node(h3, facts('EMPTY'))]);
     expect(plan.primary.host).toBe('h1');
     expect(plan.primaryAction).toBe('bootstrap');
-    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([['h2', 'clone'], ['h3', 'clone']]);
+    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([
+      ['h2', 'clone'],
+      ['h3', 'clone'],
+    ]);
     expect(plan.syncCandidates).toEqual(['h2', 'h3']);
   });
 
@@ -44,7 +58,10 @@ describe('planning a cluster from facts', () => {
     const plan = planCluster(spec([h1p, h2, h3]), [node(h1p, facts('REPLICA')), node(h2, facts('PRIMARY')), node(h3, facts('EMPTY'))]);
     expect(plan.primary.host).toBe('h2');
     expect(plan.primaryAction).toBe('keep');
-    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([['h1', 'keep'], ['h3', 'clone']]);
+    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([
+      ['h1', 'keep'],
+      ['h3', 'clone'],
+    ]);
     expect(plan.notes.join()).toMatch(/pg_primary names h1/);
   });
 
@@ -56,11 +73,17 @@ describe('planning a cluster from facts', () => {
     ]);
     expect(plan.primary.host).toBe('h3');
     expect(plan.primaryAction).toBe('promote');
-    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([['h1', 'clone'], ['h2', 'keep']]);
+    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([
+      ['h1', 'clone'],
+      ['h2', 'keep'],
+    ]);
   });
 
   test('a higher timeline wins over a higher LSN', () => {
-    const plan = planCluster(spec([h2, h3]), [node(h2, facts('REPLICA', { timeline: 3, lsn: '0/1' })), node(h3, facts('REPLICA', { timeline: 2, lsn: '1/0' }))]);
+    const plan = planCluster(spec([h2, h3]), [
+      node(h2, facts('REPLICA', { timeline: 3, lsn: '0/1' })),
+      node(h3, facts('REPLICA', { timeline: 2, lsn: '1/0' })),
+    ]);
     expect(plan.primary.host).toBe('h2');
   });
 
@@ -71,12 +94,24 @@ describe('planning a cluster from facts', () => {
 
   test('refuses on an unreachable member, two primaries, unknown data, foreign clusters', () => {
     refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, undefined, 'unreachable')]), /h2 is unreachable.*nothing was changed/);
-    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('PRIMARY', { running: false }))]), /split brain: h1 \(running\) and h2 \(stopped\)/);
+    refused(
+      () => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('PRIMARY', { running: false }))]),
+      /split brain: h1 \(running\) and h2 \(stopped\)/,
+    );
     refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('UNKNOWN', { detail: 'not empty' }))]), /h2: not empty/);
-    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { systemIdentifier: '9' }))]), /members hold different clusters' data \(system identifiers h1=7000, h2=9\)/);
+    refused(
+      () => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { systemIdentifier: '9' }))]),
+      /members hold different clusters' data \(system identifiers h1=7000, h2=9\)/,
+    );
     // Two members agree: the third holds another cluster's data (a running primary of its own is no split brain).
-    refused(() => planCluster(spec([h1, h2, h3]), [node(h1, facts('PRIMARY', { systemIdentifier: '9' })), node(h2, facts('PRIMARY')), node(h3, facts('REPLICA'))]), /^cluster main: h1 holds another cluster's data \(system identifier 9, not 7000\)/);
-    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { timeline: 2 }))]), /holds WAL of timeline 2, later than primary h1/);
+    refused(
+      () => planCluster(spec([h1, h2, h3]), [node(h1, facts('PRIMARY', { systemIdentifier: '9' })), node(h2, facts('PRIMARY')), node(h3, facts('REPLICA'))]),
+      /^cluster main: h1 holds another cluster's data \(system identifier 9, not 7000\)/,
+    );
+    refused(
+      () => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY')), node(h2, facts('REPLICA', { timeline: 2 }))]),
+      /holds WAL of timeline 2, later than primary h1/,
+    );
   });
 
   test('pg_state: absent deactivates a replica and refuses on the primary', () => {
@@ -99,7 +134,10 @@ describe('planning a cluster from facts', () => {
     const behind = facts('REPLICA', { timeline: 1, lsn: '0/2FFFFFF', running: false });
     const past = facts('REPLICA', { timeline: 1, lsn: '0/3800000', running: false });
     const plan = planCluster(spec([h1, h2, h3], 1), [node(h1, primary), node(h2, behind), node(h3, past)]);
-    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([['h2', 'keep'], ['h3', 'diverged']]);
+    expect(plan.replicas.map((r) => [r.member.host, r.action])).toEqual([
+      ['h2', 'keep'],
+      ['h3', 'diverged'],
+    ]);
     expect(plan.replicas[1]!.reason).toMatch(/forked off timeline 1 at 0\/3000000, before this replica's position 0\/3800000/);
   });
 
@@ -123,6 +161,9 @@ describe('planning a cluster from facts', () => {
   });
 
   test('a replica holding WAL of a later timeline than the primary: refused (the primary is the stale one)', () => {
-    refused(() => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY', { running: false })), node(h2, facts('REPLICA', { timeline: 2 }))]), /h2 holds WAL of timeline 2, later than primary h1/);
+    refused(
+      () => planCluster(spec([h1, h2]), [node(h1, facts('PRIMARY', { running: false })), node(h2, facts('REPLICA', { timeline: 2 }))]),
+      /h2 holds WAL of timeline 2, later than primary h1/,
+    );
   });
 });

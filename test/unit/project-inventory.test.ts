@@ -57,9 +57,16 @@ describe("the project folder's inventory/ (the default -i) holds one inventory",
   });
 
   test('every inventory path the README, the scripts, the Vagrantfile and the examples name exists', () => {
-    const texts = ['README.md', 'Vagrantfile', ...readdirSync(join(root, 'scripts')).map((f) => `scripts/${f}`), 'examples/pgtasks.tasks.ts', 'examples/inventories/vagrant.yml'];
+    const texts = [
+      'README.md',
+      'Vagrantfile',
+      ...readdirSync(join(root, 'scripts')).map((f) => `scripts/${f}`),
+      'examples/pgtasks.tasks.ts',
+      'examples/inventories/vagrant.yml',
+    ];
     const named = new Set<string>();
-    for (const t of texts) for (const m of readFileSync(join(root, t), 'utf8').matchAll(/(?<![\w/.])((?:examples\/inventories|inventory)\/[\w./-]+\.ya?ml)\b/g)) named.add(m[1]!);
+    for (const t of texts)
+      for (const m of readFileSync(join(root, t), 'utf8').matchAll(/(?<![\w/.])((?:examples\/inventories|inventory)\/[\w./-]+\.ya?ml)\b/g)) named.add(m[1]!);
     expect(named.size).toBeGreaterThan(0);
     for (const path of named) expect(existsSync(join(root, path)), path).toBe(true);
   });

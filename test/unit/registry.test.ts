@@ -43,13 +43,25 @@ describe('command provider', async () => {
     const member = (host: string, address: string) => ({ host, address, vars: pgVarsSchema.parse({ pg_cluster: 'c' }) });
     const spec = { name: 'c', members: [], port: 5432, syncReplicas: 0, serviceName: 'c-db', registry, credentialsDir: dir };
     const events: { status?: string }[] = [];
-    const inventory = { sources: [], groups: new Map(), hosts: new Map([['h1', { name: 'h1', vars: {} }], ['h2', { name: 'h2', vars: {} }]]) };
-    const run = new Run(async () => inventory, { check: false, diff: false, verbose: false, forks: 5, json: false }, { emit: (e) => events.push(e as never) }, async (h) => new LocalConnection(h));
+    const inventory = {
+      sources: [],
+      groups: new Map(),
+      hosts: new Map([
+        ['h1', { name: 'h1', vars: {} }],
+        ['h2', { name: 'h2', vars: {} }],
+      ]),
+    };
+    const run = new Run(
+      async () => inventory,
+      { check: false, diff: false, verbose: false, forks: 5, json: false },
+      { emit: (e) => events.push(e as never) },
+      async (h) => new LocalConnection(h),
+    );
     await registerPrimary(run, spec, member('h1', '10.0.0.1'));
     await registerPrimary(run, spec, member('h1', '10.0.0.1'));
     await registerPrimary(run, spec, member('h2', '10.0.0.2'));
     expect(readFileSync(out, 'utf8')).toBe('c-db h1 10.0.0.1\nc-db h2 10.0.0.2\n');
     expect(events.map((e) => e.status)).toEqual(['changed', 'ok', 'changed']);
-    expect((readFileSync(join(dir, 'c', 'registered-primary'), 'utf8'))).toBe('h2\n');
+    expect(readFileSync(join(dir, 'c', 'registered-primary'), 'utf8')).toBe('h2\n');
   });
 });

@@ -13,7 +13,8 @@ const facts = (lines: string[]): PgNodeFacts => parsePgNode(['version=15', 'inst
 const withData = (lines: string[]) => facts(['datadir=nonempty', 'pgversion=15', ...lines]);
 const runningPrimary = (sysid = '7000') => withData(['running=1', 'recovery=false', `sysid=${sysid}`, 'tli=3', 'lsn=0/3A00000']);
 const stoppedPrimary = () => withData(['sysid=7000', 'ctltli=2', 'ctllsn=0/3000000']);
-const streamingReplica = (upstream: string) => withData(['standby=1', 'running=1', 'recovery=true', 'sysid=7000', 'tli=3', `live_upstream=${upstream}`, 'receiver=streaming']);
+const streamingReplica = (upstream: string) =>
+  withData(['standby=1', 'running=1', 'recovery=true', 'sysid=7000', 'tli=3', `live_upstream=${upstream}`, 'receiver=streaming']);
 const node = (m: Member, f?: PgNodeFacts): MemberFacts => ({ member: m, facts: f, unreachable: f ? undefined : 'unreachable' });
 
 /** h2 is the running primary after a failover, h3 streams from it; h1 (the old primary) is the one to rejoin. */
@@ -28,7 +29,9 @@ describe('rejoin: refusals (nothing is changed)', () => {
   });
   test('a host whose state cannot be read says why', () => {
     const unreadable = facts(['error=cannot read /var/lib/postgresql/15/main as deploy: set ansible_become: true (or run as root)']);
-    expect(chooseRejoin(spec, cluster(unreadable), 'h1', false)).toEqual({ refusal: 'h1: cannot read /var/lib/postgresql/15/main as deploy: set ansible_become: true (or run as root)' });
+    expect(chooseRejoin(spec, cluster(unreadable), 'h1', false)).toEqual({
+      refusal: 'h1: cannot read /var/lib/postgresql/15/main as deploy: set ansible_become: true (or run as root)',
+    });
   });
   test('no running primary among the others: a stopped one, or the host itself being the only primary', () => {
     const none = [node(h1, stoppedPrimary()), node(h2, stoppedPrimary()), node(h3, streamingReplica(h2.address))];
@@ -39,7 +42,8 @@ describe('rejoin: refusals (nothing is changed)', () => {
   test("a host holding another cluster's data (another system identifier), even with --full", () => {
     const stranger = withData(['sysid=9999', 'ctltli=1', 'ctllsn=0/1000000']);
     const refusal = {
-      refusal: "h1 holds another cluster's data (system identifier 9999, h2 has 7000); it is not a former member: move that data directory aside yourself if it is not needed, or fix the inventory",
+      refusal:
+        "h1 holds another cluster's data (system identifier 9999, h2 has 7000); it is not a former member: move that data directory aside yourself if it is not needed, or fix the inventory",
     };
     expect(chooseRejoin(spec, cluster(stranger), 'h1', false)).toEqual(refusal);
     expect(chooseRejoin(spec, cluster(stranger), 'h1', true)).toEqual(refusal);
@@ -55,7 +59,11 @@ describe('rejoin: what it does', () => {
 
   test('a replica already streaming from the primary: converge only; with --full, reclone it', () => {
     expect(pick(streamingReplica(h2.address), false)).toEqual({ action: { kind: 'converge' }, primary: 'h2', reason: 'h1 already follows h2; converge only' });
-    expect(pick(streamingReplica(h2.address), true)).toEqual({ action: { kind: 'reclone', moveAside: true }, primary: 'h2', reason: 'move /var/lib/postgresql/15/main aside and clone h1 from h2' });
+    expect(pick(streamingReplica(h2.address), true)).toEqual({
+      action: { kind: 'reclone', moveAside: true },
+      primary: 'h2',
+      reason: 'move /var/lib/postgresql/15/main aside and clone h1 from h2',
+    });
   });
 
   test('a replica configured for the primary but not streaming (its WAL forked off) is rewound', () => {
@@ -71,7 +79,11 @@ describe('rejoin: what it does', () => {
     const rewind = { action: { kind: 'rewind' }, primary: 'h2', reason: 'stop h1, pg_rewind it from h2, start it as a replica' };
     expect(pick(stoppedPrimary(), false)).toEqual(rewind);
     expect(pick(runningPrimary(), false)).toEqual(rewind);
-    expect(pick(stoppedPrimary(), true)).toEqual({ action: { kind: 'reclone', moveAside: true }, primary: 'h2', reason: 'move /var/lib/postgresql/15/main aside and clone h1 from h2' });
+    expect(pick(stoppedPrimary(), true)).toEqual({
+      action: { kind: 'reclone', moveAside: true },
+      primary: 'h2',
+      reason: 'move /var/lib/postgresql/15/main aside and clone h1 from h2',
+    });
   });
 
   test('an empty or deactivated host is cloned by the converge, nothing moved aside, with or without --full', () => {

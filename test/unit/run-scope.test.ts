@@ -14,11 +14,17 @@ import { task, type Task } from '../../src/engine/task.js';
 async function call(argv: string[], tasks: Task[], io: Partial<ProgramIO> = {}) {
   let stdout = '';
   let stderr = '';
-  const code = await main(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false, cwd: '/', env: {}, ...io }, tasks, 'test');
+  const code = await main(
+    argv,
+    { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false, cwd: '/', env: {}, ...io },
+    tasks,
+    'test',
+  );
   return { code, stdout, stderr };
 }
 
-const noInventoryTask = (name: string, run: (run: Run) => Promise<void>) => task({ name, help: name, args: z.object({}), needsInventory: false, run: (r) => run(r) }) as unknown as Task;
+const noInventoryTask = (name: string, run: (run: Run) => Promise<void>) =>
+  task({ name, help: name, args: z.object({}), needsInventory: false, run: (r) => run(r) }) as unknown as Task;
 
 function deferred() {
   let resolve!: () => void;
@@ -127,7 +133,13 @@ describe('Ctrl-C reaches the run through the injected io, never process.on', () 
     const signals = fakeSignals();
     const events: RunEvent[] = [];
     const quiet = { check: false, diff: false, verbose: false, forks: 1, json: false };
-    const run = new Run(async () => ({ sources: [], hosts: new Map(), groups: new Map() }), quiet, { emit: (e) => events.push(e) }, undefined, detachedIO({ onInterrupt: signals.onInterrupt, raise: signals.raise }));
+    const run = new Run(
+      async () => ({ sources: [], hosts: new Map(), groups: new Map() }),
+      quiet,
+      { emit: (e) => events.push(e) },
+      undefined,
+      detachedIO({ onInterrupt: signals.onInterrupt, raise: signals.raise }),
+    );
     const spec = { name: 'demo', members: [], port: 5432, syncReplicas: 0, credentialsDir: '/nonexistent' } as unknown as ClusterSpec;
     const raisedInside = await withBouncersPaused(run, spec, { timeoutMs: 1000, password: 'unused', hosts: [] }, async () => {
       signals.deliver('SIGINT');

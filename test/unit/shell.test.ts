@@ -3,10 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { and, asUser, inline, quote, raw, script, sh } from '../../src/connection/shell.js';
 
-const argv = (command: string): string[] => JSON.parse(execFileSync('sh', ['-c', `node -e 'console.log(JSON.stringify(process.argv.slice(1)))' ${command}`], { encoding: 'utf8' }));
+const argv = (command: string): string[] =>
+  JSON.parse(execFileSync('sh', ['-c', `node -e 'console.log(JSON.stringify(process.argv.slice(1)))' ${command}`], { encoding: 'utf8' }));
 
 describe('shell quoting', () => {
-  test.each(["plain", "with space", "it's", "$HOME", "`id`", "a\nb", "", "-n", "*"])('%j survives sh -c', (value) => {
+  test.each(['plain', 'with space', "it's", '$HOME', '`id`', 'a\nb', '', '-n', '*'])('%j survives sh -c', (value) => {
     expect(execFileSync('sh', ['-c', `printf %s ${quote(value)}`], { encoding: 'utf8' })).toBe(value);
   });
   test('sh`` quotes every interpolation, arrays as separate words', () => {
@@ -32,7 +33,20 @@ describe('shell quoting', () => {
     // The fixture's @ts-expect-error lines must all fail to compile, and its other lines must compile.
     const fixture = fileURLToPath(new URL('./fixtures/command-types.ts', import.meta.url));
     const tsc = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
-    const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck', fixture];
+    const args = [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--skipLibCheck',
+      fixture,
+    ];
     expect(() => execFileSync(process.execPath, [tsc, ...args], { encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
   }, 30_000);
 });

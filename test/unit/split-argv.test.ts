@@ -45,14 +45,26 @@ describe('global flags after a task name, as Ansible users type them', () => {
   test('every spelling of a value: -l h2, -lh2, --limit h2, --limit=h2, combined -vl h2; task flags stay with the task', () => {
     for (const [flags, expected] of [
       [['-lh2'], ['-lh2']],
-      [['--limit', 'h2'], ['--limit', 'h2']],
+      [
+        ['--limit', 'h2'],
+        ['--limit', 'h2'],
+      ],
       [['--limit=h2'], ['--limit=h2']],
-      [['-vl', 'h2'], ['-vl', 'h2']],
-      [['-v', '-f', '3', '--json', '--only-changes', '--tasks', 'x.ts', '-i', 'inv'], ['-v', '-f', '3', '--json', '--only-changes', '--tasks', 'x.ts', '-i', 'inv']],
+      [
+        ['-vl', 'h2'],
+        ['-vl', 'h2'],
+      ],
+      [
+        ['-v', '-f', '3', '--json', '--only-changes', '--tasks', 'x.ts', '-i', 'inv'],
+        ['-v', '-f', '3', '--json', '--only-changes', '--tasks', 'x.ts', '-i', 'inv'],
+      ],
     ] as const) {
       const r = split(['configure-cluster', '--cluster', 'demo', ...flags, 'info-list', '--watch']);
       expect(r.globals).toEqual(expected);
-      expect(r.segments).toEqual([['configure-cluster', '--cluster', 'demo'], ['info-list', '--watch']]);
+      expect(r.segments).toEqual([
+        ['configure-cluster', '--cluster', 'demo'],
+        ['info-list', '--watch'],
+      ]);
     }
   });
   test('globals before and after a task both count; --help and unknown flags stay with the task (its help, its error)', () => {
@@ -66,7 +78,7 @@ describe('global flags after a task name, as Ansible users type them', () => {
     expect(r.globals).toEqual(['--json']);
     expect(r.segments).toEqual([['inventory', '--list']]);
   });
-  test('after --, everything is the task\'s', () => {
+  test("after --, everything is the task's", () => {
     expect(split(['configure-cluster', '--', '--check']).segments).toEqual([['configure-cluster', '--', '--check']]);
     expect(split(['configure-cluster', '--', '--check']).globals).toEqual([]);
   });
@@ -82,7 +94,12 @@ describe('a task flag that clashes with a global flag is refused when tasks are 
     expect(builtinTasks.flatMap((t) => flagClashes(t))).toEqual([]);
   });
   test('a task defining --check, --limit or --help, or named help, is told so', () => {
-    const bad = task({ name: 'deploy', help: 'h', args: z.object({ check: z.boolean().default(false), limit: z.string(), help: z.boolean().default(false) }), run: noop });
+    const bad = task({
+      name: 'deploy',
+      help: 'h',
+      args: z.object({ check: z.boolean().default(false), limit: z.string(), help: z.boolean().default(false) }),
+      run: noop,
+    });
     expect(flagClashes(bad as Task)).toEqual([
       "task 'deploy': its flag --check is also a global flag (--check applies to the whole run, before or after the task name); rename it",
       "task 'deploy': its flag --limit is also a global flag (--limit applies to the whole run, before or after the task name); rename it",

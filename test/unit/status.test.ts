@@ -8,10 +8,26 @@ import type { LiveStatus } from '../../src/status/query.js';
 import { renderStatus } from '../../src/status/render.js';
 import { parseSyncNames, syncVerdict } from '../../src/status/sync-names.js';
 
-const member = (host: string, vars: Record<string, unknown> = {}) => ({ host, address: `10.0.0.${host.slice(1)}`, vars: pgVarsSchema.parse({ pg_cluster: 'c', ...vars }) });
+const member = (host: string, vars: Record<string, unknown> = {}) => ({
+  host,
+  address: `10.0.0.${host.slice(1)}`,
+  vars: pgVarsSchema.parse({ pg_cluster: 'c', ...vars }),
+});
 const live = (extra: Partial<LiveStatus>): LiveStatus => ({
-  recovery: false, version: '15.18 (Debian)', timeline: 1, lsn: '0/5000000', upstream: null, receiver: null, replay_delay: null,
-  connections: 3, max_connections: 100, size: 22_000_000, replicas: [], sync_names: '', pending_restart: [], ...extra,
+  recovery: false,
+  version: '15.18 (Debian)',
+  timeline: 1,
+  lsn: '0/5000000',
+  upstream: null,
+  receiver: null,
+  replay_delay: null,
+  connections: 3,
+  max_connections: 100,
+  size: 22_000_000,
+  replicas: [],
+  sync_names: '',
+  pending_restart: [],
+  ...extra,
 });
 const primary = (lag: number, seconds: number | null = null, extra: Partial<LiveStatus> = {}) =>
   live({
@@ -25,8 +41,29 @@ const primary = (lag: number, seconds: number | null = null, extra: Partial<Live
 const replica = (extra: Partial<LiveStatus> = {}) => live({ recovery: true, upstream: '10.0.0.1', receiver: 'streaming', ...extra });
 const obs = (o: Partial<MemberObservation> & { host: string }): MemberObservation => ({ member: member(o.host), ...o });
 const stoppedFacts = (extra: Partial<PgNodeFacts> & { controlState?: string }) =>
-  ({ version: 15, cluster: 'c', port: 5432, installed: true, configured: true, state: 'REPLICA', running: false, pendingRestart: [], slots: [], deactivatedDirs: [], streaming: [], roles: [], replayPaused: false, confStale: false, confErrors: [], ...extra }) as PgNodeFacts & { controlState?: string };
-const healthy = () => [obs({ host: 'h1', live: primary(0) }), obs({ host: 'h2', live: replica({ lsn: '0/5000000' }) }), obs({ host: 'h3', live: replica({ lsn: '0/5000000' }) })];
+  ({
+    version: 15,
+    cluster: 'c',
+    port: 5432,
+    installed: true,
+    configured: true,
+    state: 'REPLICA',
+    running: false,
+    pendingRestart: [],
+    slots: [],
+    deactivatedDirs: [],
+    streaming: [],
+    roles: [],
+    replayPaused: false,
+    confStale: false,
+    confErrors: [],
+    ...extra,
+  }) as PgNodeFacts & { controlState?: string };
+const healthy = () => [
+  obs({ host: 'h1', live: primary(0) }),
+  obs({ host: 'h2', live: replica({ lsn: '0/5000000' }) }),
+  obs({ host: 'h3', live: replica({ lsn: '0/5000000' }) }),
+];
 
 describe('info-list: cluster verdict', () => {
   test('healthy cluster is IN SYNC, with upstream names, sync states and addresses', () => {
@@ -41,7 +78,11 @@ describe('info-list: cluster verdict', () => {
   });
 
   test('lag is the primary current LSN minus the replica replay LSN', () => {
-    const s = clusterStatus('c', [obs({ host: 'h1', live: primary(0, 2.5, { lsn: '0/5500000' }) }), obs({ host: 'h2', live: replica({ lsn: '0/5500000' }) }), obs({ host: 'h3', live: replica({ lsn: '0/5000000' }) })]);
+    const s = clusterStatus('c', [
+      obs({ host: 'h1', live: primary(0, 2.5, { lsn: '0/5500000' }) }),
+      obs({ host: 'h2', live: replica({ lsn: '0/5500000' }) }),
+      obs({ host: 'h3', live: replica({ lsn: '0/5000000' }) }),
+    ]);
     expect(s.members.map((m) => m.lagBytes)).toEqual([undefined, 0, 5 * 1024 * 1024]);
     expect(s.summary).toMatchObject({ state: 'DELAY', text: 'DELAY 5.0 MB, 2.5 s', maxLagBytes: 5 * 1024 * 1024 });
   });
@@ -59,7 +100,11 @@ describe('info-list: cluster verdict', () => {
   });
 
   test('an unreachable member, a stopped one, a replica not streaming: DEGRADED', () => {
-    const s = clusterStatus('c', [obs({ host: 'h1', live: primary(0) }), obs({ host: 'h2', unreachable: true }), obs({ host: 'h3', live: live({ recovery: true, receiver: null }) })]);
+    const s = clusterStatus('c', [
+      obs({ host: 'h1', live: primary(0) }),
+      obs({ host: 'h2', unreachable: true }),
+      obs({ host: 'h3', live: live({ recovery: true, receiver: null }) }),
+    ]);
     expect(s.summary.state).toBe('DEGRADED');
     expect(s.summary.problems).toEqual(['h2 unreachable', 'h3 not streaming']);
   });
@@ -69,7 +114,10 @@ describe('info-list: cluster verdict', () => {
     const none = clusterStatus('c', [obs({ host: 'h2', live: replica() })]);
     expect(none.summary.problems).toContain('no primary');
     expect(none.summary.advice.join('\n')).toMatch(/pgtasks failover/);
-    const stopped = clusterStatus('c', [obs({ host: 'h1', facts: stoppedFacts({ state: 'PRIMARY', controlState: 'shut down' }) }), obs({ host: 'h2', live: replica() })]);
+    const stopped = clusterStatus('c', [
+      obs({ host: 'h1', facts: stoppedFacts({ state: 'PRIMARY', controlState: 'shut down' }) }),
+      obs({ host: 'h2', live: replica() }),
+    ]);
     expect(stopped.summary.state).toBe('DEGRADED');
     expect(stopped.summary.advice.join('\n')).toMatch(/h1 is the primary and is stopped; pgtasks configure-cluster starts it/);
   });
@@ -91,7 +139,13 @@ describe('info-list: cluster verdict', () => {
 describe('info-list: writes blocked', () => {
   const withSync = (names: string, streaming: string[]) =>
     clusterStatus('c', [
-      obs({ host: 'h1', live: primary(0, null, { sync_names: names, replicas: streaming.map((n) => ({ name: n, state: 'streaming', sync: 'potential', replay_lsn: '0/5000000', lag_bytes: 0, replay_lag: null })) }) }),
+      obs({
+        host: 'h1',
+        live: primary(0, null, {
+          sync_names: names,
+          replicas: streaming.map((n) => ({ name: n, state: 'streaming', sync: 'potential', replay_lsn: '0/5000000', lag_bytes: 0, replay_lag: null })),
+        }),
+      }),
       obs({ host: 'h2', live: replica({ lsn: '0/5000000', receiver: streaming.includes('h2') ? 'streaming' : null }) }),
       obs({ host: 'h3', live: replica({ lsn: '0/5000000', receiver: streaming.includes('h3') ? 'streaming' : null }) }),
     ]);
@@ -135,7 +189,9 @@ describe('info-list: switchover, PgBouncer, timelines', () => {
     ]);
     expect(s.summary.state).toBe('SWITCHOVER');
     expect(s.summary.problems).not.toContain('no primary');
-    expect(s.summary.problems[0]).toBe('switchover or failover in progress or unfinished (h1 stopped cleanly as a standby, no primary running, PgBouncer paused on h3)');
+    expect(s.summary.problems[0]).toBe(
+      'switchover or failover in progress or unfinished (h1 stopped cleanly as a standby, no primary running, PgBouncer paused on h3)',
+    );
     expect(s.summary.advice.join('\n')).toMatch(/finish it with pgtasks configure-cluster/);
   });
 
@@ -157,8 +213,15 @@ describe('info-list: switchover, PgBouncer, timelines', () => {
     list[0]!.bouncer = { paused: false, host: '10.0.0.1' };
     list[1]!.bouncer = { paused: false, host: '10.0.0.2' };
     list[2]!.bouncer = null;
-    const s = clusterStatus('c', [...list, { member: member('h4', { pg_state: 'absent' }), facts: stoppedFacts({ state: 'DEACTIVATED' }), bouncer: { paused: false, host: '10.0.0.1' } }]);
-    expect(s.summary.problems).toEqual(['PgBouncer on h2 routes to h2, not the primary h1', 'PgBouncer on h3 not running', 'PgBouncer still runs on removed h4']);
+    const s = clusterStatus('c', [
+      ...list,
+      { member: member('h4', { pg_state: 'absent' }), facts: stoppedFacts({ state: 'DEACTIVATED' }), bouncer: { paused: false, host: '10.0.0.1' } },
+    ]);
+    expect(s.summary.problems).toEqual([
+      'PgBouncer on h2 routes to h2, not the primary h1',
+      'PgBouncer on h3 not running',
+      'PgBouncer still runs on removed h4',
+    ]);
   });
 
   test('a replica that cannot follow the primary timeline: shown, with pgtasks rejoin', () => {

@@ -6,7 +6,18 @@ import type { NodeState, PgNodeFacts } from '../../src/facts/postgres.js';
 
 const member = (host: string) => ({ host, address: `10.0.0.${host.slice(1)}`, vars: pgVarsSchema.parse({ pg_cluster: 'c' }) });
 const facts = (state: NodeState, running = true): PgNodeFacts => ({
-  version: 15, cluster: 'c', port: 5432, installed: true, configured: true, state, running, pendingRestart: [], slots: [], deactivatedDirs: [], streaming: [], roles: [],
+  version: 15,
+  cluster: 'c',
+  port: 5432,
+  installed: true,
+  configured: true,
+  state,
+  running,
+  pendingRestart: [],
+  slots: [],
+  deactivatedDirs: [],
+  streaming: [],
+  roles: [],
 });
 const spec: ClusterSpec = { name: 'c', members: ['h1', 'h2', 'h3'].map(member), port: 5432, syncReplicas: 1, credentialsDir: '.' };
 const healthy = (): MemberFacts[] => [
@@ -37,9 +48,18 @@ describe('migrate-to-master prechecks', () => {
     ['a target not streaming', 'h2', healthy(), activity({ replicas: [] }), limits, /h2 is not streaming from h1/],
     ['an old transaction', 'h2', healthy(), activity({ oldestXactSeconds: 20 }), limits, /open 20\.0 s \(--max-tx-age is 15 s; --force/],
     ['an unreachable member', 'h2', [...healthy().slice(0, 2), { member: member('h3') }], activity(), limits, /h3 is unreachable/],
-    ['no running primary', 'h2', [{ member: member('h1'), facts: facts('PRIMARY', false) }, ...healthy().slice(1)], undefined, limits, /no single running primary \(h1 stopped\); use failover/],
+    [
+      'no running primary',
+      'h2',
+      [{ member: member('h1'), facts: facts('PRIMARY', false) }, ...healthy().slice(1)],
+      undefined,
+      limits,
+      /no single running primary \(h1 stopped\); use failover/,
+    ],
   ])('refuses %s', (_, target, members, act, lim, pattern) => {
-    expect(switchoverProblems(spec, target as string, members as MemberFacts[], act as PrimaryActivity | undefined, lim as typeof limits).join('; ')).toMatch(pattern as RegExp);
+    expect(switchoverProblems(spec, target as string, members as MemberFacts[], act as PrimaryActivity | undefined, lim as typeof limits).join('; ')).toMatch(
+      pattern as RegExp,
+    );
   });
 
   test('--force accepts an old transaction', () => {

@@ -84,7 +84,10 @@ describe('followVerdict', () => {
   });
 
   test('a replica on a later timeline than the primary cannot follow it', () => {
-    expect(followVerdict({ tli: 3, lsn: '0/1000000' }, { tli: 2, history: tl2 })).toEqual({ ok: false, reason: "it is on timeline 3, later than the primary's timeline 2" });
+    expect(followVerdict({ tli: 3, lsn: '0/1000000' }, { tli: 2, history: tl2 })).toEqual({
+      ok: false,
+      reason: "it is on timeline 3, later than the primary's timeline 2",
+    });
   });
 
   test('a bad LSN is an error, never a verdict', () => {

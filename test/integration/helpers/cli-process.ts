@@ -67,4 +67,3 @@ export function spawnPgtasks(args: string[]): CliRun {
     done,
   };
 }
-

@@ -11,7 +11,8 @@ export async function primaryOf(lab: Lab, hosts = lab.hosts.map((h) => h.name)):
 /** Waits (bounded) until `n` replicas stream from `primary`; returns their names, sorted, comma-separated. */
 export function streamingFrom(lab: Lab, primary: string, n = 2): Promise<string> {
   return eventually(
-    () => sql(lab, primary, "select coalesce(string_agg(application_name, ',' order by application_name), '') from pg_stat_replication where state = 'streaming'"),
+    () =>
+      sql(lab, primary, "select coalesce(string_agg(application_name, ',' order by application_name), '') from pg_stat_replication where state = 'streaming'"),
     (v) => v.split(',').filter(Boolean).length === n,
   );
 }

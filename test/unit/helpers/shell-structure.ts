@@ -50,8 +50,14 @@ function literal(word: { Parts: Node[] }): string | undefined {
       value += raw.replace(/\\\n/g, '').replace(/\\(.)/gs, '$1');
     } else if (part.Type === 'SglQuoted' && !part.Dollar) {
       value += String(part.Value ?? '');
-    } else if (part.Type === 'DblQuoted' && !part.Dollar && (part.Parts as Node[] | undefined ?? []).every((p) => p.Type === 'Lit')) {
-      value += (part.Parts as Node[] | undefined ?? []).map((p) => String(p.Value ?? '').replace(/\\\n/g, '').replace(/\\([$`"\\])/g, '$1')).join('');
+    } else if (part.Type === 'DblQuoted' && !part.Dollar && ((part.Parts as Node[] | undefined) ?? []).every((p) => p.Type === 'Lit')) {
+      value += ((part.Parts as Node[] | undefined) ?? [])
+        .map((p) =>
+          String(p.Value ?? '')
+            .replace(/\\\n/g, '')
+            .replace(/\\([$`"\\])/g, '$1'),
+        )
+        .join('');
     } else {
       return undefined;
     }
