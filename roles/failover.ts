@@ -1,5 +1,4 @@
 import { BouncerFleet } from '../src/cluster/bouncer-fleet.js';
-import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
 import { chooseFailoverTarget } from '../src/cluster/failover-choice.js';
 import { gatherCluster } from '../src/cluster/gather.js';
@@ -11,9 +10,8 @@ import { and, sh } from '../src/connection/shell.js';
 import { pgSession } from '../src/steps/pg-client.js';
 import { pgServiceCommand } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
-import { prepareTarget, streamFromTarget, writeBouncerIni } from './handover.js';
+import { handoverContext, planAfterSwitchover, prepareTarget, streamFromTarget, writeBouncerIni } from './handover.js';
 import { rewindReplica } from './rejoin.js';
-import { planAfterSwitchover } from './switchover.js';
 import { promoteNow, waitForStreaming } from './switchover-steps.js';
 import { syncSetting } from './sync.js';
 
@@ -55,17 +53,7 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
   if (!(await opts.confirm(`Promote ${target.host} to primary of ${spec.name}?`))) return refuse('not confirmed');
 
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
-  const cc: ClusterContext = {
-    spec,
-    plan: after,
-    version: tf.version,
-    creds,
-    facts,
-    systemd: gathered.systemd,
-    bouncers: gathered.bouncers,
-    touched: new Set(),
-    templates: run.templates,
-  };
+  const cc = handoverContext(run, spec, target, gathered, facts, tf.version, creds);
   const reachable = { ...spec, members: spec.members.filter((m) => facts.has(m.host) && !fence.some((f) => f.host === m.host)) };
   const emit = (host: string, step: string, message: string) =>
     run.emit({ type: 'step', host, step: `failover: ${step}`, status: 'changed', message, check: false });

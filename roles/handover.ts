@@ -1,4 +1,9 @@
 import type { ClusterContext } from '../src/cluster/cluster-context.js';
+import type { ClusterPlan } from '../src/cluster/plan.js';
+import type { Credentials } from '../src/cluster/credentials.js';
+import type { GatheredCluster } from '../src/cluster/gather.js';
+import type { PgNodeFacts } from '../src/facts/postgres.js';
+import type { ClusterSpec, Member } from '../src/cluster/vars.js';
 import { slotName } from '../src/cluster/vars.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import type { Run } from '../src/engine/run.js';
@@ -13,6 +18,43 @@ import { syncFile, syncSetting } from './sync.js';
  * as the cluster will be afterwards (its primary the target). Each piece is harmless if the handover
  * never happens: the next converge puts it back.
  */
+
+/** The cluster as it will be once `target` is primary: everybody else present is its replica, inventory order. */
+export function planAfterSwitchover(spec: ClusterSpec, target: Member): ClusterPlan {
+  const replicas = spec.members.filter((m) => m.host !== target.host && m.vars.pg_state === 'present').map((member) => ({ member, action: 'keep' as const }));
+  return {
+    cluster: spec.name,
+    primary: target,
+    primaryAction: 'keep',
+    replicas,
+    deactivate: [],
+    syncCandidates: spec.syncReplicas > 0 ? replicas.map((r) => slotName(r.member.host)) : [],
+    notes: [],
+  };
+}
+
+/** The cluster as it will be once `target` is primary, with what the facts said of each member. */
+export function handoverContext(
+  run: Run,
+  spec: ClusterSpec,
+  target: Member,
+  gathered: GatheredCluster,
+  facts: Map<string, PgNodeFacts>,
+  version: number,
+  creds: Credentials,
+): ClusterContext {
+  return {
+    spec,
+    plan: planAfterSwitchover(spec, target),
+    version,
+    creds,
+    facts,
+    systemd: gathered.systemd,
+    bouncers: gathered.bouncers,
+    touched: new Set(),
+    templates: run.templates,
+  };
+}
 
 /** The target's slots for its future replicas, and its synchronous_standby_names, loaded while it is still a standby. */
 export async function prepareTarget(ctx: HostContext, session: PgSession, cc: ClusterContext): Promise<void> {

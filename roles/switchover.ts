@@ -1,8 +1,6 @@
 import { BouncerFleet, PauseAborted } from '../src/cluster/bouncer-fleet.js';
-import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import { clusterCredentials, ADMIN_USER } from '../src/cluster/credentials.js';
 import { gatherCluster } from '../src/cluster/gather.js';
-import type { ClusterPlan } from '../src/cluster/plan.js';
 import { currentPrimary, PRIMARY_ACTIVITY_SQL, switchoverProblems, type PrimaryActivity } from '../src/cluster/switchover-checks.js';
 import { listenForSwitchoverInterrupt } from '../src/cluster/switchover-interrupt.js';
 import { slotName, type ClusterSpec, type Member } from '../src/cluster/vars.js';
@@ -12,7 +10,7 @@ import type { PgNodeFacts } from '../src/facts/postgres.js';
 import { pgSession, type PgSession } from '../src/steps/pg-client.js';
 import { psql } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
-import { prepareTarget, streamFromTarget, writeBouncerIni } from './handover.js';
+import { handoverContext, prepareTarget, streamFromTarget, writeBouncerIni } from './handover.js';
 import { fastStop, promoteNow, restartAsPrimary, waitForReplay, waitForStreaming } from './switchover-steps.js';
 import { syncSetting } from './sync.js';
 
@@ -24,20 +22,6 @@ export interface SwitchoverOptions {
   /** How long PAUSE may wait for running transactions before the switchover is called off. */
   pauseTimeoutMs: number;
   catchupTimeoutMs: number;
-}
-
-/** The cluster as it will be once `target` is primary: everybody else present is its replica, inventory order. */
-export function planAfterSwitchover(spec: ClusterSpec, target: Member): ClusterPlan {
-  const replicas = spec.members.filter((m) => m.host !== target.host && m.vars.pg_state === 'present').map((member) => ({ member, action: 'keep' as const }));
-  return {
-    cluster: spec.name,
-    primary: target,
-    primaryAction: 'keep',
-    replicas,
-    deactivate: [],
-    syncCandidates: spec.syncReplicas > 0 ? replicas.map((r) => slotName(r.member.host)) : [],
-    notes: [],
-  };
 }
 
 /**
@@ -76,26 +60,15 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   const facts = new Map(gathered.members.map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
   const version = facts.get(primary.host)!.version;
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
-  const after = planAfterSwitchover(spec, target);
-  const cc: ClusterContext = {
-    spec,
-    plan: after,
-    version,
-    creds,
-    facts,
-    systemd: gathered.systemd,
-    bouncers: gathered.bouncers,
-    touched: new Set(),
-    templates: run.templates,
-  };
-  const others = after.replicas
+  const cc = handoverContext(run, spec, target, gathered, facts, version, creds);
+  const others = cc.plan.replicas
     .map((r) => r.member)
     .filter((m) => m.host !== primary.host && facts.get(m.host)?.state === 'REPLICA' && facts.get(m.host)?.running);
   // Cascading early keeps the old primary's sync replica count only while one sync replica is asked for.
   const cascadeEarly = spec.syncReplicas <= 1;
-  const sync = syncSetting(after.syncCandidates, spec.syncReplicas);
+  const sync = syncSetting(cc.plan.syncCandidates, spec.syncReplicas);
   run.message(
-    `plan: prepare (checkpoint on ${primary.host}; slots ${after.replicas.map((r) => slotName(r.member.host)).join(', ') || 'none'} and synchronous_standby_names '${sync}' on ${target.host}` +
+    `plan: prepare (checkpoint on ${primary.host}; slots ${cc.plan.replicas.map((r) => slotName(r.member.host)).join(', ') || 'none'} and synchronous_standby_names '${sync}' on ${target.host}` +
       `${others.length ? `; ${others.map((m) => m.host).join(', ')} stream from ${target.host}${cascadeEarly ? '' : ' (inside the pause)'}` : ''}; PgBouncer ini pointing at ${target.address}); ` +
       `pause PgBouncer (at most ${opts.pauseTimeoutMs} ms); stop ${primary.host} cleanly and mark it standby; promote ${target.host} once it has replayed the shutdown checkpoint; reload and resume PgBouncer; then ${primary.host} follows ${target.host}`,
   );
