@@ -52,6 +52,14 @@ export function cli(argv: string[], io: Partial<ProgramIO> = {}): Promise<number
       pid: process.pid,
       onInterrupt,
       raise: (signal) => process.kill(process.pid, signal),
+      alive: (pid) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch (err) {
+          return (err as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      },
       ask: process.stdin.isTTY ? ask : undefined,
       ...io,
     },

@@ -28,6 +28,8 @@ export interface ProgramIO {
   connector?: Connector;
   /** Ctrl-C and SIGTERM (see RunIO.onInterrupt); without it, no run ever hears of a signal. */
   onInterrupt?: (handler: (signal: InterruptSignal) => void) => () => void;
+  /** Whether a process of this machine runs (see RunIO.alive). */
+  alive?: (pid: number) => boolean;
   /** Ends the process with a signal a handler held off (see RunIO.raise). */
   raise?: (signal: InterruptSignal) => void;
   /** Asks on the terminal (failover's confirmation); undefined when stdin is not a terminal. */
@@ -38,7 +40,7 @@ export interface ProgramIO {
 
 /** The run's part of the program's I/O: only what the engine, the roles and the tasks use. */
 function runIO(io: ProgramIO): RunIO {
-  return { env: io.env, pid: io.pid ?? 0, onInterrupt: io.onInterrupt ?? (() => () => {}), raise: io.raise ?? (() => {}), ask: io.ask };
+  return { env: io.env, pid: io.pid ?? 0, onInterrupt: io.onInterrupt ?? (() => () => {}), raise: io.raise ?? (() => {}), ask: io.ask, alive: io.alive };
 }
 
 export interface GlobalOptions {

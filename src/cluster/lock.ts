@@ -80,7 +80,16 @@ export async function withClusterLock<T>(run: Run, spec: ClusterSpec, task: stri
 
 type HostAttempt = { host: string; reply?: LockReply; cmd?: HeldCommand; error?: string; unreachable?: boolean };
 
-async function acquire(run: Run, spec: ClusterSpec, task: string, runId: string): Promise<ClusterLock | undefined> {
+/** How long a run waits for the lock of a run of this machine that died (its holders still stopping what it started). */
+const DEAD_HOLDER_WAIT_MS = 20_000;
+
+async function acquire(
+  run: Run,
+  spec: ClusterSpec,
+  task: string,
+  runId: string,
+  deadline = Date.now() + DEAD_HOLDER_WAIT_MS,
+): Promise<ClusterLock | undefined> {
   const holder: Holder = {
     user: userInfo().username,
     host: hostname(),
@@ -93,6 +102,17 @@ async function acquire(run: Run, spec: ClusterSpec, task: string, runId: string)
   const acquired: HostLock[] = attempts.flatMap((a) => (a.cmd && a.reply?.state === 'locked' ? [{ host: a.host, cmd: a.cmd, lost: false }] : []));
   const lock: ClusterLock = { hosts: acquired };
   for (const h of acquired) void h.cmd.exited.then(() => (h.lost = true));
+
+  // A lock still held by a run of this machine whose process is gone: its holder on that host is
+  // stopping what the run started and frees the lock when done. Waiting for it (bounded) is what
+  // "one re-run converges" needs right after a kill; a live holder is refused at once.
+  const dying = attempts.filter((a) => a.reply?.state === 'held' && a.reply.holder?.host === holder.host && run.io.alive?.(a.reply.holder.pid) === false);
+  const busyNow = attempts.filter((a) => a.reply?.state === 'held');
+  if (busyNow.length && dying.length === busyNow.length && Date.now() < deadline) {
+    await release(run, lock);
+    await new Promise((r) => setTimeout(r, 500));
+    return acquire(run, spec, task, runId, deadline);
+  }
 
   for (const a of attempts) if (a.reply) reportCleanup(run, a.host, a.reply);
   const holderOf = (a: HostAttempt) => (a.reply?.state === 'held' ? describeHolder(a.reply.holder) : undefined);

@@ -17,6 +17,8 @@ export interface RunIO {
   onInterrupt(handler: (signal: InterruptSignal) => void): () => void;
   /** Gives a signal held off by a handler its ordinary course (ends the process), once the handler is gone. */
   raise(signal: InterruptSignal): void;
+  /** Whether a process of this machine runs (a lock left by a run of this machine that died); unknown when absent. */
+  alive?: (pid: number) => boolean;
   /** Asks a question on the terminal and returns the answer; undefined when there is no terminal to ask on. */
   ask?: (question: string) => Promise<string>;
 }
