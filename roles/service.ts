@@ -2,6 +2,8 @@ import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.
 import { notePendingRestart } from '../src/cluster/pending-restarts.js';
 import { change, ok, step, type Step } from '../src/engine/step.js';
 import type { HostContext } from '../src/engine/host-context.js';
+import { sh } from '../src/connection/shell.js';
+import { confDir, dataDir } from '../src/facts/postgres.js';
 import { lit, pgLogTail, pgServiceCommand, pgStatusCommand, psql, type PgService } from '../src/steps/postgres.js';
 import { configAccepted, ensureConfigAccepted } from './config.js';
 
@@ -20,7 +22,14 @@ export async function serviceAction(
   action: 'start' | 'stop' | 'restart' | 'reload',
   mode?: 'fast' | 'immediate',
 ): Promise<void> {
-  const result = await ctx.run(pgServiceCommand(s, action, mode), { allowFailure: true });
+  // Where systemd does not own the service, start with pg_ctl itself, bounded (-t 90): pg_ctlcluster's
+  // readiness probe loops until three probes in a row agree, which under load on a standby never ended
+  // (the lab's intermittent "run that never finishes").
+  const direct = action === 'start' && !s.systemd;
+  const command = direct
+    ? sh`setsid -w ${`/usr/lib/postgresql/${s.version}/bin/pg_ctl`} start -w -t 90 -s -D ${dataDir(s.version, s.cluster)} -l ${`/var/log/postgresql/postgresql-${s.version}-${s.cluster}.log`} -o ${`-c config_file=${confDir(s.version, s.cluster)}/postgresql.conf`}`
+    : pgServiceCommand(s, action, mode);
+  const result = await ctx.run(command, { allowFailure: true, ...(direct ? { user: 'postgres' } : {}) });
   if (result.code !== 0) {
     const log = (await ctx.run(pgLogTail(s), { allowFailure: true })).stdout;
     throw new Error(`${action} of PostgreSQL ${s.version}/${s.cluster} failed: ${result.stderr.trim()}\n${log}`);
