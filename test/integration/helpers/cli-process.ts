@@ -11,7 +11,7 @@ export interface CliRun {
   pid: number;
   events: RunEvent[];
   /** Resolves on the first event matching `match` (or undefined if the run ends first). */
-  waitFor(match: (e: RunEvent) => boolean): Promise<RunEvent | undefined>;
+  waitFor(match: (e: RunEvent) => boolean, timeoutMs?: number): Promise<RunEvent | undefined>;
   kill(): void;
   signal(s: NodeJS.Signals): void;
   done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
@@ -56,11 +56,15 @@ export function spawnPgtasks(args: string[]): CliRun {
   return {
     pid: child.pid!,
     events,
-    waitFor: (match) => {
+    waitFor: (match, timeoutMs = 30_000) => {
       const seen = events.find(match);
       if (seen) return Promise.resolve(seen);
       if (child.exitCode !== null || child.signalCode) return Promise.resolve(undefined);
-      return new Promise((resolve) => waiters.push({ match, resolve }));
+      // Bounded: a run that never gets there must not hang the test file (and its lab) with it.
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), timeoutMs);
+        waiters.push({ match, resolve: (e) => (clearTimeout(timer), resolve(e)) });
+      });
     },
     kill: () => child.kill('SIGKILL'),
     signal: (s: NodeJS.Signals) => child.kill(s),
