@@ -68,6 +68,13 @@ export class SshConnection implements Connection {
       client.once('error', (err: Error) => {
         reject(new UnreachableError(target.name, rejection ?? `ssh ${target.user}@${target.address}:${target.port}: ${err.message}`));
       });
+      // A server that drops the connection during the handshake ends it without an 'error' (and the
+      // ready timer stops with it): without this the run would wait for 'ready' forever.
+      client.once('close', () =>
+        reject(
+          new UnreachableError(target.name, rejection ?? `ssh ${target.user}@${target.address}:${target.port}: the connection closed during the handshake`),
+        ),
+      );
       client.connect(config);
     });
     if (learned) await learnHostKey(target.knownHostsFile, learned);
