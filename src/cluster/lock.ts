@@ -170,6 +170,9 @@ async function tryLockHost(run: Run, host: string, cluster: string, holder: Hold
       exited = true;
       check();
     });
+    // The reply may have arrived while start() was resolving, before the listener existed: a fast
+    // host answered and then waited forever for a run that was waiting for its answer.
+    check();
   });
   if (reply.state === 'incomplete') {
     const r = await cmd.exited;
