@@ -1,8 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { announceNewCluster } from '../../roles/cluster.js';
-import { JsonReporter, TextReporter } from '../../src/cli/reporters.js';
 import { primaryAddressLines } from '../../src/cluster/connect-lines.js';
-import { Run } from '../../src/engine/run.js';
+import { announce as announceOf } from './helpers/announce.js';
 
 const primary = { host: 'h1', address: '10.231.0.11' };
 const labRegistry = { provider: 'dns', server: '127.0.0.1', port: 15353, zone: 'lab.pgtasks.test', key_file: '/k', ttl: 5 } as const;
@@ -35,17 +34,7 @@ describe('the connection lines printed when a cluster is created work on the mac
     plan: { primary },
     creds: { admin: 'Zq8-not-a-real-password', replicator: 'r', created: true, dir: '/w/credentials/demo' },
   } as unknown as Parameters<typeof announceNewCluster>[1];
-  const announce = (json: boolean) => {
-    let out = '';
-    const write = (t: string) => void (out += t);
-    const run = new Run(
-      async () => ({ sources: [], hosts: new Map(), groups: new Map() }),
-      { check: false, diff: false, verbose: false, forks: 1, json },
-      json ? new JsonReporter(write) : new TextReporter(write, false),
-    );
-    announceNewCluster(run, cc);
-    return out;
-  };
+  const announce = (json: boolean) => announceOf(cc, json);
 
   test("announceNewCluster: two psql lines, each a complete command; the lab's address one connects from this machine", () => {
     const psql = announce(false)

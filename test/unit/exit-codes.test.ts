@@ -8,12 +8,12 @@ import { z } from 'zod';
 import { announceNewCluster } from '../../roles/cluster.js';
 import { builtinTasks } from '../../tasks/index.js';
 import { main } from '../../src/cli/program.js';
-import { JsonReporter, TextReporter } from '../../src/cli/reporters.js';
 import { UnreachableError } from '../../src/connection/types.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { Run, sshConnector, type Connector } from '../../src/engine/run.js';
 import { task, type Task } from '../../src/engine/task.js';
 import { tempDir } from './helpers/tree.js';
+import { announce as announceOf } from './helpers/announce.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/cli/', import.meta.url));
 const refuseAll: Connector = async () => {
@@ -199,17 +199,7 @@ describe('the creation result says how to connect and where the password is', ()
     plan: { primary: { host: 'h1', address: '10.0.0.1' } },
     creds: { admin: PASSWORD, replicator: 'r', created: true, dir: '/srv/inv/credentials/orders' },
   } as unknown as Parameters<typeof announceNewCluster>[1];
-  const announce = (json: boolean) => {
-    let out = '';
-    const write = (t: string) => void (out += t);
-    const run = new Run(
-      async () => ({ sources: [], hosts: new Map(), groups: new Map() }),
-      { check: false, diff: false, verbose: false, forks: 1, json },
-      json ? new JsonReporter(write) : new TextReporter(write, false),
-    );
-    announceNewCluster(run, cc);
-    return out;
-  };
+  const announce = (json: boolean) => announceOf(cc, json);
 
   test('--json: host, port, user, dbname and the password file; never the password', () => {
     const out = announce(true);
