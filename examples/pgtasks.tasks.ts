@@ -6,7 +6,7 @@
  *   pgtasks --tasks examples/pgtasks.tasks.ts --check motd --text "maintenance at 18:00"
  */
 import { readFileSync } from 'node:fs';
-import { change, clustersOf, filesStep, ident, lit, ok, runSteps, scramVerifier, sh, step, task, withPrimary, z } from 'pgtasks';
+import { change, clustersOf, filesStep, ident, lit, ok, runSteps, scramVerifier, sh, sqlAction, step, task, withPrimary, z } from 'pgtasks';
 
 export const uptime = task({
   name: 'uptime',
@@ -68,16 +68,16 @@ export const appDb = task({
           step(`app-db: role ${args.owner}`, async () => {
             const [role] = await session.query<{ verifier: string | null }>(`select rolpassword as verifier from pg_authid where rolname = ${lit(args.owner)}`);
             if (role) return ok('exists (its password is left as it is)');
-            return change(`create role ${args.owner}`, async () => {
-              await session.query(`create role ${ident(args.owner)} login password ${lit(scramVerifier(password))}`);
-            });
+            // Run by psql on the primary host (SQL on stdin); shown by --check -v without the verifier.
+            const create = (verifier: string) => `create role ${ident(args.owner)} login password ${lit(verifier)}`;
+            return change(`create role ${args.owner}`, [sqlAction(spec.port, create(scramVerifier(password)), 'postgres', create('********'))]);
           }),
           step(`app-db: database ${args.name}`, async () => {
             const [db] = await session.query(`select 1 from pg_database where datname = ${lit(args.name)}`);
             if (db) return ok('exists');
-            return change(`create database ${args.name} owner ${args.owner}`, async () => {
-              await session.query(`create database ${ident(args.name)} owner ${ident(args.owner)}`);
-            });
+            return change(`create database ${args.name} owner ${args.owner}`, [
+              sqlAction(spec.port, `create database ${ident(args.name)} owner ${ident(args.owner)}`),
+            ]);
           }),
         ]);
       });

@@ -28,8 +28,9 @@ export async function planFromHosts(
   run: Run,
   spec: ClusterSpec,
   opts: ConvergeOptions = {},
-): Promise<{ cc: Omit<ClusterContext, 'creds' | 'touched'>; plan: ClusterPlan } | undefined> {
+): Promise<{ cc: Omit<ClusterContext, 'creds'>; plan: ClusterPlan } | undefined> {
   const working = { ...spec, members: spec.members.filter((m) => !opts.exclude?.includes(m.host)) };
+  const factsMark = run.changes.mark();
   const gathered = await gatherCluster(run, working);
   const facts = new Map(gathered.members.filter((m) => m.facts).map((m) => [m.member.host, m.facts!] as [string, PgNodeFacts]));
   let plan: ClusterPlan;
@@ -45,7 +46,8 @@ export async function planFromHosts(
     throw err;
   }
   const version = [...facts.values()][0]!.version;
-  return { cc: { spec, plan, version, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, templates: run.templates }, plan };
+  const touched = run.changes.since(factsMark);
+  return { cc: { spec, plan, version, facts, systemd: gathered.systemd, bouncers: gathered.bouncers, templates: run.templates, touched }, plan };
 }
 
 /**
@@ -58,7 +60,7 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   const { plan } = planned;
   for (const note of plan.notes) run.message(`cluster ${spec.name}: ${note}`);
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, !run.options.check, run.secrets);
-  const cc: ClusterContext = { ...planned.cc, creds, touched: new Set() };
+  const cc: ClusterContext = { ...planned.cc, creds };
   const primary = plan.primary.host;
 
   // Replicas wait for the primary below: make sure its connection is there before anyone waits.

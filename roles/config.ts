@@ -3,12 +3,14 @@ import { REPLICATION_USER } from '../src/cluster/credentials.js';
 import { findSuspects, parameterErrors, restartChanges, type SettingInfo } from '../src/cluster/parameter-check.js';
 import { notePendingRestart } from '../src/cluster/pending-restarts.js';
 import type { HostContext } from '../src/engine/host-context.js';
+import { reads, type HostView } from '../src/engine/host-view.js';
+import { call, notify, runAction, type Action } from '../src/engine/action.js';
 import { sh } from '../src/connection/shell.js';
 import { describedSettings, fileSettingErrors, postgresVerdicts, serverSettings } from '../src/steps/pg-settings.js';
 import { freshFacts, isReplica, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { slotName, type HbaRule } from '../src/cluster/vars.js';
-import { filesStep, type FileSpec } from '../src/steps/files.js';
-import { ok, step, type Step } from '../src/engine/step.js';
+import { filesStep, readFiles, type FileSpec } from '../src/steps/files.js';
+import { change, ok, step, type Step } from '../src/engine/step.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 
 /** pg_hba addresses: a bare IP becomes a single-host CIDR; names and CIDRs pass through. */
@@ -80,30 +82,30 @@ export function configRole(cc: ClusterContext, host: string): Step[] {
   const dir = confDir(cc.version, cc.spec.name);
   const conf = `${dir}/postgresql.conf`;
   return [
-    step('config: directories', async (ctx) => {
+    step('config: directories', async (view) => {
       if (cc.facts.get(host)?.configured) return ok();
-      const { stdout } = await ctx.run(sh`[ -d ${dir} ] && stat -c '%U' ${dir} || echo missing`);
+      const { stdout } = await view.read(reads(sh`[ -d ${dir} ] && stat -c '%U' ${dir} || echo missing`));
       if (stdout.trim() === 'postgres') return ok();
-      return {
-        kind: 'change',
-        summary: `create ${dir}`,
-        apply: async () => {
-          await ctx.run(sh`install -d -o postgres -g postgres -m 0755 ${`/etc/postgresql/${cc.version}`} ${dir}`);
-        },
-      };
+      return change(`create ${dir}`, [runAction(sh`install -d -o postgres -g postgres -m 0755 ${`/etc/postgresql/${cc.version}`} ${dir}`)]);
     }),
     notifying(
-      checkedOnceWritten(
-        cc,
-        filesStep('config: files', () => configFiles(cc, host), {
-          // Only a changed postgresql.conf costs a look at the settings: a no-op run adds no round trip.
-          planned: async (ctx, differing) => {
-            const next = differing.find((f) => f.path === conf);
-            if (next) await checkParameters(cc, ctx, next.content);
-          },
-          beforeWrite: (ctx, differing) => rememberPrevious(ctx, differing),
-        }),
-      ),
+      filesStep('config: files', () => configFiles(cc, host), {
+        // Only a changed postgresql.conf costs a look at the settings: a no-op run adds no round trip.
+        planned: async (view, differing) => {
+          const next = differing.find((f) => f.path === conf);
+          if (next) await checkParameters(cc, view, next.content);
+        },
+        before: async (view, differing) => [
+          rememberPrevious(
+            differing,
+            await readFiles(
+              view,
+              differing.map((f) => f.path),
+            ),
+          ),
+        ],
+        then: async () => judgedOnceWritten(cc, host),
+      }),
       'postgresql-reload',
     ),
   ];
@@ -113,18 +115,9 @@ export function configRole(cc: ClusterContext, host: string): Step[] {
  * On a running server, the written files are judged by PostgreSQL at once (and put back if rejected),
  * whatever happens to the rest of the run; elsewhere the service step judges them before its reload.
  */
-function checkedOnceWritten(cc: ClusterContext, s: Step): Step {
-  return step(s.name, async (ctx) => {
-    const plan = await s.plan(ctx);
-    if (plan.kind !== 'change' || !freshFacts(cc, ctx.host)) return plan;
-    return {
-      ...plan,
-      apply: async () => {
-        await plan.apply();
-        await ensureConfigAccepted(cc, ctx);
-      },
-    };
-  });
+function judgedOnceWritten(cc: ClusterContext, host: string): Action[] {
+  if (!freshFacts(cc, host)) return [];
+  return [call('check that PostgreSQL accepts the new files (pg_file_settings); put the previous ones back if not', (ctx) => ensureConfigAccepted(cc, ctx))];
 }
 
 /**
@@ -133,7 +126,7 @@ function checkedOnceWritten(cc: ClusterContext, s: Step): Step {
  * server (pg_settings), else from its binaries (--describe-config); whatever looks wrong is confirmed
  * by PostgreSQL's own parser before it is refused. In check mode it also predicts restarts.
  */
-export async function checkParameters(cc: ClusterContext, ctx: HostContext, nextConf: string): Promise<void> {
+export async function checkParameters(cc: ClusterContext, ctx: HostView, nextConf: string): Promise<void> {
   let settings: Map<string, SettingInfo> | undefined;
   if (cc.facts.get(ctx.host)?.running) settings = await serverSettings(ctx, cc.spec.port).catch(() => undefined);
   const fromServer = settings !== undefined;
@@ -171,17 +164,15 @@ export async function checkParameters(cc: ClusterContext, ctx: HostContext, next
  */
 const previous = new WeakMap<HostContext, { files: { spec: FileSpec; content: string }[]; accepted: boolean }>();
 
-async function rememberPrevious(ctx: HostContext, differing: FileSpec[]): Promise<void> {
-  const paths = differing.map((f) => f.path);
-  // One round trip: each existing file's name and content, NUL-separated (config files hold no NUL).
-  const { stdout } = await ctx.run(sh`for f in ${paths}; do if [ -f "$f" ]; then printf 'F%s\\0' "$f"; cat "$f"; printf '\\0'; fi; done`);
-  const parts = stdout.split('\0');
-  const files: { spec: FileSpec; content: string }[] = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    const spec = differing.find((f) => `F${f.path}` === parts[i]);
-    if (spec) files.push({ spec, content: parts[i + 1]! });
-  }
-  previous.set(ctx, { files, accepted: false });
+/**
+ * An action that keeps, for this run, the files about to be replaced (their content read by the plan),
+ * so they can be put back.
+ */
+function rememberPrevious(differing: FileSpec[], contents: Map<string, string>): Action {
+  const files = differing.flatMap((spec) => (contents.has(spec.path) ? [{ spec, content: contents.get(spec.path)! }] : []));
+  return call(`remember the ${files.length} replaced file(s), to put them back if PostgreSQL rejects the new ones`, async (ctx) => {
+    previous.set(ctx, { files, accepted: false });
+  });
 }
 
 /**
@@ -236,17 +227,10 @@ export async function ensureConfigAccepted(cc: ClusterContext, ctx: HostContext)
   );
 }
 
-/** Wraps a step so that, when it changes something, it notifies a handler on the host. */
+/** Wraps a step so that, when it changes something, it notifies a handler on the host (in check mode too). */
 export function notifying(s: Step, handler: string): Step {
-  return step(s.name, async (ctx) => {
-    const plan = await s.plan(ctx);
-    if (plan.kind !== 'change') return plan;
-    return {
-      ...plan,
-      apply: async () => {
-        await plan.apply();
-        ctx.notified.add(handler);
-      },
-    };
+  return step(s.name, async (view) => {
+    const plan = await s.plan(view);
+    return plan.kind === 'change' ? { ...plan, actions: [...plan.actions, notify(handler)] } : plan;
   });
 }

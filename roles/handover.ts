@@ -51,7 +51,7 @@ export function handoverContext(
     facts,
     systemd: gathered.systemd,
     bouncers: gathered.bouncers,
-    touched: new Set(),
+    touched: run.changes.since(run.changes.mark()),
     templates: run.templates,
   };
 }

@@ -1,7 +1,9 @@
 import { freshFacts, memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { ADMIN_USER } from '../src/cluster/credentials.js';
 import { and, raw, sh } from '../src/connection/shell.js';
+import { handled, runAction, type RunAction } from '../src/engine/action.js';
 import type { HostContext } from '../src/engine/host-context.js';
+import { reads, type HostView } from '../src/engine/host-view.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import type { Templates } from '../src/engine/templates.js';
 import { filesStep, type FileSpec } from '../src/steps/files.js';
@@ -68,8 +70,8 @@ export function pgbouncerFiles(
   ];
 }
 
-async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
-  const r = await ctx.run(raw(`p=$(cat ${PIDFILE} 2>/dev/null) && [ "$(cat /proc/$p/comm 2>/dev/null)" = pgbouncer ]`), { allowFailure: true });
+async function pgbouncerRunning(view: HostView): Promise<boolean> {
+  const r = await view.read(reads(raw(`p=$(cat ${PIDFILE} 2>/dev/null) && [ "$(cat /proc/$p/comm 2>/dev/null)" = pgbouncer ]`)), { allowFailure: true });
   return r.code === 0;
 }
 
@@ -78,10 +80,10 @@ async function pgbouncerRunning(ctx: HostContext): Promise<boolean> {
  * whose userlist is stale (or whose state could not be read) is converged all the same. A reload that
  * changes a database's host closes pooled server connections as they are released (checked on 1.18).
  */
-async function signalBouncer(ctx: HostContext, reload: boolean, resume: boolean): Promise<void> {
+function signalBouncer(reload: boolean, resume: boolean): RunAction {
   const signals = [...(reload ? [raw('kill -HUP "$p"')] : []), ...(resume ? [raw('kill -USR2 "$p"'), sh`rm -f ${PAUSED_MARKER}`] : [])];
   // Never a signal to a stale pid file's number (after a power cut it may be sshd's): PgBouncer's or nobody's.
-  await ctx.run(and(sh`p=$(cat ${PIDFILE})`, raw('[ "$(cat /proc/$p/comm)" = pgbouncer ]'), ...signals));
+  return runAction(and(sh`p=$(cat ${PIDFILE})`, raw('[ "$(cat /proc/$p/comm)" = pgbouncer ]'), ...signals));
 }
 
 /**
@@ -94,14 +96,12 @@ export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
   return step('pgbouncer: service', async (ctx) => {
     const known = ctx.facts.get(systemFact.name) as SystemFacts | undefined;
     if (!live && !known?.pgbouncerRunning && !(await pgbouncerRunning(ctx))) {
-      return change('start PgBouncer', async () => {
-        const systemd = cc.systemd.get(host) ?? false;
-        const cmd = systemd
-          ? raw('systemctl enable --now pgbouncer')
-          : raw(`install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`);
-        // A fresh PgBouncer is not paused, whatever a killed switchover's marker says.
-        await ctx.run(and(sh`rm -f ${PAUSED_MARKER}`, cmd));
-      });
+      const systemd = cc.systemd.get(host) ?? false;
+      const cmd = systemd
+        ? raw('systemctl enable --now pgbouncer')
+        : raw(`install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`);
+      // A fresh PgBouncer is not paused, whatever a killed switchover's marker says.
+      return change('start PgBouncer', [runAction(and(sh`rm -f ${PAUSED_MARKER}`, cmd)), handled('pgbouncer-reload')]);
     }
     const wanted = cc.plan.primary.address;
     // Unreadable (live.unknown): reload and resume anyway; both are harmless when not needed.
@@ -117,10 +117,7 @@ export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
         : '',
       resume ? 'RESUME (left paused)' : '',
     ].filter(Boolean);
-    return change(what.join(', '), async () => {
-      await signalBouncer(ctx, reload, resume);
-      ctx.notified.delete('pgbouncer-reload');
-    });
+    return change(what.join(', '), [signalBouncer(reload, resume), handled('pgbouncer-reload')]);
   });
 }
 
@@ -134,10 +131,9 @@ export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { n
   return [
     step('pgbouncer: install', async (ctx) => {
       if ((await fact(ctx, systemFact)).pgbouncerInstalled) return ok('present');
-      return change('apt-get install pgbouncer', async () => {
-        await ctx.run(raw('DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer'), { user: 'root', timeoutMs: 10 * 60_000 });
-        await fact(ctx, systemFact, true);
-      });
+      return change('apt-get install pgbouncer', [
+        runAction(raw('DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer'), { user: 'root', timeoutMs: 10 * 60_000 }),
+      ]);
     }),
     notifying(
       filesStep('pgbouncer: config', () => pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles(), cc.templates)),

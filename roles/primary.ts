@@ -4,10 +4,11 @@ import { scramVerifier, verifierMatches } from '../src/cluster/scram.js';
 import { longCommandEnv } from '../src/cluster/lock.js';
 import { slotName } from '../src/cluster/vars.js';
 import { raw, script, sh } from '../src/connection/shell.js';
+import { call, runAction, sqlAction } from '../src/engine/action.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { dataDir } from '../src/facts/postgres.js';
-import { ident, lit, psql } from '../src/steps/postgres.js';
+import { ident, lit, psql, query } from '../src/steps/postgres.js';
 import { configRole } from './config.js';
 import { serviceRole } from './service.js';
 import { warnUnknownSlots } from './unknown-slots.js';
@@ -16,10 +17,7 @@ import { warnUnknownSlots } from './unknown-slots.js';
 export function promoteStep(cc: ClusterContext): Step {
   return step('promote', async (ctx) => {
     if (cc.plan.primaryAction !== 'promote') return skip('not needed');
-    return change(`promote ${ctx.host} to primary (no primary left)`, async () => {
-      cc.touched.add(ctx.host);
-      await psql(ctx, cc.spec.port, 'select pg_promote(true, 60)');
-    });
+    return change(`promote ${ctx.host} to primary (no primary left)`, [sqlAction(cc.spec.port, 'select pg_promote(true, 60)')]);
   });
 }
 
@@ -33,20 +31,19 @@ export function promoteStep(cc: ClusterContext): Step {
 export function bootstrapStep(cc: ClusterContext): Step {
   const dir = dataDir(cc.version, cc.spec.name);
   const side = `${dir}.pgtasks-initdb`;
-  return step('bootstrap', async (ctx) => {
+  return step('bootstrap', async () => {
     if (cc.plan.primaryAction !== 'bootstrap') return skip('data directory exists');
-    return change(`initdb ${dir}`, async () => {
-      cc.touched.add(ctx.host);
-      const emptyOrRefuse = (why: string) => sh`if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo ${`${dir} ${why}`} >&2; exit 1; fi`;
-      await ctx.run(
+    const emptyOrRefuse = (why: string) => sh`if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo ${`${dir} ${why}`} >&2; exit 1; fi`;
+    return change(`initdb ${dir}`, [
+      runAction(
         script(
           raw('set -e'),
           emptyOrRefuse('is not empty: refusing to initdb over it'),
           sh`rm -rf ${side}`,
           sh`install -d -o postgres -g postgres -m 0700 ${side}`,
         ),
-      );
-      await ctx.run(
+      ),
+      runAction(
         script(
           raw('set -e'),
           longCommandEnv(cc.spec.name),
@@ -55,12 +52,21 @@ export function bootstrapStep(cc: ClusterContext): Step {
           sh`rm -f ${['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'].map((f) => `${side}/${f}`)}`,
         ),
         { user: 'postgres' },
-      );
-      await ctx.run(
+      ),
+      runAction(
         script(raw('set -e'), emptyOrRefuse('filled up during initdb: refusing to replace it'), sh`rmdir ${dir} 2>/dev/null || true`, sh`mv ${side} ${dir}`),
-      );
-    });
+      ),
+    ]);
   });
+}
+
+/**
+ * pgtasks' own roles must not wait for a sync replica that waits for this run to be built: committed
+ * locally. Shown with the verifiers masked (a verifier is not the password, but lets one pose as the server).
+ */
+function rolesSql(cc: ClusterContext, sql: string[]) {
+  const text = (lines: string[]) => `set synchronous_commit = local;\n${lines.join(';\n')};`;
+  return sqlAction(cc.spec.port, text(sql), 'postgres', text(sql.map((l) => l.replace(/PASSWORD '[^']*'/, "PASSWORD '********'"))));
 }
 
 /** The admin and replication roles, with passwords set as scram verifiers computed locally. */
@@ -70,11 +76,13 @@ export function rolesStep(cc: ClusterContext): Step {
     { name: REPLICATION_USER, attrs: 'LOGIN REPLICATION', password: cc.creds.replicator },
   ];
   return step('roles', async (ctx) => {
-    if (ctx.check && cc.plan.primaryAction === 'bootstrap') return change(`create roles ${wanted.map((w) => w.name).join(', ')}`, async () => {});
+    // In check mode a cluster still to be made has no roles yet.
+    const none = ctx.check && cc.plan.primaryAction === 'bootstrap' ? [] : undefined;
     const known = freshFacts(cc, ctx.host)?.roles.map((r) => [r.name, r.verifier, 't', r.superuser ? 't' : 'f', r.replication ? 't' : 'f']);
     const rows =
+      none ??
       known ??
-      (await psql(
+      (await query(
         ctx,
         cc.spec.port,
         `select rolname, rolpassword, rolcanlogin, rolsuper, rolreplication from pg_authid where rolname in (${wanted.map((w) => lit(w.name)).join(',')})`,
@@ -98,11 +106,7 @@ export function rolesStep(cc: ClusterContext): Step {
       }
     }
     if (!sql.length) return ok(`${wanted.map((w) => w.name).join(', ')} up to date`);
-    return change(what.join(', '), async () => {
-      cc.touched.add(ctx.host);
-      // pgtasks' own roles must not wait for a sync replica that waits for this run to be built.
-      await psql(ctx, cc.spec.port, `set synchronous_commit = local;\n${sql.join(';\n')};`);
-    });
+    return change(what.join(', '), [rolesSql(cc, sql)]);
   });
 }
 
@@ -115,12 +119,13 @@ export function rolesStep(cc: ClusterContext): Step {
 export function slotsStep(cc: ClusterContext, opts: { deactivated?: string[] } = {}): Step {
   return step('replication slots', async (ctx) => {
     if (ctx.check && cc.plan.primaryAction === 'bootstrap') {
-      return cc.plan.replicas.length ? change(`create slots ${cc.plan.replicas.map((r) => slotName(r.member.host)).join(', ')}`, async () => {}) : ok();
+      const names = cc.plan.replicas.map((r) => slotName(r.member.host));
+      return names.length ? change(`create slots ${names.join(', ')}`, [sqlAction(cc.spec.port, slotsSql(names, []))]) : ok();
     }
     const wanted = new Set(cc.plan.replicas.map((r) => slotName(r.member.host)));
     const members = new Set(cc.spec.members.map((m) => slotName(m.host)));
     const known = freshFacts(cc, ctx.host)?.slots.map((sl) => [sl.name, sl.active ? 't' : 'f']);
-    const rows = known ?? (await psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`));
+    const rows = known ?? (await query(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`));
     const have = new Set(rows.map((r) => r[0]));
     warnUnknownSlots(
       ctx,
@@ -132,21 +137,18 @@ export function slotsStep(cc: ClusterContext, opts: { deactivated?: string[] } =
     const drop = rows.filter((r) => members.has(r[0]!) && !wanted.has(r[0]!) && (r[1] === 'f' || stopped.has(r[0]!))).map((r) => r[0]!);
     if (!create.length && !drop.length) return ok(`${wanted.size} slot(s) present`);
     const summary = [create.length ? `create slot ${create.join(', ')}` : '', drop.length ? `drop slot ${drop.join(', ')}` : ''].filter(Boolean).join('; ');
-    return change(summary, async () => {
-      cc.touched.add(ctx.host);
+    const waited = drop.filter((d) => stopped.has(d));
+    return change(summary, [
       // A walsender outlives its stopped replica by a moment; dropping an active slot is an error.
-      await waitInactive(
-        ctx,
-        cc.spec.port,
-        drop.filter((d) => stopped.has(d)),
-      );
-      const sql = [
-        ...create.map((s) => `select pg_create_physical_replication_slot(${lit(s)})`),
-        ...drop.map((s) => `select pg_drop_replication_slot(${lit(s)})`),
-      ];
-      await psql(ctx, cc.spec.port, `${sql.join(';\n')};`);
-    });
+      ...(waited.length ? [call(`wait (at most 10 s) until ${waited.join(', ')} is no longer active`, (c) => waitInactive(c, cc.spec.port, waited))] : []),
+      sqlAction(cc.spec.port, slotsSql(create, drop)),
+    ]);
   });
+}
+
+function slotsSql(create: string[], drop: string[]): string {
+  const sql = [...create.map((s) => `select pg_create_physical_replication_slot(${lit(s)})`), ...drop.map((s) => `select pg_drop_replication_slot(${lit(s)})`)];
+  return `${sql.join(';\n')};`;
 }
 
 async function waitInactive(ctx: HostContext, port: number, slots: string[], timeoutMs = 10_000): Promise<void> {

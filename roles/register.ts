@@ -4,6 +4,8 @@ import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import type { ClusterSpec, Member, RegistrySpec } from '../src/cluster/vars.js';
 import { raw } from '../src/connection/shell.js';
 import type { Run } from '../src/engine/run.js';
+import { call, runAction } from '../src/engine/action.js';
+import { reads } from '../src/engine/host-view.js';
 import { change, ok, runStep, step, type Step } from '../src/engine/step.js';
 import { currentRecord, desiredRecord, updateRecord } from '../src/registry/dns.js';
 import { rewriteHosts } from '../src/registry/hosts-file.js';
@@ -14,17 +16,19 @@ function dnsStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 
     const want = desiredRecord(registry, primary.address, primary.host);
     const have = await currentRecord(registry, name, env);
     if (have && have.type === want.type && have.value === want.value) return ok(`${name} ${want.type} ${want.value}`);
-    return change(`${name} ${have ? `${have.type} ${have.value}` : '(none)'} -> ${want.type} ${want.value}`, () => updateRecord(registry, name, want, env));
+    return change(`${name} ${have ? `${have.type} ${have.value}` : '(none)'} -> ${want.type} ${want.value}`, [
+      call(`nsupdate (from this machine) to ${registry.server}: ${name} ${want.type} ${want.value}`, () => updateRecord(registry, name, want, env)),
+    ]);
   });
 }
 
 function hostsStep(spec: ClusterSpec, name: string, primary: Member): Step {
   return step('register', async (ctx) => {
-    const current = (await ctx.run(raw('cat /etc/hosts'))).stdout;
+    const current = (await ctx.read(reads(raw('cat /etc/hosts')))).stdout;
     const next = rewriteHosts(current, spec.name, name, primary.address);
     if (next === current) return ok(`${name} -> ${primary.address} in /etc/hosts`);
     // In place, not by rename: /etc/hosts is often a bind mount (containers), which a rename cannot replace.
-    return change(`${name} -> ${primary.address} in /etc/hosts`, async () => void (await ctx.run(raw('cat > /etc/hosts'), { stdin: next, user: 'root' })));
+    return change(`${name} -> ${primary.address} in /etc/hosts`, [runAction(raw('cat > /etc/hosts'), { stdin: next, user: 'root' })]);
   });
 }
 
@@ -35,22 +39,24 @@ function commandStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provid
   return step('register', async () => {
     const last = (await readFile(stateFile, 'utf8').catch(() => '')).trim();
     if (last === primary.host) return ok(`${name} -> ${primary.host} (by command)`);
-    return change(`${name} -> ${primary.host} (run: ${registry.command})`, async () => {
-      const r = await localExec('sh', ['-c', registry.command], {
-        env: {
-          ...env,
-          PGTASKS_CLUSTER: spec.name,
-          PGTASKS_SERVICE_NAME: name,
-          PGTASKS_PRIMARY: primary.host,
-          PGTASKS_PRIMARY_ADDRESS: primary.address,
-          PGTASKS_PORT: String(spec.port),
-        },
-        timeoutMs: 120_000,
-      });
-      if (r.code !== 0) throw new Error(`registry command exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
-      await mkdir(stateDir, { recursive: true, mode: 0o700 });
-      await writeFile(stateFile, `${primary.host}\n`, { mode: 0o600 });
-    });
+    return change(`${name} -> ${primary.host} (run: ${registry.command})`, [
+      call(`run on this machine: ${registry.command}`, async () => {
+        const r = await localExec('sh', ['-c', registry.command], {
+          env: {
+            ...env,
+            PGTASKS_CLUSTER: spec.name,
+            PGTASKS_SERVICE_NAME: name,
+            PGTASKS_PRIMARY: primary.host,
+            PGTASKS_PRIMARY_ADDRESS: primary.address,
+            PGTASKS_PORT: String(spec.port),
+          },
+          timeoutMs: 120_000,
+        });
+        if (r.code !== 0) throw new Error(`registry command exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+        await mkdir(stateDir, { recursive: true, mode: 0o700 });
+        await writeFile(stateFile, `${primary.host}\n`, { mode: 0o600 });
+      }),
+    ]);
   });
 }
 

@@ -3,8 +3,9 @@ import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.
 import { longCommandEnv } from '../src/cluster/lock.js';
 import { slotName } from '../src/cluster/vars.js';
 import { raw, script, sh } from '../src/connection/shell.js';
+import { runAction, sqlAction } from '../src/engine/action.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
-import { lit, psql } from '../src/steps/postgres.js';
+import { lit, query } from '../src/steps/postgres.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 import { configRole } from './config.js';
 import { serviceRole } from './service.js';
@@ -21,19 +22,20 @@ export function cloneStep(cc: ClusterContext, host: string): Step {
   const dir = dataDir(cc.version, cc.spec.name);
   const tmp = `${dir}.pgtasks-clone`;
   const primary = cc.plan.primary;
-  return step('clone', async (ctx) => {
+  return step('clone', async () => {
     const planned = cc.plan.replicas.find((r) => r.member.host === host);
     if (planned?.action !== 'clone') return skip('data directory exists');
-    return change(`pg_basebackup from ${primary.host}`, async () => {
-      await ctx.run(
+    const emptyOrRefuse = (why: string) => sh`if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo ${`${dir} ${why}`} >&2; exit 1; fi`;
+    return change(`pg_basebackup from ${primary.host}`, [
+      runAction(
         script(
           raw('set -e'),
-          sh`if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo ${`${dir} is not empty: refusing to clone over it`} >&2; exit 1; fi`,
+          emptyOrRefuse('is not empty: refusing to clone over it'),
           sh`rm -rf ${tmp}`,
           sh`install -d -o postgres -g postgres -m 0700 ${tmp}`,
         ),
-      );
-      await ctx.run(
+      ),
+      runAction(
         script(
           raw('set -e'),
           longCommandEnv(cc.spec.name),
@@ -42,16 +44,11 @@ export function cloneStep(cc: ClusterContext, host: string): Step {
           sh`rm -f ${['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'].map((f) => `${tmp}/${f}`)}`,
         ),
         { user: 'postgres', timeoutMs: 6 * 60 * 60_000 },
-      );
-      await ctx.run(
-        script(
-          raw('set -e'),
-          sh`if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo ${`${dir} filled up during the clone: refusing to replace it`} >&2; exit 1; fi`,
-          sh`rmdir ${dir} 2>/dev/null || true`,
-          sh`mv ${tmp} ${dir}`,
-        ),
-      );
-    });
+      ),
+      runAction(
+        script(raw('set -e'), emptyOrRefuse('filled up during the clone: refusing to replace it'), sh`rmdir ${dir} 2>/dev/null || true`, sh`mv ${tmp} ${dir}`),
+      ),
+    ]);
   });
 }
 
@@ -67,14 +64,14 @@ export function staleSlotsStep(cc: ClusterContext, host: string): Step {
   return step('stale slots', async (ctx) => {
     if (ctx.check && !freshFacts(cc, host)) return skip('not running yet');
     const members = new Set(cc.spec.members.map((m) => slotName(m.host)));
-    const query = () => psql(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`);
-    let rows = freshFacts(cc, host)?.slots.map((s) => [s.name, s.active ? 't' : 'f']) ?? (await query());
+    const read = () => query(ctx, cc.spec.port, `select slot_name, active from pg_replication_slots where slot_type = 'physical'`);
+    let rows = freshFacts(cc, host)?.slots.map((s) => [s.name, s.active ? 't' : 'f']) ?? (await read());
     // A replica repointed in this run (it cascaded from this host during a switchover) lets go of
     // its slot here a moment after its reload: wait for that (bounded), so one run converges.
     const held = () => rows.some((r) => members.has(r[0]!) && r[1] === 't');
     if (held() && !ctx.check && [...cc.touched].some((h) => h !== host)) {
       for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-        rows = await query();
+        rows = await read();
         if (!held()) break;
       }
     }
@@ -85,8 +82,8 @@ export function staleSlotsStep(cc: ClusterContext, host: string): Step {
     );
     const stale = rows.filter((r) => members.has(r[0]!) && r[1] === 'f').map((r) => r[0]!);
     if (!stale.length) return ok();
-    return change(`drop ${stale.join(', ')} (left from when it was primary)`, async () => {
-      await psql(ctx, cc.spec.port, stale.map((s) => `select pg_drop_replication_slot(${lit(s)});`).join('\n'));
-    });
+    return change(`drop ${stale.join(', ')} (left from when it was primary)`, [
+      sqlAction(cc.spec.port, stale.map((s) => `select pg_drop_replication_slot(${lit(s)});`).join('\n')),
+    ]);
   });
 }

@@ -12,6 +12,7 @@ import {
 import type { Run } from '../src/engine/run.js';
 import { sh } from '../src/connection/shell.js';
 import type { HostContext } from '../src/engine/host-context.js';
+import { call, sqlAction } from '../src/engine/action.js';
 import { change, runSteps, step, type Step } from '../src/engine/step.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 import { lit, pgLogTail, psql, type PgService } from '../src/steps/postgres.js';
@@ -65,7 +66,7 @@ export async function restartPending(run: Run, cc: ClusterContext): Promise<void
       // A replica checks its settings against the primary's as last replayed (pg_control): before the
       // next restart, every replica streams again and has replayed the restarted primary's new values.
       const [[lsn] = []] = await psql(await run.context(item.host), cc.spec.port, 'select pg_current_wal_lsn()');
-      const caughtUp = await run.onHosts(replicas, (ctx) => runSteps(ctx, [caughtUpStep(cc, ctx, lsn!)]).then(() => {}));
+      const caughtUp = await run.onHosts(replicas, (ctx) => runSteps(ctx, [caughtUpStep(cc, lsn!)]).then(() => {}));
       if (caughtUp.failed.length || caughtUp.unreachable.length) outcome = caughtUp;
     }
     if (!outcome.failed.length && !outcome.unreachable.length) continue;
@@ -104,37 +105,38 @@ from pg_settings s where s.pending_restart or s.name in (${ORDERED_SETTINGS.map(
 }
 
 function restartStep(run: Run, cc: ClusterContext, item: RestartDecision['order'][number], decision: RestartDecision): Step {
-  return step('restart', async (ctx) =>
-    change(`${describeChanges(item.changes)} (${decision.reason})`, async () => {
-      const s = serviceOf(cc, ctx.host);
-      ctx.message(`restarting PostgreSQL: ${item.changes.map((c) => c.name).join(', ')} need a restart`);
-      cc.touched.add(ctx.host);
-      const restart = async () => {
-        try {
-          await restartPostgres(ctx, s);
-        } catch (err) {
-          // Never leave a host down over a setting: back to the files it ran with, and up again.
-          if (!(await restorePreviousConfig(ctx, true))) throw err;
-          await serviceAction(ctx, s, 'start').catch(() => {});
-          throw new Error(`${(err as Error).message}\nthe previous configuration files were put back and PostgreSQL started again with them`);
-        }
-      };
-      if (item.role === 'primary') {
-        const hosts = cc.spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state !== 'absent').map((m) => m.host);
-        // A checkpoint now keeps the shutdown checkpoint, inside the pause, short.
-        await psql(ctx, cc.spec.port, 'CHECKPOINT;');
+  const names = item.changes.map((c) => c.name).join(', ');
+  const restartAction = call(`restart PostgreSQL fast for ${names}; if it does not come back, put the previous files back and start it`, async (ctx) => {
+    ctx.message(`restarting PostgreSQL: ${names} need a restart`);
+    const s = serviceOf(cc, ctx.host);
+    try {
+      await restartPostgres(ctx, s);
+    } catch (err) {
+      // Never leave a host down over a setting: back to the files it ran with, and up again.
+      if (!(await restorePreviousConfig(ctx, true))) throw err;
+      await serviceAction(ctx, s, 'start').catch(() => {});
+      throw new Error(`${(err as Error).message}\nthe previous configuration files were put back and PostgreSQL started again with them`);
+    }
+  });
+  const summary = `${describeChanges(item.changes)} (${decision.reason})`;
+  if (item.role !== 'primary') {
+    return step('restart', async () => change(summary, [restartAction, call('wait until it streams again', (ctx) => waitForStreaming(cc, ctx))]));
+  }
+  const hosts = cc.spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state !== 'absent').map((m) => m.host);
+  return step('restart', async () =>
+    change(summary, [
+      // A checkpoint now keeps the shutdown checkpoint, inside the pause, short.
+      sqlAction(cc.spec.port, 'CHECKPOINT;'),
+      call(`pause PgBouncer on ${hosts.join(', ') || 'no host'} (at most ${RESTART_PAUSE_TIMEOUT_MS} ms), restart, resume`, async (ctx) => {
         const t0 = Date.now();
         const paused = await withBouncersPaused(run, cc.spec, { timeoutMs: RESTART_PAUSE_TIMEOUT_MS, password: cc.creds.admin, hosts }, async (p) => {
-          await restart();
+          await restartAction.fn(ctx);
           return p;
         });
         if (paused.hosts.length)
           ctx.message(`clients of PgBouncer on ${paused.hosts.join(', ')} waited ${Date.now() - t0} ms (PAUSE ${paused.pauseMs} ms, restart, RESUME)`);
-      } else {
-        await restart();
-        await waitForStreaming(cc, ctx);
-      }
-    }),
+      }),
+    ]),
   );
 }
 
@@ -158,8 +160,12 @@ async function restartPostgres(ctx: HostContext, s: PgService): Promise<void> {
   }
 }
 
-function caughtUpStep(cc: ClusterContext, ctx: HostContext, lsn: string): Step {
-  return step('replication', async () => change(`streaming again, replayed the restarted primary's ${lsn}`, () => waitForStreaming(cc, ctx, lsn)));
+function caughtUpStep(cc: ClusterContext, lsn: string): Step {
+  return step('replication', async () =>
+    change(`streaming again, replayed the restarted primary's ${lsn}`, [
+      call(`wait (at most ${STREAMING_TIMEOUT_MS / 1000} s) until it streams and has replayed ${lsn}`, (ctx) => waitForStreaming(cc, ctx, lsn)),
+    ]),
+  );
 }
 
 /**

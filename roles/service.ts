@@ -1,7 +1,10 @@
 import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { notePendingRestart } from '../src/cluster/pending-restarts.js';
+import { call, handled, type ServiceAction } from '../src/engine/action.js';
+import { executeActions } from '../src/engine/execute.js';
 import { change, ok, step, type Step } from '../src/engine/step.js';
 import type { HostContext } from '../src/engine/host-context.js';
+import { reads, type HostView } from '../src/engine/host-view.js';
 import { sh } from '../src/connection/shell.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 import { lit, pgLogTail, pgServiceCommand, pgStatusCommand, psql, type PgService } from '../src/steps/postgres.js';
@@ -11,29 +14,32 @@ export function serviceOf(cc: ClusterContext, host: string): PgService {
   return { version: cc.version, cluster: cc.spec.name, systemd: cc.systemd.get(host) ?? false };
 }
 
-export async function isRunning(ctx: HostContext, s: PgService): Promise<boolean> {
-  return (await ctx.run(pgStatusCommand(s), { allowFailure: true })).code === 0;
+export async function isRunning(view: HostView, s: PgService): Promise<boolean> {
+  return (await view.read(reads(pgStatusCommand(s)), { allowFailure: true })).code === 0;
 }
 
-/** Runs a service action; on failure the error carries the end of PostgreSQL's log, which says why. */
+/**
+ * A PostgreSQL service action as data; on failure the error carries the end of PostgreSQL's log,
+ * which says why. Where systemd does not own the service, start is pg_ctl itself, bounded (-t 90):
+ * pg_ctlcluster's readiness probe loops until three probes in a row agree, which under load on a
+ * standby never ended (the lab's intermittent "run that never finishes").
+ */
+export function pgServiceAction(s: PgService, action: 'start' | 'stop' | 'restart' | 'reload', mode?: 'fast' | 'immediate'): ServiceAction {
+  const direct = action === 'start' && !s.systemd;
+  const command = direct
+    ? sh`setsid -w ${`/usr/lib/postgresql/${s.version}/bin/pg_ctl`} start -w -t 90 -s -D ${dataDir(s.version, s.cluster)} -l ${`/var/log/postgresql/postgresql-${s.version}-${s.cluster}.log`} -o ${`-c config_file=${confDir(s.version, s.cluster)}/postgresql.conf`}`
+    : pgServiceCommand(s, action, mode);
+  return { kind: 'service', service: `postgresql@${s.version}-${s.cluster}`, action, command, user: direct ? 'postgres' : undefined, diagnose: pgLogTail(s) };
+}
+
+/** Runs a service action now (for procedures such as ordered restarts, outside a step's plan). */
 export async function serviceAction(
   ctx: HostContext,
   s: PgService,
   action: 'start' | 'stop' | 'restart' | 'reload',
   mode?: 'fast' | 'immediate',
 ): Promise<void> {
-  // Where systemd does not own the service, start with pg_ctl itself, bounded (-t 90): pg_ctlcluster's
-  // readiness probe loops until three probes in a row agree, which under load on a standby never ended
-  // (the lab's intermittent "run that never finishes").
-  const direct = action === 'start' && !s.systemd;
-  const command = direct
-    ? sh`setsid -w ${`/usr/lib/postgresql/${s.version}/bin/pg_ctl`} start -w -t 90 -s -D ${dataDir(s.version, s.cluster)} -l ${`/var/log/postgresql/postgresql-${s.version}-${s.cluster}.log`} -o ${`-c config_file=${confDir(s.version, s.cluster)}/postgresql.conf`}`
-    : pgServiceCommand(s, action, mode);
-  const result = await ctx.run(command, { allowFailure: true, ...(direct ? { user: 'postgres' } : {}) });
-  if (result.code !== 0) {
-    const log = (await ctx.run(pgLogTail(s), { allowFailure: true })).stdout;
-    throw new Error(`${action} of PostgreSQL ${s.version}/${s.cluster} failed: ${result.stderr.trim()}\n${log}`);
-  }
+  await executeActions(ctx, [pgServiceAction(s, action, mode)]);
 }
 
 /**
@@ -45,27 +51,27 @@ export async function serviceAction(
 export function serviceRole(cc: ClusterContext, host: string): Step[] {
   const s = serviceOf(cc, host);
   return [
-    step('service', async (ctx) => {
+    step('service', async (view) => {
       // Running per this run's facts (and untouched since) needs no second look.
-      if (!freshFacts(cc, host) && !(await isRunning(ctx, s))) {
-        return change('start PostgreSQL', async () => {
-          cc.touched.add(host);
-          await serviceAction(ctx, s, 'start');
-        });
-      }
-      if (!ctx.notified.has('postgresql-reload')) return ok('running');
-      return change('reload configuration', async () => {
-        cc.touched.add(host);
-        if (!configAccepted(ctx)) await ensureConfigAccepted(cc, ctx);
-        const [[loaded] = []] = await psql(ctx, cc.spec.port, 'select pg_conf_load_time()');
-        await serviceAction(ctx, s, 'reload');
-        ctx.notified.delete('postgresql-reload');
-        const pending = await pendingAfterReload(ctx, cc.spec.port, loaded ?? '-infinity');
-        if (pending.length) {
-          notePendingRestart(cc, host, { names: pending });
-          ctx.message(`${pending.join(', ')} need a restart: done below, one host at a time`);
-        }
-      });
+      if (!freshFacts(cc, host) && !(await isRunning(view, s))) return change('start PostgreSQL', [pgServiceAction(s, 'start')]);
+      if (!view.notified.has('postgresql-reload')) return ok('running');
+      let loadedBefore = '-infinity';
+      return change('reload configuration', [
+        call('check that PostgreSQL accepts the files written (put the previous ones back if not)', async (ctx) => {
+          if (!configAccepted(ctx)) await ensureConfigAccepted(cc, ctx);
+          const [[loaded] = []] = await psql(ctx, cc.spec.port, 'select pg_conf_load_time()', 'postgres', { quiet: true });
+          loadedBefore = loaded ?? loadedBefore;
+        }),
+        pgServiceAction(s, 'reload'),
+        handled('postgresql-reload'),
+        call('collect the settings that wait for a restart (pending_restart)', async (ctx) => {
+          const pending = await pendingAfterReload(ctx, cc.spec.port, loadedBefore);
+          if (pending.length) {
+            notePendingRestart(cc, host, { names: pending });
+            ctx.message(`${pending.join(', ')} need a restart: done below, one host at a time`);
+          }
+        }),
+      ]);
     }),
   ];
 }
@@ -78,6 +84,8 @@ async function pendingAfterReload(ctx: HostContext, port: number, loadedBefore: 
       ctx,
       port,
       `select pg_conf_load_time() > ${lit(loadedBefore)}::timestamptz, coalesce(string_agg(name, ','), '') from pg_settings where pending_restart`,
+      'postgres',
+      { quiet: true },
     );
     if (rows[0]?.[0] === 't' || Date.now() > deadline) return (rows[0]?.[1] ?? '').split(',').filter(Boolean);
     await new Promise((r) => setTimeout(r, 50));

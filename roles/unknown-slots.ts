@@ -1,6 +1,6 @@
 import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import { slotName } from '../src/cluster/vars.js';
-import type { HostContext } from '../src/engine/host-context.js';
+import type { HostView } from '../src/engine/host-view.js';
 
 /** Slots already warned about, per run of a cluster (slot steps can run twice in one converge). */
 const warned = new WeakMap<ClusterContext, Set<string>>();
@@ -11,7 +11,7 @@ const warned = new WeakMap<ClusterContext, Set<string>>();
  * for as long as it exists, so the disk can fill up; pgtasks never drops what it cannot attribute,
  * it says so once per slot with the exact command that drops it.
  */
-export function warnUnknownSlots(ctx: HostContext, cc: ClusterContext, slots: { name: string; active: boolean }[]): void {
+export function warnUnknownSlots(ctx: HostView, cc: ClusterContext, slots: { name: string; active: boolean }[]): void {
   const members = new Set(cc.spec.members.map((m) => slotName(m.host)));
   const seen = warned.get(cc) ?? new Set<string>();
   warned.set(cc, seen);

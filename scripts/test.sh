@@ -7,6 +7,8 @@ bash scripts/setup.sh
 # Style first: a lint finding or an unformatted file fails the run before any lab starts.
 npm run --silent format:check
 npm run --silent lint
+# Tests, examples and benches are type-checked too (the build compiles only what ships).
+npm run --silent typecheck
 # vitest's own summary, then the plain "N passed, N failed" line CI reads.
 # Every pgtasks run's events go to a file as they come; when a test fails, its end is printed, so a
 # run that never finished shows where it stopped (secrets are masked in events).

@@ -9,14 +9,17 @@ export { z } from 'zod';
 export { task, TaskRefused, type Task } from './engine/task.js';
 export type { Run } from './engine/run.js';
 export type { HostContext } from './engine/host-context.js';
-// Steps and facts: plan from what the host says, change only what differs.
+// Steps and facts: plan from what the host says (a read-only view), change only what differs, with
+// actions as data (the engine runs them; --check -v prints them).
 export { step, runSteps, ok, skip, change, type Plan, type Step } from './engine/step.js';
+export { runAction, putAction, sqlAction, notify, call, describeAction, actionData, type Action } from './engine/action.js';
+export { reads, type HostView, type ReadCommand } from './engine/host-view.js';
 export { fact, gather, type Fact } from './engine/fact.js';
 export { filesStep, type FileSpec } from './steps/files.js';
 export { systemFact, type SystemFacts } from './facts/system.js';
 // Quoting: shell commands and SQL built from values never break out of them.
 export { sh, raw, script, and, inline, type Command } from './connection/shell.js';
-export { lit, ident, psql } from './steps/postgres.js';
+export { lit, ident, psql, query } from './steps/postgres.js';
 // Secrets are the run's: `run.secrets.register(password)` masks it in all of that run's output.
 // registerSecret(value) is the older form, kept for existing task files: it registers into the run
 // whose task calls it (never a process-wide list), and throws outside a task.

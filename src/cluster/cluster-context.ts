@@ -1,5 +1,6 @@
 import type { BouncerFacts } from '../facts/pgbouncer.js';
 import type { PgNodeFacts } from '../facts/postgres.js';
+import type { ChangedSince } from '../engine/changes.js';
 import type { Templates } from '../engine/templates.js';
 import type { Credentials } from './credentials.js';
 import type { ClusterPlan } from './plan.js';
@@ -17,8 +18,8 @@ export interface ClusterContext {
   systemd: Map<string, boolean>;
   /** Per host with a running PgBouncer: where it routes now and whether it is paused. */
   bouncers: Map<string, BouncerFacts>;
-  /** Hosts whose PostgreSQL this run has changed: their facts no longer describe them. */
-  touched: Set<string>;
+  /** Hosts this run has changed since the facts were read (the engine records it): their facts no longer describe them. */
+  touched: ChangedSince;
   /** The run's template environment (templates/*.j2). */
   templates: Templates;
 }

@@ -1,5 +1,5 @@
 import { raw, script, sh, type Command } from '../connection/shell.js';
-import type { HostContext } from './host-context.js';
+import { reads, type HostView } from './host-view.js';
 
 /**
  * A fact is a read-only shell snippet plus a parser of its output (pyinfra's model). Facts are
@@ -36,11 +36,11 @@ export function splitBatchOutput(output: string): Map<string, string> {
 }
 
 /** Gathers the facts not cached yet in one round trip; `refresh` re-reads them all. */
-export async function gather(ctx: HostContext, facts: Fact<unknown>[], refresh = false): Promise<void> {
+export async function gather(ctx: HostView, facts: Fact<unknown>[], refresh = false): Promise<void> {
   const missing = facts.filter((f) => refresh || !ctx.facts.has(f.name));
   if (missing.length === 0) return;
   // Facts read state the host's admin can read; run as the connection's effective user.
-  const result = await ctx.run(batchScript(missing), { allowFailure: true });
+  const result = await ctx.read(reads(batchScript(missing)), { allowFailure: true });
   const sections = splitBatchOutput(result.stdout);
   for (const fact of missing) {
     const section = sections.get(fact.name);
@@ -49,11 +49,11 @@ export async function gather(ctx: HostContext, facts: Fact<unknown>[], refresh =
   }
 }
 
-export async function fact<T>(ctx: HostContext, f: Fact<T>, refresh = false): Promise<T> {
+export async function fact<T>(ctx: HostView, f: Fact<T>, refresh = false): Promise<T> {
   await gather(ctx, [f as Fact<unknown>], refresh);
   return ctx.facts.get(f.name) as T;
 }
 
-export function forget(ctx: HostContext, ...facts: Fact<unknown>[]): void {
+export function forget(ctx: HostView, ...facts: Fact<unknown>[]): void {
   for (const f of facts) ctx.facts.delete(f.name);
 }

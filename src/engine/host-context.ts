@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Command } from '../connection/shell.js';
 import type { CommandResult, Connection, PutOptions, RunOptions } from '../connection/types.js';
 import type { Reporter } from './events.js';
+import type { HostView, ReadCommand, ReadOptions } from './host-view.js';
 import type { Secrets } from './secrets.js';
 
 /** A command that exited non-zero where success was required. Its message is already masked. */
@@ -33,11 +34,13 @@ export interface HostContextOptions {
  * What a step sees of one host: its name and merged inventory variables, its connection, the run's
  * mode, and a per-run cache of facts. Passed explicitly: no global "current host".
  */
-export class HostContext {
+export class HostContext implements HostView {
   /** Facts gathered this run, by fact name; steps that change a host invalidate what they changed. */
   readonly facts = new Map<string, unknown>();
   /** Handlers notified by steps that changed something (Ansible's notify), e.g. 'postgresql-reload'. */
   readonly notified = new Set<string>();
+  /** What plans get: reading only (a separate object, so no cast reaches run() or put()). */
+  readonly view: HostView;
 
   constructor(
     readonly host: string,
@@ -47,22 +50,53 @@ export class HostContext {
     readonly options: HostContextOptions,
     /** The run's secrets: masked in every command, message and error this host reports. */
     readonly secrets: Secrets,
-  ) {}
+    /** Called when the engine changes this host (the run keeps when, so facts read before are known stale). */
+    private readonly onChange: () => void = () => {},
+  ) {
+    const notified = this.notified;
+    this.view = Object.freeze({
+      host,
+      vars,
+      options,
+      check: options.check,
+      facts: this.facts,
+      // A read-only face of the set: has/size/iteration, no add or delete.
+      notified: {
+        has: (h: string) => notified.has(h),
+        get size() {
+          return notified.size;
+        },
+        [Symbol.iterator]: () => notified.values(),
+      } as ReadonlySet<string>,
+      read: this.read.bind(this),
+      message: this.message.bind(this),
+    });
+  }
+
+  /** The engine is about to change this host. */
+  changed(): void {
+    this.onChange();
+  }
 
   get check(): boolean {
     return this.options.check;
   }
 
   /** Runs a command; fails (CommandError) on a non-zero exit unless `allowFailure`. */
-  async run(command: Command, options: RunOptions & { allowFailure?: boolean } = {}): Promise<CommandResult> {
-    if (this.options.verbose) this.reporter.emit({ type: 'command', host: this.host, command: this.secrets.mask(command) });
+  async run(command: Command, options: RunOptions & { allowFailure?: boolean; quiet?: boolean } = {}): Promise<CommandResult> {
+    if (this.options.verbose && !options.quiet) this.reporter.emit({ type: 'command', host: this.host, command: this.secrets.mask(command) });
     const result = await this.connection.run(command, options);
     if (result.code !== 0 && !options.allowFailure) throw new CommandError(this.host, command, result, this.secrets);
     return result;
   }
 
-  async put(path: string, content: string | Buffer, options?: PutOptions): Promise<void> {
-    if (this.options.verbose) this.reporter.emit({ type: 'command', host: this.host, command: `put ${path}` });
+  /** Reads state (see HostView): the same as run(), for commands declared read-only. */
+  read(command: ReadCommand, options: ReadOptions = {}): Promise<CommandResult> {
+    return this.run(command, options);
+  }
+
+  async put(path: string, content: string | Buffer, options?: PutOptions & { quiet?: boolean }): Promise<void> {
+    if (this.options.verbose && !options?.quiet) this.reporter.emit({ type: 'command', host: this.host, command: `put ${path}` });
     await this.connection.put(path, content, options);
   }
 

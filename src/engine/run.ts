@@ -3,6 +3,7 @@ import { LocalConnection } from '../connection/local.js';
 import { sshTargetFromVars } from '../connection/target.js';
 import { UnreachableError, type Connection } from '../connection/types.js';
 import { selectHosts, type Inventory } from '../inventory/index.js';
+import { ChangeLog } from './changes.js';
 import { emptyStats, type HostStats, type Reporter, type RunEvent } from './events.js';
 import { HostContext } from './host-context.js';
 import { detachedIO, type RunIO } from './run-io.js';
@@ -49,6 +50,8 @@ export class Run implements Reporter {
   /** Values masked in everything this run prints: `run.secrets.register(password)`. */
   readonly secrets: Secrets;
   readonly templates = new Templates();
+  /** Which hosts the engine changed, and when (facts read before a change are stale). */
+  readonly changes = new ChangeLog();
 
   constructor(
     private readonly inventoryLoader: () => Promise<Inventory>,
@@ -103,7 +106,8 @@ export class Run implements Reporter {
       ctx = (async () => {
         const vars = await this.vars(host);
         try {
-          return new HostContext(host, vars, await this.connector(host, vars, this.io.env), this, this.options, this.secrets);
+          const connection = await this.connector(host, vars, this.io.env);
+          return new HostContext(host, vars, connection, this, this.options, this.secrets, () => this.changes.record(host));
         } catch (err) {
           // Counted here, not only in onHosts: a role that connects by itself must still exit 4.
           if (err instanceof UnreachableError) this.reportUnreachable(host, err);

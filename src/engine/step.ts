@@ -1,28 +1,29 @@
+import type { Action } from './action.js';
 import type { Status } from './events.js';
+import { executeActions } from './execute.js';
 import type { HostContext } from './host-context.js';
+import type { HostView } from './host-view.js';
 
 /**
  * What a step decided after reading facts. 'ok' and 'skip' carry the reason nothing is done;
- * 'change' carries what would change and how to do it, so --check is simply "don't call apply".
+ * 'change' carries what would change and the actions that change it, as data: the engine runs them,
+ * or in check mode only describes them.
  */
-export type Plan =
-  { kind: 'ok'; reason?: string } | { kind: 'skip'; reason: string } | { kind: 'change'; summary: string; diff?: string; apply: () => Promise<void> };
+export type Plan = { kind: 'ok'; reason?: string } | { kind: 'skip'; reason: string } | { kind: 'change'; summary: string; diff?: string; actions: Action[] };
 
+/** A named unit of work on one host: a plan made from a read-only view of it (facts, probes). */
 export interface Step {
   name: string;
-  plan(ctx: HostContext): Promise<Plan>;
+  plan(view: HostView): Promise<Plan>;
 }
+
+export type ChangePlan = Extract<Plan, { kind: 'change' }>;
 
 export const ok = (reason?: string): Plan => ({ kind: 'ok', reason });
 export const skip = (reason: string): Plan => ({ kind: 'skip', reason });
-export const change = (summary: string, apply: () => Promise<void>, diff?: string): Plan => ({
-  kind: 'change',
-  summary,
-  apply,
-  diff,
-});
+export const change = (summary: string, actions: Action[], diff?: string): ChangePlan => ({ kind: 'change', summary, actions, diff });
 
-export function step(name: string, plan: (ctx: HostContext) => Promise<Plan>): Step {
+export function step(name: string, plan: (view: HostView) => Promise<Plan>): Step {
   return { name, plan };
 }
 
@@ -52,8 +53,8 @@ export async function runStep(ctx: HostContext, s: Step): Promise<Status> {
     });
   let plan: Plan;
   try {
-    plan = await s.plan(ctx);
-    if (plan.kind === 'change' && !ctx.check) await plan.apply();
+    plan = await s.plan(ctx.view);
+    if (plan.kind === 'change') await executeActions(ctx, plan.actions);
   } catch (err) {
     if ((err as Error).name === 'UnreachableError') throw err;
     report('failed', (err as Error).message);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { raw, script, sh } from '../connection/shell.js';
-import type { HostContext } from '../engine/host-context.js';
+import { putAction, type Action } from '../engine/action.js';
+import { reads, type HostView } from '../engine/host-view.js';
 import { change, ok, step, type Step } from '../engine/step.js';
 import { unifiedDiff } from './diff.js';
 
@@ -25,13 +26,15 @@ interface RemoteFile {
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** One round trip, two processes: owner, mode and checksum of many files (missing ones say so). */
-export async function statFiles(ctx: HostContext, paths: string[]): Promise<Map<string, RemoteFile>> {
-  const { stdout } = await ctx.run(
-    script(
-      sh`for f in ${paths}; do [ -f "$f" ] || echo "M $f"; done`,
-      sh`stat -c 'S %n %U %G %a' ${paths} 2>/dev/null`,
-      sh`sha256sum ${paths} 2>/dev/null | sed 's/^/H /'`,
-      raw('true'),
+export async function statFiles(ctx: HostView, paths: string[]): Promise<Map<string, RemoteFile>> {
+  const { stdout } = await ctx.read(
+    reads(
+      script(
+        sh`for f in ${paths}; do [ -f "$f" ] || echo "M $f"; done`,
+        sh`stat -c 'S %n %U %G %a' ${paths} 2>/dev/null`,
+        sh`sha256sum ${paths} 2>/dev/null | sed 's/^/H /'`,
+        raw('true'),
+      ),
     ),
   );
   const out = new Map<string, RemoteFile>(paths.map((p) => [p, { exists: true }]));
@@ -50,17 +53,31 @@ export async function statFiles(ctx: HostContext, paths: string[]): Promise<Map<
   return out;
 }
 
-/** Let a role look at the files about to change: `planned` may refuse (throw), check mode too; `beforeWrite` runs just before the uploads. */
+/**
+ * Let a role look at the files about to change: `planned` may refuse (throw), in check mode too;
+ * `before` and `then` add actions before and after the uploads (keep the old files; check the new ones).
+ */
 export interface FilesHooks {
-  planned?(ctx: HostContext, differing: FileSpec[]): Promise<void>;
-  beforeWrite?(ctx: HostContext, differing: FileSpec[]): Promise<void>;
+  planned?(view: HostView, differing: FileSpec[]): Promise<void>;
+  before?(view: HostView, differing: FileSpec[]): Promise<Action[]>;
+  then?(view: HostView, differing: FileSpec[]): Promise<Action[]>;
+}
+
+/** The current content of files on the host (those that exist), in one round trip. */
+export async function readFiles(view: HostView, paths: string[]): Promise<Map<string, string>> {
+  // NUL-separated name and content (text files hold no NUL).
+  const { stdout } = await view.read(reads(sh`for f in ${paths}; do if [ -f "$f" ]; then printf 'F%s\\0' "$f"; cat "$f"; printf '\\0'; fi; done`));
+  const parts = stdout.split('\0');
+  const out = new Map<string, string>();
+  for (let i = 0; i + 1 < parts.length; i += 2) out.set(parts[i]!.slice(1), parts[i + 1]!);
+  return out;
 }
 
 /**
  * Ensures files have exactly this content, owner and mode. Reads all of them in one round trip,
  * uploads only those that differ, and returns whether anything changed (or would, in check mode).
  */
-export function filesStep(name: string, files: (ctx: HostContext) => FileSpec[] | Promise<FileSpec[]>, hooks: FilesHooks = {}): Step {
+export function filesStep(name: string, files: (view: HostView) => FileSpec[] | Promise<FileSpec[]>, hooks: FilesHooks = {}): Step {
   return step(name, async (ctx) => {
     const specs = await files(ctx);
     const remote = await statFiles(
@@ -76,19 +93,20 @@ export function filesStep(name: string, files: (ctx: HostContext) => FileSpec[] 
     await hooks.planned?.(ctx, differing);
     let diff = '';
     if (ctx.options.diff) {
+      const shown = differing.filter((f) => remote.get(f.path)!.exists && !f.secret);
+      const before = shown.length
+        ? await readFiles(
+            ctx,
+            shown.map((f) => f.path),
+          )
+        : new Map<string, string>();
       for (const f of differing) {
-        const before = remote.get(f.path)!.exists && !f.secret ? (await ctx.run(sh`cat ${f.path}`)).stdout : '';
-        diff += f.secret ? `--- ${f.path}\n+++ ${f.path}\n(secret content changed)\n` : unifiedDiff(f.path, before, f.content);
+        diff += f.secret ? `--- ${f.path}\n+++ ${f.path}\n(secret content changed)\n` : unifiedDiff(f.path, before.get(f.path) ?? '', f.content);
       }
     }
-    return change(
-      differing.map((f) => f.path).join(', '),
-      async () => {
-        await hooks.beforeWrite?.(ctx, differing);
-        for (const f of differing) await ctx.put(f.path, f.content, { owner: f.owner, group: f.group, mode: f.mode ?? '0644' });
-      },
-      diff,
-    );
+    const before = (await hooks.before?.(ctx, differing)) ?? [];
+    const then = (await hooks.then?.(ctx, differing)) ?? [];
+    return change(differing.map((f) => f.path).join(', '), [...before, ...differing.map(putAction), ...then], diff);
   });
 }
 

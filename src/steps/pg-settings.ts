@@ -1,7 +1,7 @@
 import { settingsFromDescribeConfig, settingsFromRows, type SettingInfo } from '../cluster/parameter-check.js';
 import { script, sh } from '../connection/shell.js';
-import type { HostContext } from '../engine/host-context.js';
-import { psql } from './postgres.js';
+import { reads, type HostView } from '../engine/host-view.js';
+import { query } from './postgres.js';
 
 /** What the checks need of pg_settings, one row per setting, in the order settingsFromRows reads. */
 export const SETTINGS_SQL = `select name, vartype, context, coalesce(unit, ''), coalesce(min_val, ''), coalesce(max_val, ''),
@@ -11,8 +11,8 @@ from pg_settings`;
 const postgresBin = (version: number) => `/usr/lib/postgresql/${version}/bin/postgres`;
 
 /** Every setting of the running server: types, ranges, enum values and current values. */
-export async function serverSettings(ctx: HostContext, port: number): Promise<Map<string, SettingInfo>> {
-  return settingsFromRows(await psql(ctx, port, `${SETTINGS_SQL};`));
+export async function serverSettings(ctx: HostView, port: number): Promise<Map<string, SettingInfo>> {
+  return settingsFromRows(await query(ctx, port, `${SETTINGS_SQL};`));
 }
 
 /**
@@ -20,8 +20,8 @@ export async function serverSettings(ctx: HostContext, port: number): Promise<Ma
  * types, contexts and unit-less ranges. It leaves out developer settings (zero_damaged_pages...) and
  * some others (application_name): a name missing here is only a suspect for postgresVerdicts.
  */
-export async function describedSettings(ctx: HostContext, version: number): Promise<Map<string, SettingInfo>> {
-  const { stdout } = await ctx.run(sh`${postgresBin(version)} --describe-config`, { user: 'postgres' });
+export async function describedSettings(ctx: HostView, version: number): Promise<Map<string, SettingInfo>> {
+  const { stdout } = await ctx.read(reads(sh`${postgresBin(version)} --describe-config`), { user: 'postgres' });
   return settingsFromDescribeConfig(stdout);
 }
 
@@ -30,14 +30,14 @@ export async function describedSettings(ctx: HostContext, version: number): Prom
  * values, units, ranges, check hooks) and exits; no server is involved. Per pair, PostgreSQL's error
  * message, or undefined when it accepts it. One round trip for all the pairs.
  */
-export async function postgresVerdicts(ctx: HostContext, version: number, pairs: { name: string; value: string }[]): Promise<(string | undefined)[]> {
+export async function postgresVerdicts(ctx: HostView, version: number, pairs: { name: string; value: string }[]): Promise<(string | undefined)[]> {
   if (!pairs.length) return [];
   // -D: any directory without a postgresql.auto.conf will do; postgres's home always exists.
   const checks = script(
     sh`check() { out=$(${postgresBin(version)} -D /var/lib/postgresql --config-file=/dev/null -c "$1=$2" -C "$1" 2>&1 >/dev/null); echo "@@ $?"; printf '%s\\n' "$out" | sed -n 's/^.*\\(FATAL\\|ERROR\\|DETAIL\\|HINT\\): *//p'; }`,
     ...pairs.map((p) => sh`check ${p.name} ${p.value}`),
   );
-  const { stdout } = await ctx.run(checks, { user: 'postgres' });
+  const { stdout } = await ctx.read(reads(checks), { user: 'postgres' });
   // Each check prints "@@ <exit code>" and then PostgreSQL's message lines.
   return stdout
     .split(/^@@ /m)
@@ -68,8 +68,8 @@ export interface FileSettingError {
  * when queried, so this judges the files on disk now, before any reload. A changed restart-only
  * setting shows here too ("setting could not be applied"): the caller tells those apart.
  */
-export async function fileSettingErrors(ctx: HostContext, port: number): Promise<FileSettingError[]> {
-  const rows = await psql(
+export async function fileSettingErrors(ctx: HostView, port: number): Promise<FileSettingError[]> {
+  const rows = await query(
     ctx,
     port,
     `select coalesce(f.sourcefile, ''), coalesce(f.sourceline::text, ''), coalesce(f.name, ''), coalesce(f.setting, ''), f.error, coalesce(s.context, '')

@@ -1,16 +1,29 @@
-import { sh, type Command } from '../connection/shell.js';
+import { inline, sh, type Command } from '../connection/shell.js';
 import type { HostContext } from '../engine/host-context.js';
+import { reads, type HostView } from '../engine/host-view.js';
 
-/** Runs SQL (sent on stdin, so values in it never show in a process list) as the postgres OS user. */
-export async function psql(ctx: HostContext, port: number, sql: string, db = 'postgres'): Promise<string[][]> {
-  const { stdout } = await ctx.run(sh`psql -X -A -t -q -F ${'\t'} -v ON_ERROR_STOP=1 -p ${port} -d ${db} -f -`, {
-    user: 'postgres',
-    stdin: sql,
-  });
-  return stdout
+const psqlCommand = (port: number, db: string) => sh`psql -X -A -t -q -F ${'\t'} -v ON_ERROR_STOP=1 -p ${port} -d ${db} -f -`;
+
+const rowsOf = (stdout: string) =>
+  stdout
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => l.split('\t'));
+
+/** Runs SQL (sent on stdin, so values in it never show in a process list) as the postgres OS user. */
+export async function psql(ctx: HostContext, port: number, sql: string, db = 'postgres', options: { quiet?: boolean } = {}): Promise<string[][]> {
+  const { stdout } = await ctx.run(psqlCommand(port, db), { user: 'postgres', stdin: sql, ...options });
+  return rowsOf(stdout);
+}
+
+/**
+ * A query a plan may run: in a read-only transaction (PGOPTIONS), so PostgreSQL itself refuses any
+ * write in it, whatever the SQL says.
+ */
+export async function query(view: HostView, port: number, sql: string, db = 'postgres'): Promise<string[][]> {
+  const command = reads(sh`PGOPTIONS='-c default_transaction_read_only=on' ${inline(psqlCommand(port, db))}`);
+  const { stdout } = await view.read(command, { user: 'postgres', stdin: sql });
+  return rowsOf(stdout);
 }
 
 /** A SQL string literal. */

@@ -9,7 +9,7 @@ import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { addHosts, hostExec, labDown, labUp, startHost, stopHost, wipeHost, type Lab } from '../lab/lab.js';
 import { labLayout } from '../lab/layout.js';
 import { must } from '../lab/shell.js';
-import { spawnPgtasks } from './helpers/cli-process.js';
+import { spawnPgtasks, type CliRun } from './helpers/cli-process.js';
 import { eventually } from './helpers/pgtasks.js';
 import { labDescribe } from './helpers/lab-describe.js';
 

@@ -23,6 +23,11 @@ function facts(state: NodeState, extra: Partial<PgNodeFacts> = {}): PgNodeFacts 
     pendingRestart: [],
     slots: [],
     deactivatedDirs: [],
+    streaming: [],
+    roles: [],
+    replayPaused: false,
+    confStale: false,
+    confErrors: [],
     ...extra,
   };
 }

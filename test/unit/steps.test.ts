@@ -8,6 +8,8 @@ import { Secrets } from '../../src/engine/secrets.js';
 import { runStep, StepFailed } from '../../src/engine/step.js';
 import { filesStep } from '../../src/steps/files.js';
 import { step } from '../../src/engine/step.js';
+import { reads } from '../../src/engine/host-view.js';
+import { raw } from '../../src/connection/shell.js';
 import { tempDir } from './helpers/tree.js';
 
 function context(check = false, diff = false) {
@@ -58,7 +60,7 @@ describe('steps: plan, then apply only what differs', () => {
     const { ctx, events } = context();
     ctx.secrets.register('sup3r-s3cret-value');
     const bad = step('boom', async (c) => {
-      await c.run('echo "password sup3r-s3cret-value rejected" >&2; exit 3');
+      await c.read(reads(raw('echo "password sup3r-s3cret-value rejected" >&2; exit 3')));
       return { kind: 'ok' };
     });
     await expect(runStep(ctx, bad)).rejects.toBeInstanceOf(StepFailed);

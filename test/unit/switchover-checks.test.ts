@@ -18,6 +18,9 @@ const facts = (state: NodeState, running = true): PgNodeFacts => ({
   deactivatedDirs: [],
   streaming: [],
   roles: [],
+  replayPaused: false,
+  confStale: false,
+  confErrors: [],
 });
 const spec: ClusterSpec = { name: 'c', members: ['h1', 'h2', 'h3'].map(member), port: 5432, syncReplicas: 1, credentialsDir: '.' };
 const healthy = (): MemberFacts[] => [

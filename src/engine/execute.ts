@@ -1,0 +1,50 @@
+import { psql } from '../steps/postgres.js';
+import { describeAction, type Action } from './action.js';
+import type { HostContext } from './host-context.js';
+
+/**
+ * Runs a change's actions in order on one host; the first failure stops the rest (and the step fails).
+ * In check mode nothing runs: each action is only described (with -v), and notifications still count,
+ * so a handler reports what it would do ("would reload"). With -v every action is printed before it
+ * runs, secrets masked: what `--check -v` shows is exactly what a real run executes.
+ */
+export async function executeActions(ctx: HostContext, actions: Action[]): Promise<void> {
+  if (!ctx.check && actions.some((a) => a.kind !== 'notify')) ctx.changed();
+  for (const a of actions) {
+    if (ctx.options.verbose && a.kind !== 'notify') {
+      ctx.reporter.emit({ type: 'command', host: ctx.host, command: ctx.secrets.mask(`${ctx.check ? 'would run: ' : ''}${describeAction(a)}`) });
+    }
+    if (a.kind === 'notify') {
+      if (a.handled) ctx.notified.delete(a.handler);
+      else ctx.notified.add(a.handler);
+      continue;
+    }
+    if (ctx.check) continue;
+    await execute(ctx, a);
+    // Facts read before a change may no longer hold: the next step that asks reads them again.
+    ctx.facts.clear();
+  }
+}
+
+async function execute(ctx: HostContext, a: Exclude<Action, { kind: 'notify' }>): Promise<void> {
+  switch (a.kind) {
+    case 'run':
+      await ctx.run(a.command, { user: a.user, stdin: a.stdin, timeoutMs: a.timeoutMs, quiet: true });
+      return;
+    case 'put':
+      await ctx.put(a.path, a.content, { owner: a.owner, group: a.group, mode: a.mode, quiet: true });
+      return;
+    case 'sql':
+      await psql(ctx, a.port, a.sql, a.db, { quiet: true });
+      return;
+    case 'service': {
+      const result = await ctx.run(a.command, { user: a.user, allowFailure: true, quiet: true });
+      if (result.code === 0) return;
+      const log = a.diagnose ? (await ctx.run(a.diagnose, { allowFailure: true, quiet: true })).stdout : '';
+      throw new Error(ctx.secrets.mask(`${a.action} of ${a.service} failed: ${result.stderr.trim()}${log ? `\n${log}` : ''}`));
+    }
+    case 'call':
+      await a.fn(ctx);
+      return;
+  }
+}
