@@ -52,8 +52,10 @@ export function serviceRole(cc: ClusterContext, host: string): Step[] {
   const s = serviceOf(cc, host);
   return [
     step('service', async (view) => {
-      // Running per this run's facts (and untouched since) needs no second look.
-      if (!freshFacts(cc, host) && !(await isRunning(view, s))) return change('start PostgreSQL', [pgServiceAction(s, 'start')]);
+      // Running per this run's facts (and untouched since) needs no second look. A start loads the
+      // files as they are now: a reload notified before it has nothing left to do.
+      if (!freshFacts(cc, host) && !(await isRunning(view, s)))
+        return change('start PostgreSQL', [pgServiceAction(s, 'start'), ...(view.notified.has('postgresql-reload') ? [handled('postgresql-reload')] : [])]);
       if (!view.notified.has('postgresql-reload')) return ok('running');
       let loadedBefore = '-infinity';
       return change('reload configuration', [

@@ -3,11 +3,12 @@ import { ChangeLog } from '../../../src/engine/changes.js';
 import { actionData } from '../../../src/engine/action.js';
 import type { ClusterContext } from '../../../src/cluster/cluster-context.js';
 import { planCluster, type MemberFacts } from '../../../src/cluster/plan.js';
-import { pgVarsSchema, type ClusterSpec, type Member } from '../../../src/cluster/vars.js';
+import { pgVarsSchema, type ClusterSpec, type Member, type RegistrySpec } from '../../../src/cluster/vars.js';
 import type { CommandResult } from '../../../src/connection/types.js';
 import type { HostView, ReadCommand, ReadOptions } from '../../../src/engine/host-view.js';
 import type { Step } from '../../../src/engine/step.js';
 import { Templates } from '../../../src/engine/templates.js';
+import type { BouncerFacts } from '../../../src/facts/pgbouncer.js';
 import type { PgNodeFacts } from '../../../src/facts/postgres.js';
 import type { FileSpec } from '../../../src/steps/files.js';
 
@@ -89,6 +90,12 @@ export interface ClusterFixture {
   syncReplicas?: number;
   serviceName?: string;
   systemd?: boolean;
+  /** Hosts this run has already changed (their facts no longer hold: steps read again). */
+  touched?: string[];
+  /** Running PgBouncers' live state per host (SHOW DATABASES, pause). */
+  bouncers?: Record<string, BouncerFacts>;
+  registry?: RegistrySpec;
+  credentialsDir?: string;
 }
 
 /** A ClusterContext as configure-cluster builds it: the real planner over the fixture's facts. */
@@ -98,8 +105,9 @@ export function clusterFixture(f: ClusterFixture): ClusterContext {
     members: f.members,
     port: 5432,
     syncReplicas: f.syncReplicas ?? 0,
-    credentialsDir: '/nonexistent/credentials',
+    credentialsDir: f.credentialsDir ?? '/nonexistent/credentials',
     serviceName: f.serviceName,
+    registry: f.registry,
   };
   const gathered: MemberFacts[] = f.members.map((m) => ({ member: m, facts: f.facts[m.host] }));
   const facts = new Map(Object.entries(f.facts).filter((e): e is [string, PgNodeFacts] => e[1] !== undefined));
@@ -110,10 +118,16 @@ export function clusterFixture(f: ClusterFixture): ClusterContext {
     creds: { admin: 'admin-secret-pw', replicator: 'repl-secret-pw', created: false, dir: '/nonexistent/credentials/main' },
     facts,
     systemd: new Map(f.members.map((m) => [m.host, f.systemd ?? false])),
-    bouncers: new Map(),
-    touched: new ChangeLog().since(0),
+    bouncers: new Map(Object.entries(f.bouncers ?? {})),
+    touched: touchedSet(f.touched ?? []),
     templates: new Templates(),
   };
+}
+
+function touchedSet(hosts: string[]) {
+  const touched = new ChangeLog().since(0);
+  for (const h of hosts) touched.add(h);
+  return touched;
 }
 
 /** Plans one step on a fixture host: `{ kind: 'ok' | 'skip', reason }` or `{ kind: 'change', summary, actions }` as data. */
