@@ -11,7 +11,7 @@ import { currentRecord, desiredRecord, updateRecord } from '../src/registry/dns.
 import { rewriteHosts } from '../src/registry/hosts-file.js';
 import { localExec } from '../src/registry/local-exec.js';
 
-function dnsStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 'dns' }>, name: string, primary: Member, env: NodeJS.ProcessEnv): Step {
+export function dnsStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 'dns' }>, name: string, primary: Member, env: NodeJS.ProcessEnv): Step {
   return step('register', async () => {
     const want = desiredRecord(registry, primary.address, primary.host);
     const have = await currentRecord(registry, name, env);
@@ -22,7 +22,7 @@ function dnsStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 
   });
 }
 
-function hostsStep(spec: ClusterSpec, name: string, primary: Member): Step {
+export function hostsStep(spec: ClusterSpec, name: string, primary: Member): Step {
   return step('register', async (ctx) => {
     const current = (await ctx.read(reads(raw('cat /etc/hosts')))).stdout;
     const next = rewriteHosts(current, spec.name, name, primary.address);
@@ -33,7 +33,13 @@ function hostsStep(spec: ClusterSpec, name: string, primary: Member): Step {
 }
 
 /** The command provider cannot be asked where the name points: the last primary it was given is kept locally. */
-function commandStep(spec: ClusterSpec, registry: Extract<RegistrySpec, { provider: 'command' }>, name: string, primary: Member, env: NodeJS.ProcessEnv): Step {
+export function commandStep(
+  spec: ClusterSpec,
+  registry: Extract<RegistrySpec, { provider: 'command' }>,
+  name: string,
+  primary: Member,
+  env: NodeJS.ProcessEnv,
+): Step {
   const stateDir = resolve(spec.credentialsDir, spec.name);
   const stateFile = join(stateDir, 'registered-primary');
   return step('register', async () => {

@@ -104,7 +104,7 @@ from pg_settings s where s.pending_restart or s.name in (${ORDERED_SETTINGS.map(
   return { host, current, changes };
 }
 
-function restartStep(run: Run, cc: ClusterContext, item: RestartDecision['order'][number], decision: RestartDecision): Step {
+export function restartStep(run: Run, cc: ClusterContext, item: RestartDecision['order'][number], decision: RestartDecision): Step {
   const names = item.changes.map((c) => c.name).join(', ');
   const restartAction = call(`restart PostgreSQL fast for ${names}; if it does not come back, put the previous files back and start it`, async (ctx) => {
     ctx.message(`restarting PostgreSQL: ${names} need a restart`);
