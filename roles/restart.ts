@@ -15,7 +15,7 @@ import type { HostContext } from '../src/engine/host-context.js';
 import { call, sqlAction } from '../src/engine/action.js';
 import { change, runSteps, step, type Step } from '../src/engine/step.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
-import { lit, pgLogTail, psql, type PgService } from '../src/steps/postgres.js';
+import { lit, pgLogTail, psql, query, type PgService } from '../src/steps/postgres.js';
 import { restorePreviousConfig } from './config.js';
 import { serviceAction, serviceOf } from './service.js';
 
@@ -83,7 +83,7 @@ export async function restartPending(run: Run, cc: ClusterContext): Promise<void
 async function readState(run: Run, cc: ClusterContext, host: string): Promise<HostRestartState | undefined> {
   let rows: string[][];
   try {
-    rows = await psql(
+    rows = await query(
       await run.context(host),
       cc.spec.port,
       `select s.name, s.setting, current_setting(s.name), s.pending_restart::text,

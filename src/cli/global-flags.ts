@@ -14,7 +14,9 @@ export function globalOptions(env: NodeJS.ProcessEnv): Option[] {
     new Option('--check', 'plan only: show what would change, change nothing'),
     new Option('--diff', 'show the differences of changed files'),
     new Option('-f, --forks <n>', 'hosts worked on in parallel').default(10).argParser((v) => positiveInt(v, '--forks')),
-    new Option('-v, --verbose', 'show every command sent to a host'),
+    new Option('-v, --verbose', 'show every command that changes a host (-vv: also every read: facts, probes, read-only queries)')
+      .argParser((_: string, previous: number) => previous + 1)
+      .default(0),
     new Option('--json', 'machine-readable events and results on stdout, one JSON object per line'),
     new Option(
       '--only-changes',

@@ -49,7 +49,7 @@ export interface GlobalOptions {
   check: boolean;
   diff: boolean;
   forks: number;
-  verbose: boolean;
+  verbose: number;
   json: boolean;
   onlyChanges: boolean;
   tasks?: string;
@@ -188,7 +188,16 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
   const inventoryPath = resolve(io.cwd, globals.inventory);
   const run = new Run(
     () => loadInventory(inventoryPath),
-    { check: !!globals.check, diff: !!globals.diff, verbose: !!globals.verbose, forks: globals.forks, limit: globals.limit, json: !!globals.json, color },
+    {
+      check: !!globals.check,
+      diff: !!globals.diff,
+      verbose: globals.verbose > 0,
+      showReads: globals.verbose > 1,
+      forks: globals.forks,
+      limit: globals.limit,
+      json: !!globals.json,
+      color,
+    },
     reporter,
     io.connector ?? sshConnector,
     runIO(io),

@@ -1,3 +1,4 @@
+import { reads } from '../engine/host-view.js';
 import { batchScript, splitBatchOutput } from '../engine/fact.js';
 import type { HostContext } from '../engine/host-context.js';
 import type { Run } from '../engine/run.js';
@@ -50,7 +51,7 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
     async (ctx) => {
       const vars = spec.members.find((m) => m.host === ctx.host)!.vars;
       const [shell, live, bouncer] = await Promise.all([
-        ctx.run(batchScript([systemFact, fileFact]), { allowFailure: true }),
+        ctx.read(reads(batchScript([systemFact, fileFact])), { allowFailure: true }),
         viaPg ? liveLines(ctx, spec.port, creds.admin) : undefined,
         // What PgBouncer routes to now and whether it is paused: a killed switchover leaves it so.
         vars.pg_pgbouncer && !creds.created ? readBouncer(ctx, vars.pg_pgbouncer_port, ADMIN_USER, creds.admin).catch((err: Error) => err) : undefined,
@@ -67,7 +68,7 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
       let f = parsePgNode(`${sections.get(fileFact.name) ?? ''}\n${live ?? ''}`, spec.name, spec.port);
       if (viaPg && live === undefined && f.running) {
         const withPsql = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port });
-        f = withPsql.parse(splitBatchOutput((await ctx.run(batchScript([withPsql]), { allowFailure: true })).stdout).get(withPsql.name) ?? '');
+        f = withPsql.parse(splitBatchOutput((await ctx.read(reads(batchScript([withPsql])), { allowFailure: true })).stdout).get(withPsql.name) ?? '');
       }
       ctx.facts.set(systemFact.name, system);
       ctx.facts.set(fileFact.name, f);

@@ -1,3 +1,4 @@
+import { reads } from '../engine/host-view.js';
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { sh, type Command } from '../connection/shell.js';
@@ -152,7 +153,7 @@ async function tryLockHost(run: Run, host: string, cluster: string, holder: Hold
   const ctx = await run.context(host);
   const { lock } = lockFiles({ cluster });
   if (run.options.check) {
-    const r = await ctx.run(probeScript({ cluster }), { allowFailure: true });
+    const r = await ctx.read(reads(probeScript({ cluster })), { allowFailure: true });
     const reply = parseLockReply(r.stdout, true);
     return reply.state === 'incomplete' ? { host, error: r.stderr.trim() || `exit ${r.code}` } : { host, reply };
   }

@@ -28,6 +28,7 @@ export interface HostContextOptions {
   check: boolean;
   diff: boolean;
   verbose: boolean;
+  showReads?: boolean;
 }
 
 /**
@@ -92,7 +93,8 @@ export class HostContext implements HostView {
 
   /** Reads state (see HostView): the same as run(), for commands declared read-only. */
   read(command: ReadCommand, options: ReadOptions = {}): Promise<CommandResult> {
-    return this.run(command, options);
+    // Reads are many (a no-op run is nothing but reads): shown with -vv only.
+    return this.run(command, { ...options, quiet: !this.options.showReads });
   }
 
   async put(path: string, content: string | Buffer, options?: PutOptions & { quiet?: boolean }): Promise<void> {

@@ -15,6 +15,8 @@ export interface RunOptions {
   check: boolean;
   diff: boolean;
   verbose: boolean;
+  /** -vv: reads (facts, probes, read-only queries) are shown too, not only what changes hosts. */
+  showReads?: boolean;
   forks: number;
   limit?: string;
   json: boolean;
