@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" != 0 ]; then echo "scripts/setup.sh: run as root (it installs Debian packages and the lab needs namespaces)" >&2; exit 1; fi
 
-pkgs=(openssh-server openssh-client iproute2 procps sudo postgresql postgresql-contrib pgbouncer bind9 bind9-dnsutils ansible-core jq shfmt)
+pkgs=(openssh-server openssh-client iproute2 procps sudo postgresql postgresql-contrib pgbouncer pgbackrest openssl bind9 bind9-dnsutils ansible-core jq shfmt)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -51,7 +51,8 @@ Subsystem sftp /usr/lib/openssh/sftp-server
  */
 function initScript(l: LabLayout, host: string): string {
   const d = l.hostDir(host);
-  const mounts = PRIVATE_DIRS.map((p) => `mount --bind ${d}/${mountName(p.path)} ${p.path}`).join('\n');
+  // mkdir -p: a mount point this machine lacks (a package not installed here) is made, empty.
+  const mounts = PRIVATE_DIRS.map((p) => `mkdir -p ${p.path} && mount --bind ${d}/${mountName(p.path)} ${p.path}`).join('\n');
   return `set -e
 mount --make-rprivate /
 ${mounts}

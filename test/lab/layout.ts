@@ -11,6 +11,13 @@ export const PRIVATE_DIRS: { path: string; owner: string; mode: string }[] = [
   { path: '/var/run/postgresql', owner: 'postgres:postgres', mode: '2775' },
   { path: '/var/log/postgresql', owner: 'postgres:adm', mode: '1775' },
   { path: '/etc/pgbouncer', owner: 'postgres:postgres', mode: '0755' },
+  // pgBackRest's configuration, repository, logs, spool and cron files are each host's own (a repository
+  // host and its members must not share a config or a repository by accident).
+  { path: '/etc/pgbackrest', owner: 'root:root', mode: '0755' },
+  { path: '/var/lib/pgbackrest', owner: 'postgres:postgres', mode: '0750' },
+  { path: '/var/log/pgbackrest', owner: 'postgres:postgres', mode: '0750' },
+  { path: '/var/spool/pgbackrest', owner: 'postgres:postgres', mode: '0750' },
+  { path: '/etc/cron.d', owner: 'root:root', mode: '0755' },
   { path: '/tmp', owner: 'root:root', mode: '1777' },
   // Each machine has its own /root: the lab key, and none of this machine's shell start-up files.
   { path: '/root', owner: 'root:root', mode: '0700' },
