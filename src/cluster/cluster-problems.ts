@@ -108,6 +108,21 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
         `pg_sync_replicas is ${sync} but the cluster has ${has} (members with pg_state: present: ${names(present) || 'none'}); every write would wait for a standby that does not exist`,
       );
     }
+    const withBackup = nodes.find((n) => n.vars.pg_backup && !n.invalid.has('pg_backup'));
+    const repo = withBackup?.vars.pg_backup?.repo_host;
+    if (withBackup && repo !== undefined) {
+      const repoHost = inv.hosts.get(repo);
+      if (!repoHost) problem(withBackup, 'pg_backup', `pg_backup.repo_host ${repo} is not a host of the inventory; add it (it needs no pg_* variable)`);
+      else if (repoHost.vars.pg_cluster !== undefined)
+        problem(
+          withBackup,
+          'pg_backup',
+          `pg_backup.repo_host ${repo} is a PostgreSQL member (of cluster ${String(repoHost.vars.pg_cluster)}); backups must live on a host of their own`,
+        );
+    }
+    for (const n of present.filter((m) => m.vars.pg_replica_source === 'backup' && !m.vars.pg_backup)) {
+      problem(n, 'pg_replica_source', `${n.host}: pg_replica_source is backup but the cluster has no pg_backup; set pg_backup or pg_replica_source: primary`);
+    }
     for (const n of present.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_pgbouncer_port === m.vars.pg_port)) {
       const key = n.isSet('pg_pgbouncer_port') ? 'pg_pgbouncer_port' : 'pg_port';
       const from = (k: keyof PgVars) => source(n, k, lineFor(n, key)) ?? 'set in code';

@@ -67,6 +67,43 @@ export const registryProviders = [
 ] as const;
 const registry = z.discriminatedUnion('provider', registryProviders, must('a mapping with a provider: dns, hosts, command or none'));
 
+/** A cron schedule: five fields (minute hour day-of-month month day-of-week), as /etc/cron.d takes it. */
+const CRON_FIELD = /^(\*|[0-9]+(-[0-9]+)?)(\/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(\/[0-9]+)?)*$/;
+const cron = oneLine.refine(
+  (v) =>
+    v.trim().split(/\s+/).length === 5 &&
+    v
+      .trim()
+      .split(/\s+/)
+      .every((f) => CRON_FIELD.test(f)),
+  {
+    error: 'must be a cron schedule of five fields, e.g. "0 1 * * 0" (minute hour day month weekday)',
+  },
+);
+
+/**
+ * Backups (issue 9): a repository host (an inventory host that is not a PostgreSQL member), retention
+ * and schedules. pgBackRest is the one provider; the discriminated union leaves room for another.
+ */
+export const backupProviders = [
+  z.strictObject({
+    provider: z.literal('pgbackrest'),
+    repo_host: text.describe('inventory name of the repository host'),
+    retention_full: int(1, 9999, 'an integer from 1 to 9999 (full backups kept)').default(2),
+    retention_diff: int(1, 9999, 'an integer from 1 to 9999 (differential backups kept)').optional(),
+    schedule: z
+      .strictObject({ full: cron.optional(), diff: cron.optional(), incr: cron.optional() }, must('a mapping {full, diff, incr} of cron schedules'))
+      .default({ full: '0 1 * * 0', diff: '0 1 * * 1-6' }),
+    /** Encrypted at rest (aes-256-cbc, a generated key in the credentials folder): on unless said otherwise. */
+    encrypt: bool.default(true),
+    /** pgBackRest's TLS server port, on members and the repository host. */
+    tls_port: port.default(8432),
+    /** archive_timeout: the most a lost primary's last archived segment can lag behind (seconds). */
+    archive_timeout: int(1, 86400, 'a number of seconds from 1 to 86400').default(60),
+  }),
+] as const;
+const backup = z.discriminatedUnion('provider', backupProviders, must('a mapping with a provider: pgbackrest'));
+
 /** A setting name as postgresql.conf takes it; `ext.name` for an extension's own settings. */
 const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 const parameters = z.record(
@@ -93,14 +130,26 @@ export const pgVarsSchema = z.object({
   pg_pgbouncer: bool.default(true),
   pg_pgbouncer_port: port.default(6432),
   pg_pgbouncer_pool_mode: oneOf(['session', 'transaction', 'statement']).default('transaction'),
+  pg_backup: backup.optional(),
+  /** Where a new replica's data comes from: the primary (pg_basebackup) or the backup repository (then it streams). */
+  pg_replica_source: oneOf(['primary', 'backup']).default('primary'),
 });
 
 export type PgVars = z.output<typeof pgVarsSchema>;
 export type HbaRule = z.output<typeof hbaRule>;
 export type RegistrySpec = z.output<typeof registry>;
+export type BackupSpec = z.output<typeof backup>;
 
 /** The variables every member of a cluster must agree on (checked when the inventory loads). */
-export const CLUSTER_WIDE: (keyof PgVars)[] = ['pg_version', 'pg_port', 'pg_service_name', 'pg_sync_replicas', 'pg_credentials_dir', 'pg_registry'];
+export const CLUSTER_WIDE: (keyof PgVars)[] = [
+  'pg_version',
+  'pg_port',
+  'pg_service_name',
+  'pg_sync_replicas',
+  'pg_credentials_dir',
+  'pg_registry',
+  'pg_backup',
+];
 
 /** `~/x` is in the home directory; any other relative path is relative to `base` (the inventory's folder). */
 export function resolvePath(base: string, path: string): string {

@@ -1,10 +1,10 @@
 import { UserError } from '../errors.js';
 import type { Inventory } from '../inventory/index.js';
 import { InventoryProblems } from '../inventory/types.js';
-import { pgVarsSchema, withAbsolutePaths, type PgVars, type RegistrySpec } from './pg-vars-schema.js';
+import { pgVarsSchema, withAbsolutePaths, type BackupSpec, type PgVars, type RegistrySpec } from './pg-vars-schema.js';
 import { inventoryProblems, noClusterError } from './cluster-problems.js';
 
-export { pgVarsSchema, type HbaRule, type PgVars, type RegistrySpec } from './pg-vars-schema.js';
+export { pgVarsSchema, type BackupSpec, type HbaRule, type PgVars, type RegistrySpec } from './pg-vars-schema.js';
 
 export interface Member {
   host: string;
@@ -24,6 +24,8 @@ export interface ClusterSpec {
   registry?: RegistrySpec;
   /** Absolute: a relative pg_credentials_dir is resolved against the inventory's folder. */
   credentialsDir: string;
+  /** pg_backup, with the repository host's address (ansible_host, else its name). */
+  backup?: BackupSpec & { repoAddress: string };
 }
 
 /**
@@ -67,6 +69,10 @@ export function clustersOf(inv: Inventory, only?: string): ClusterSpec[] {
       syncReplicas: first.pg_sync_replicas,
       registry: first.pg_registry,
       credentialsDir: first.pg_credentials_dir,
+      backup: first.pg_backup && {
+        ...first.pg_backup,
+        repoAddress: String(inv.hosts.get(first.pg_backup.repo_host)?.vars.ansible_host ?? first.pg_backup.repo_host),
+      },
     });
   }
   return specs;
