@@ -55,7 +55,11 @@ const READS = [
   /^p=\$\(head -1 \/var\/lib\/postgresql\/15\/main\/postmaster\.pid/,
 ];
 
-async function checkRun(steps: (ctx: HostContext) => Parameters<typeof runSteps>[1], files: Map<string, { content: string; owner: string; mode: string }>) {
+async function checkRun(
+  steps: (ctx: HostContext) => Parameters<typeof runSteps>[1],
+  files: Map<string, { content: string; owner: string; mode: string }>,
+  showReads = false,
+) {
   const events: RunEvent[] = [];
   const sent: Recorded[] = [];
   const unwrapped: string[] = [];
@@ -69,7 +73,7 @@ async function checkRun(steps: (ctx: HostContext) => Parameters<typeof runSteps>
     },
     sent,
   );
-  const ctx = new HostContext('h2', VARS, connection, { emit: (e) => events.push(e) }, { check: true, diff: true, verbose: true }, new Secrets());
+  const ctx = new HostContext('h2', VARS, connection, { emit: (e) => events.push(e) }, { check: true, diff: true, verbose: true, showReads }, new Secrets());
   const changed = await runSteps(ctx, steps(ctx));
   return { events, sent, unwrapped, changed, ctx };
 }
@@ -111,7 +115,8 @@ describe('check mode through the engine (-v --diff)', () => {
       ['pgbouncer: service', 'changed', 'reload', true],
     ]);
 
-    // What would run, as -v shows it, in order; reads are shown too, without "would run".
+    // What would run, as -v shows it, in order (reads are shown with -vv only).
+    expect(events.filter((e) => e.type === 'command' && !e.command.startsWith('would run: '))).toEqual([]);
     const wouldRun = events.flatMap((e) => (e.type === 'command' && e.command.startsWith('would run: ') ? [e.command.slice('would run: '.length)] : []));
     const conf = configFiles(cc, 'h2').find((f) => f.path === `${CONF}/postgresql.conf`)!;
     expect(wouldRun).toEqual([
@@ -125,8 +130,6 @@ describe('check mode through the engine (-v --diff)', () => {
       expect.stringMatching(/^put \/etc\/pgbouncer\/userlist\.txt \(0640 postgres:postgres, secret, \d+ bytes\)$/),
       'p=$(cat /var/run/postgresql/pgbouncer.pid) && [ "$(cat /proc/$p/comm)" = pgbouncer ] && kill -HUP "$p"',
     ]);
-    const otherCommands = events.flatMap((e) => (e.type === 'command' && !e.command.startsWith('would run: ') ? [e.command] : []));
-    for (const c of otherCommands) expect(READS.some((r) => r.test(c))).toBe(true);
 
     // The diff shows postgresql.conf's change, and of the secret files only that they changed.
     const diffs = steps.map((e) => (e.type === 'step' ? (e.diff ?? '') : '')).join('\n');
@@ -154,6 +157,23 @@ describe('check mode through the engine (-v --diff)', () => {
     const everything = JSON.stringify(events);
     for (const secret of SECRETS) expect(everything).not.toContain(secret);
     expect(everything).not.toContain('********');
+  });
+
+  test('-vv: the reads are shown too, plainly (no "would run"), each a declared read', async () => {
+    const { events, unwrapped } = await checkRun(
+      () => [...configRole(cc, 'h2'), ...serviceRole(cc, 'h2'), ...pgbouncerRole(cc, 'h2', () => roles)],
+      onHost,
+      true,
+    );
+    const reads = events.flatMap((e) => (e.type === 'command' && !e.command.startsWith('would run: ') ? [e.command] : []));
+    expect(reads).toHaveLength(unwrapped.length);
+    for (const c of reads)
+      expect(
+        READS.some((r) => r.test(c)),
+        c,
+      ).toBe(true);
+    const everything = JSON.stringify(events);
+    for (const secret of SECRETS) expect(everything).not.toContain(secret);
   });
 
   test('a changed password in check mode: the ALTER ROLE is shown with its verifier masked, and never sent', async () => {
