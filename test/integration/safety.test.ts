@@ -10,6 +10,7 @@ import { spawnPgtasks } from './helpers/cli-process.js';
 import { primaryOf as primaryOfLab, streamingFrom as streamingFromLab } from './helpers/cluster-state.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
 import { labDescribe } from './helpers/lab-describe.js';
+import { given } from './helpers/scenario.js';
 
 /**
  * Off the happy path (issue 7): sync replicas, a bounded PAUSE, a switchover killed half-way, a
@@ -37,9 +38,13 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
     return primary;
   };
 
+  const writeInventory = () => writeClusterInventory(lab, join(lab.dir, 'safe.yml'), { cluster: 'safe', syncReplicas: 1 });
+  /** Each test starts from here: converged, `primary` the primary (helpers/scenario.ts), so it can run alone. */
+  const start = (primary: string) => given({ run, primaryOf, resetInventory: writeInventory }, primary);
+
   beforeAll(async () => {
     lab = await labUp({ hosts: 3, name: LAB });
-    inventory = writeClusterInventory(lab, join(lab.dir, 'safe.yml'), { cluster: 'safe', syncReplicas: 1 });
+    inventory = writeInventory();
     const r = await run('configure-cluster');
     expect(r.code, r.stdout).toBe(0);
     password = readFileSync(join(lab.dir, 'credentials', 'safe', 'admin.password'), 'utf8').trim();
@@ -51,6 +56,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test('every replica is a sync candidate: losing the sync one while another streams does not block writes', async () => {
+    await start('h1');
     expect(await sql(lab, 'h1', 'show synchronous_standby_names')).toBe('FIRST 1 ("h2", "h3")');
     await hostExec(lab, 'h2', 'pg_ctlcluster 15 safe stop -m fast');
     try {
@@ -67,6 +73,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test('switchover: the new primary never takes a write without its synchronous standby named', async () => {
+    await start('h1');
     const load = startLoad(address('h3'), 6432, password);
     // Sample the target through its own port every 10 ms: promoted with synchronous_standby_names empty is the bug.
     const bad: string[] = [];
@@ -94,6 +101,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test('a long transaction holds the PAUSE: bounded, clients resumed, nothing changed; Ctrl-C resumes at once', async () => {
+    await start('h2');
     // 12 s in a transaction through PgBouncer holds a server connection, so PAUSE cannot complete.
     const long = hostExec(lab, 'h1', `PGPASSWORD=${password} psql -X -h 127.0.0.1 -p 6432 -U admin -d postgres -c 'begin; select pg_sleep(12); commit'`);
     await eventually(
@@ -129,6 +137,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test('SIGKILL at any point of a switchover under load: one configure-cluster converges, no committed row lost', async () => {
+    await start('h1');
     const points: [string, (e: RunEvent) => boolean][] = [
       ['paused', (e) => e.type === 'step' && e.step === 'switchover: pause'],
       ['old primary stopped', (e) => e.type === 'step' && e.step === 'switchover: stop'],
@@ -163,6 +172,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test('failover after a replica lost its upstream: the replica holding the most WAL is promoted; writes resume; exit 0', async () => {
+    await start('h1');
     const primary = (await primaryOf())!;
     const [lagging, ahead] = HOSTS.filter((h) => h !== primary);
     // Cut `lagging` off its primary both ways; its WAL receiver goes away (the stale-checkpoint case).
@@ -203,6 +213,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test('a login that cannot read the data directory: facts refuse with a hint instead of planning initdb', async () => {
+    await start('h1');
     const key = readFileSync(`${lab.privateKeyFile}.pub`, 'utf8');
     for (const h of HOSTS)
       await hostExec(
@@ -219,6 +230,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test('credentials not found for a cluster that exists: refused, no password changed', async () => {
+    await start('h1');
     const moved = writeClusterInventory(lab, join(lab.dir, 'moved.yml'), {
       cluster: 'safe',
       syncReplicas: 1,
@@ -233,6 +245,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test('a configuration written but never loaded (run killed in between) is loaded by the next run', async () => {
+    await start('h1');
     const primary = (await primaryOf())!;
     writeClusterInventory(lab, inventory, { cluster: 'safe', syncReplicas: 1, clusterVars: { pg_parameters: { work_mem: '7MB' } } });
     const cli = spawnPgtasks(['-i', inventory, 'configure-cluster']);
@@ -248,6 +261,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test("rejoin on a host holding another cluster's data is refused before anything stops", async () => {
+    await start('h1');
     const primary = (await primaryOf())!;
     const other = HOSTS.find((h) => h !== primary)!;
     // Replace `other`'s data with a different cluster (another system identifier), running.
@@ -279,6 +293,7 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
   });
 
   test("a team task (examples/pgtasks.tasks.ts app-db) creates a database and its owner on the cluster's primary, once", async () => {
+    await start('h1');
     const tasks = fileURLToPath(new URL('../../examples/pgtasks.tasks.ts', import.meta.url));
     const pw = join(lab.dir, 'orders.pw');
     writeFileSync(pw, 'app-secret-Pw1\n', { mode: 0o600 });

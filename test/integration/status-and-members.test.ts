@@ -8,6 +8,8 @@ import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
 import { labDescribe } from './helpers/lab-describe.js';
+import { primaryOf as primaryOfLab } from './helpers/cluster-state.js';
+import { given } from './helpers/scenario.js';
 
 const LAB = 'stm';
 
@@ -48,6 +50,10 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
     return i;
   };
 
+  const primaryOf = () => primaryOfLab(lab, ['h1', 'h2', 'h3', 'h4']);
+  /** Each test starts from here: the inventory as first written, converged, h1 primary (helpers/scenario.ts), so it can run alone. */
+  const start = () => given({ run, primaryOf, resetInventory: () => void write() }, 'h1');
+
   beforeAll(async () => {
     lab = await labUp({ hosts: 4, name: LAB });
     inventory = join(lab.dir, 'stm.yml');
@@ -63,6 +69,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('every host with its address; IN SYNC', async () => {
+    await start();
     const { code, status } = await inSync();
     expect(code).toBe(0);
     expect(status.members.map((m) => [m.host, m.address, m.role])).toEqual([
@@ -76,6 +83,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('no negative lag or delay under write load', async () => {
+    await start();
     // Commits back to back on h1 while the status query runs 200 times on a replica and info-list reads
     // the cluster: with now() (the statement's start) instead of clock_timestamp() about a quarter
     // of the replica's readings were negative on the lab.
@@ -109,6 +117,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('paused replay is shown, with the replica falling behind', async () => {
+    await start();
     await sql(lab, 'h3', 'select pg_wal_replay_pause()');
     try {
       await sql(lab, 'h1', "insert into bulk select g, 'x' from generate_series(1, 1000) g");
@@ -125,6 +134,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('a setting waiting for a restart is shown', async () => {
+    await start();
     await sql(lab, 'h3', 'alter system set max_connections = 150');
     await sql(lab, 'h3', 'select pg_reload_conf()');
     try {
@@ -142,6 +152,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('no synchronous candidate streaming: WRITES BLOCKED, and commits really wait', async () => {
+    await start();
     expect(await sql(lab, 'h1', 'show synchronous_standby_names')).not.toBe('');
     for (const h of ['h2', 'h3', 'h4']) await pgctl(h, 'stop');
     try {
@@ -164,6 +175,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('a PAUSEd PgBouncer: a switchover in progress or unfinished, with the command that finishes it', async () => {
+    await start();
     expect((await bouncerAdmin('h2', 'PAUSE')).code).toBe(0);
     try {
       const { code, status } = await info();
@@ -180,6 +192,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('old primary stopped cleanly as a standby, no primary: SWITCHOVER, not "no primary"', async () => {
+    await start();
     await pgctl('h1', 'stop');
     await hostExec(lab, 'h1', 'touch /var/lib/postgresql/15/stm/standby.signal');
     try {
@@ -197,6 +210,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('pg_state: absent: --check shows the slot it would drop; the run stops PgBouncer there too', async () => {
+    await start();
     write({ hostVars: { h4: { pg_state: 'absent' } } });
     const check = await run('--check', 'configure-cluster');
     expect(check.code, check.stdout).toBe(0);
@@ -222,6 +236,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('a slot of a host gone from the inventory: one warning with the command that drops it; never dropped', async () => {
+    await start();
     // h5 was a replica; its host was deleted from the inventory after it was shut down.
     await sql(lab, 'h1', "select pg_create_physical_replication_slot('h5')");
     const r = await run('configure-cluster');
@@ -237,6 +252,7 @@ labDescribe('info-list tells the truth; members leave cleanly (lab)', () => {
   });
 
   test('a replica that cannot follow the new primary: shown, with pgtasks rejoin', async () => {
+    await start();
     // h2 stops; h3 receives more from h1; h1 stops; h2 is promoted by hand: its timeline 2 forks
     // off timeline 1 before what h3 already has.
     await pgctl('h2', 'stop');

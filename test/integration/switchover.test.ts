@@ -5,6 +5,7 @@ import { hostExec, labDown, labUp, startHost, stopHost, type Lab } from '../lab/
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { startLoad } from '../lab/load.js';
 import { primaryOf as primaryOfLab, streamingFrom as streamingFromLab } from './helpers/cluster-state.js';
+import { given } from './helpers/scenario.js';
 import { changedSteps, eventually, pgtasks, waitFor } from './helpers/pgtasks.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
@@ -23,6 +24,9 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
       () => sql(lab, h, 'select count(*) from load').catch(() => ''),
       (v) => v === String(n),
     );
+
+  /** Each test starts from here: converged, `primary` the primary (helpers/scenario.ts), so it can run alone. */
+  const start = (primary: string) => given({ run, primaryOf }, primary);
 
   beforeAll(async () => {
     lab = await labUp({ hosts: 3, name: LAB });
@@ -60,6 +64,7 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
   }
 
   test('switchover h1 -> h2 under load: no failed client, no lost row, old primary follows', async () => {
+    await start('h1');
     const { result, timing } = await migrateUnderLoad('h1', 'h2');
     expect(timing.clientsPaused).toBeGreaterThan(0);
     console.log(`h1->h2: ${result.committed.length} commits, longest write gap ${result.longestGapMs} ms, clients paused ${timing.clientsPaused} ms`);
@@ -71,12 +76,14 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
   });
 
   test('there and back again, several times', async () => {
+    await start('h2');
     await migrateUnderLoad('h2', 'h1');
     await migrateUnderLoad('h1', 'h2');
     await migrateUnderLoad('h2', 'h1');
   });
 
   test('refused preconditions leave the cluster exactly as it was', async () => {
+    await start('h1');
     const hosts = ['h1', 'h2', 'h3'];
     const state = async (up = hosts) => Promise.all(up.map((h) => sql(lab, h, 'select pg_is_in_recovery()')));
     const before = await state();
@@ -127,6 +134,7 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
   });
 
   test('primary host dies: failover promotes without losing a committed row; rejoin brings it back with pg_rewind', async () => {
+    await start('h1');
     const primary = (await primaryOf())!;
     await sql(lab, primary, 'insert into load (id) select g from generate_series(2000000, 2000999) g'); // committed on the sync replica too
     const expected = await sql(lab, primary, 'select count(*) from load');
