@@ -95,13 +95,16 @@ export function configRole(cc: ClusterContext, host: string): Step[] {
           const next = differing.find((f) => f.path === conf);
           if (next) await checkParameters(cc, view, next.content);
         },
-        before: async (view, differing) => [
+        // On a new host nothing exists yet: no read.
+        before: async (view, differing, existing) => [
           rememberPrevious(
             differing,
-            await readFiles(
-              view,
-              differing.map((f) => f.path),
-            ),
+            existing.length === 0
+              ? new Map()
+              : await readFiles(
+                  view,
+                  existing.map((f) => f.path),
+                ),
           ),
         ],
         then: async () => judgedOnceWritten(cc, host),

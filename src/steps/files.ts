@@ -59,7 +59,8 @@ export async function statFiles(ctx: HostView, paths: string[]): Promise<Map<str
  */
 export interface FilesHooks {
   planned?(view: HostView, differing: FileSpec[]): Promise<void>;
-  before?(view: HostView, differing: FileSpec[]): Promise<Action[]>;
+  /** `existing`: those of `differing` that exist on the host now (new files have nothing to keep). */
+  before?(view: HostView, differing: FileSpec[], existing: FileSpec[]): Promise<Action[]>;
   then?(view: HostView, differing: FileSpec[]): Promise<Action[]>;
 }
 
@@ -104,7 +105,12 @@ export function filesStep(name: string, files: (view: HostView) => FileSpec[] | 
         diff += f.secret ? `--- ${f.path}\n+++ ${f.path}\n(secret content changed)\n` : unifiedDiff(f.path, before.get(f.path) ?? '', f.content);
       }
     }
-    const before = (await hooks.before?.(ctx, differing)) ?? [];
+    const before =
+      (await hooks.before?.(
+        ctx,
+        differing,
+        differing.filter((f) => remote.get(f.path)!.exists),
+      )) ?? [];
     const then = (await hooks.then?.(ctx, differing)) ?? [];
     return change(differing.map((f) => f.path).join(', '), [...before, ...differing.map(putAction), ...then], diff);
   });
