@@ -1,4 +1,5 @@
 import type { Task } from '../src/engine/task.js';
+import backupList from './backup-list.js';
 import configureCluster from './configure-cluster.js';
 import facts from './facts.js';
 import failover from './failover.js';
@@ -8,4 +9,4 @@ import inventory from './inventory.js';
 import migrateToMaster from './migrate-to-master.js';
 
 /** The built-in tasks, one module each in this folder. */
-export const builtinTasks: Task[] = [configureCluster, facts, failover, infoList, inventory, migrateToMaster, rejoin] as Task[];
+export const builtinTasks: Task[] = [backupList, configureCluster, facts, failover, infoList, inventory, migrateToMaster, rejoin] as Task[];

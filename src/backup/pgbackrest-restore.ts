@@ -19,6 +19,8 @@ export interface RestoreInput {
   delta?: boolean;
   /** Leave standby.signal instead of recovery.signal: a replica built from the repository. */
   standby?: boolean;
+  /** The backup set to restore (--set); pgBackRest's own choice otherwise (by time for a time target, else the newest). */
+  set?: string;
 }
 
 const LSN = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
@@ -51,6 +53,7 @@ export function restoreArgs(input: RestoreInput): string[] {
     if (t.kind !== 'latest') throw new Error('a standby restore follows its primary: it takes no recovery target');
     args.push('--type=standby');
   } else if (t.kind !== 'latest') args.push('--target-action=promote');
+  if (input.set !== undefined) args.push(`--set=${input.set}`);
   if (input.delta) args.push('--delta');
   // restore writes its own restore_command naming --pg1-path as given here: a side directory would be wrong once renamed.
   args.push(`--recovery-option=restore_command=${restoreCommand(input.stanza, input.finalPath ?? input.restorePath)}`);
