@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { backupHealth } from '../src/backup/health.js';
+import { readStanza } from '../src/backup/read.js';
 import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
 import { clustersOf } from '../src/cluster/vars.js';
 import { fact } from '../src/engine/fact.js';
 import { task } from '../src/engine/task.js';
 import { readBouncer } from '../src/facts/pgbouncer.js';
-import { clusterStatus, type ClusterStatus, type MemberObservation } from '../src/status/model.js';
+import { clusterStatus, primaryArchiver, type ClusterStatus, type MemberObservation } from '../src/status/model.js';
 import { statusNodeFact } from '../src/status/node-fact.js';
 import { queryStatus } from '../src/status/query.js';
 import { renderStatus } from '../src/status/render.js';
@@ -17,8 +19,11 @@ open to this machine): one query to PostgreSQL and one look at PgBouncer's admin
 Prints one table per cluster with a verdict: IN SYNC, DELAY (largest lag), DEGRADED (a member
 unreachable or stopped, a replica not streaming or unable to follow, replay paused, no or several
 primaries), WRITES BLOCKED (no synchronous standby left) or SWITCHOVER (one in progress, or one that
-died half-way), then one line per problem with the command that fixes it.
-Exits non-zero when a host is unreachable or a cluster is not IN SYNC or DELAY. --json gives the same data.`,
+died half-way), then one line per problem with the command that fixes it. A cluster with pg_backup gets a
+BACKUP line: the newest backup's age against its schedule and WAL archiving on the primary (asked of the
+repository host with pgbackrest info, at the same time as the members), with a verdict: OK, OVERDUE,
+NO BACKUP, ARCHIVE FAILING or UNKNOWN (the repository could not be read).
+Exits non-zero when a host is unreachable, a cluster is not IN SYNC or DELAY, or its BACKUP line is not OK. --json gives the same data.`,
   args: z.object({
     cluster: z.string().optional().describe('only this cluster (a pg_cluster value)'),
   }),
@@ -27,6 +32,8 @@ Exits non-zero when a host is unreachable or a cluster is not IN SYNC or DELAY. 
     const clusters: ClusterStatus[] = await Promise.all(
       specs.map(async (spec) => {
         const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
+        // The repository host at the same time as the members: pgbackrest info, one round trip.
+        const stanza = spec.backup ? readStanza(run, spec) : undefined;
         const observed = new Map<string, MemberObservation>(spec.members.map((m) => [m.host, { member: m }]));
         const outcome = await run.onHosts(
           spec.members.map((m) => m.host),
@@ -58,12 +65,19 @@ Exits non-zero when a host is unreachable or a cluster is not IN SYNC or DELAY. 
           },
         );
         for (const h of outcome.unreachable) observed.get(h)!.unreachable = true;
-        return clusterStatus(spec.name, [...observed.values()]);
+        const status = clusterStatus(spec.name, [...observed.values()]);
+        if (spec.backup && stanza) {
+          const read = await stanza;
+          status.backup = backupHealth(spec.name, spec.backup, read.stanza, read.error, primaryArchiver([...observed.values()]) ?? undefined, new Date());
+        }
+        return status;
       }),
     );
     run.emit({ type: 'result', task: 'info-list', data: clusters, text: renderStatus(clusters, !run.options.json && run.options.color === true) });
-    for (const c of clusters)
+    for (const c of clusters) {
       if (c.summary.state !== 'IN SYNC' && c.summary.state !== 'DELAY')
         run.flag(`cluster ${c.cluster} is ${c.summary.state === 'DEGRADED' ? 'degraded' : c.summary.state.toLowerCase()}`);
+      if (c.backup && c.backup.verdict !== 'OK') run.flag(`cluster ${c.cluster}: backup ${c.backup.verdict.toLowerCase()}`);
+    }
   },
 });

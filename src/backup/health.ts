@@ -120,7 +120,11 @@ export function backupHealth(
   }
   if (archive.state === 'failing' || archive.state === 'off') {
     if (verdict === 'OK') verdict = 'ARCHIVE FAILING';
-    problems.push(archive.text);
+    problems.push(
+      archive.state === 'off'
+        ? `WAL archiving is off: no restore can go past the newest backup; run 'pgtasks configure-cluster' (it turns archive_mode on)`
+        : `WAL archiving fails (${archive.lastFailure!.wal}): WAL piles up in pg_wal on the primary until it works again; check that ${backup.repo_host} is reachable, and run 'pgbackrest --stanza=${cluster} check' as postgres on the primary for the reason`,
+    );
   }
   if (stanza && !newest && stanzaError === undefined) {
     if (verdict === 'OK') verdict = 'NO BACKUP';

@@ -1,3 +1,4 @@
+import type { BackupHealth } from '../backup/health.js';
 import { followVerdict } from '../cluster/timeline.js';
 import { slotName, type Member } from '../cluster/vars.js';
 import type { BouncerFacts } from '../facts/pgbouncer.js';
@@ -37,6 +38,8 @@ export type Verdict = 'IN SYNC' | 'DELAY' | 'DEGRADED' | 'WRITES BLOCKED' | 'SWI
 export interface ClusterStatus {
   cluster: string;
   members: MemberStatus[];
+  /** With pg_backup: the newest backup's age against the schedule and WAL archiving (src/backup/health.ts). */
+  backup?: BackupHealth;
   summary: {
     state: Verdict;
     text: string;
@@ -281,4 +284,10 @@ function switchoverSigns(observed: MemberObservation[], noPrimary: boolean): str
     ...(noPrimary ? ['no primary running'] : []),
     ...(paused.length ? [`PgBouncer paused on ${paused.join(', ')}`] : []),
   ].join(', ');
+}
+
+/** The primary's pg_stat_archiver as its status query returned it (one running primary), else undefined. */
+export function primaryArchiver(observed: MemberObservation[]): LiveStatus['archiver'] {
+  const primaries = observed.filter((o) => o.live && !o.live.recovery);
+  return primaries.length === 1 ? (primaries[0]!.live!.archiver ?? undefined) : undefined;
 }

@@ -1,3 +1,4 @@
+import { ARCHIVER_JSON_SQL, type ArchiverStats } from '../backup/health.js';
 import type { HostContext } from '../engine/host-context.js';
 import { pgSession, withTimeout } from '../steps/pg-client.js';
 
@@ -30,6 +31,7 @@ export const STATUS_SQL = `select json_build_object(
   'connections', (select count(*) from pg_stat_activity where backend_type = 'client backend'),
   'max_connections', current_setting('max_connections')::int,
   'size', (select sum(pg_database_size(oid)) from pg_database),
+  'archiver', case when pg_is_in_recovery() then null else ${ARCHIVER_JSON_SQL} end,
   'replicas', case when pg_is_in_recovery() then '[]'::json else (select coalesce(json_agg(json_build_object(
       'name', application_name, 'state', state, 'sync', sync_state, 'replay_lsn', replay_lsn::text,
       'lag_bytes', greatest(0, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 'replay_lag', extract(epoch from replay_lag))), '[]'::json)
@@ -64,6 +66,8 @@ export interface LiveStatus {
   connections: number;
   max_connections: number;
   size: number;
+  /** On a primary: pg_stat_archiver and archive_mode (backup health in info-list). */
+  archiver?: ArchiverStats | null;
   replicas: LiveReplica[];
 }
 

@@ -36,7 +36,8 @@ export function renderStatus(clusters: ClusterStatus[], color: boolean): string 
         .trimEnd();
     out.push(line(header), ...rows.map(line));
     out.push(versions(c));
-    for (const a of c.summary.advice) out.push(`! ${a}`);
+    if (c.backup) out.push(c.backup.verdict === 'OK' ? c.backup.text : paint('31', c.backup.text));
+    for (const a of [...c.summary.advice, ...(c.backup?.problems ?? [])]) out.push(`! ${a}`);
     out.push('');
   }
   return out.join('\n');

@@ -4,6 +4,10 @@ import { describe, expect, test } from 'vitest';
 import { archiveHealth, backupHealth, type ArchiverStats } from '../../src/backup/health.js';
 import { clusterBackups, renderBackupList } from '../../src/backup/list-render.js';
 import { parseInfoJson } from '../../src/backup/pgbackrest-info.js';
+import { pgVarsSchema } from '../../src/cluster/vars.js';
+import { clusterStatus, primaryArchiver, type MemberObservation } from '../../src/status/model.js';
+import type { LiveStatus } from '../../src/status/query.js';
+import { renderStatus } from '../../src/status/render.js';
 import { allowedBackupAge, cronRuns, humanDuration, longestInterval, parseCron } from '../../src/backup/schedule.js';
 
 // Real pgBackRest 2.45 output (see pgbackrest-info.test.ts): four backups ending 2026-11-25 15:10:25Z .. 15:14:07Z.
@@ -185,5 +189,45 @@ describe('backup-list', () => {
       backupHealth('demo', { repo_host: 'h4', schedule: weekly }, undefined, 'h4 unreachable', undefined, at(H)),
     );
     expect(renderBackupList([gone], false)).toContain('(backups unknown: h4 unreachable)');
+  });
+});
+
+describe('info-list: one BACKUP line per cluster with pg_backup', () => {
+  const member = (host: string) => ({ host, address: `10.0.0.${host.slice(1)}`, vars: pgVarsSchema.parse({ pg_cluster: 'demo' }) });
+  const live = (recovery: boolean, a: ArchiverStats | null): LiveStatus => ({
+    recovery,
+    version: '15.18 (Debian)',
+    timeline: 1,
+    lsn: '0/5000000',
+    upstream: recovery ? '10.0.0.1' : null,
+    receiver: recovery ? 'streaming' : null,
+    replay_delay: null,
+    connections: 3,
+    max_connections: 100,
+    size: 22_000_000,
+    replicas: recovery ? [] : [{ name: 'h2', state: 'streaming', sync: 'async', replay_lsn: '0/5000000', lag_bytes: 0, replay_lag: null }],
+    archiver: a,
+  });
+  const observed: MemberObservation[] = [
+    {
+      member: member('h1'),
+      live: live(false, archiver({ failedCount: 4, lastFailedWal: '000000010000000000000011', lastFailedTime: '2026-11-25T15:14:30+00:00' })),
+    },
+    { member: member('h2'), live: live(true, null) },
+  ];
+
+  test("the primary's archiver is the one judged; the line and its advice come under the table", () => {
+    expect(primaryArchiver(observed)?.failedCount).toBe(4);
+    expect(primaryArchiver([observed[1]!])).toBeUndefined();
+    const status = clusterStatus('demo', observed);
+    status.backup = backupHealth('demo', { repo_host: 'h4', schedule: weekly }, stanza, undefined, primaryArchiver(observed) ?? undefined, at(H));
+    const text = renderStatus([status], false).split('\n');
+    expect(text[0]).toBe('CLUSTER demo  IN SYNC');
+    expect(text.slice(4, 8)).toEqual([
+      'PostgreSQL 15.18',
+      'BACKUP ARCHIVE FAILING: last incr 60 min ago (allowed 30 h); WAL ARCHIVING FAILS: 000000010000000000000011 failed 10 s ago (4 failures); last WAL 000000010000000000000010 archived 30 s ago',
+      "! WAL archiving fails (000000010000000000000011): WAL piles up in pg_wal on the primary until it works again; check that h4 is reachable, and run 'pgbackrest --stanza=demo check' as postgres on the primary for the reason",
+      '',
+    ]);
   });
 });
