@@ -7,6 +7,7 @@ import rejoin from './rejoin.js';
 import infoList from './info-list.js';
 import inventory from './inventory.js';
 import migrateToMaster from './migrate-to-master.js';
+import restoreCluster from './restore-cluster.js';
 
 /** The built-in tasks, one module each in this folder. */
-export const builtinTasks: Task[] = [backupList, configureCluster, facts, failover, infoList, inventory, migrateToMaster, rejoin] as Task[];
+export const builtinTasks: Task[] = [backupList, configureCluster, facts, failover, infoList, inventory, migrateToMaster, rejoin, restoreCluster] as Task[];
