@@ -1,6 +1,6 @@
 import type { HostContext } from '../src/engine/host-context.js';
 import { dataDir } from '../src/facts/postgres.js';
-import { raw, script, sh } from '../src/connection/shell.js';
+import { raw, script, sh, type Command } from '../src/connection/shell.js';
 import type { PgSession } from '../src/steps/pg-client.js';
 import { lit } from '../src/steps/postgres.js';
 
@@ -11,27 +11,35 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * and pg_ctlcluster adds a Perl start-up: both inside the clients' pause), then standby.signal so
  * it can never come back as a second primary. Returns the shutdown checkpoint's LSN.
  */
-export async function fastStop(ctx: HostContext, version: number, cluster: string, host: string): Promise<string> {
-  const { stdout } = await ctx.run(
-    script(
-      raw('set -e'),
-      sh`D=${dataDir(version, cluster)}`,
-      raw(`pid=$(head -1 "$D/postmaster.pid")
+export function fastStopCommand(version: number, cluster: string): Command {
+  return script(
+    raw('set -e'),
+    sh`D=${dataDir(version, cluster)}`,
+    raw(`pid=$(head -1 "$D/postmaster.pid")
 [ "$(cat /proc/$pid/comm)" = postgres ] || { echo "postmaster.pid names no running postgres" >&2; exit 1; }
 kill -INT "$pid"
 n=0; while kill -0 "$pid" 2>/dev/null; do n=$((n+1)); [ $n -gt 6000 ] && { echo "still running after 60 s" >&2; exit 1; }; sleep 0.01; done
 install -o postgres -g postgres -m 0600 /dev/null "$D/standby.signal"`),
-      sh`${`/usr/lib/postgresql/${version}/bin/pg_controldata`} "$D" | sed -n -e 's/^Database cluster state: *//p' -e 's/^Latest checkpoint location: *//p'`,
-    ),
+    sh`${`/usr/lib/postgresql/${version}/bin/pg_controldata`} "$D" | sed -n -e 's/^Database cluster state: *//p' -e 's/^Latest checkpoint location: *//p'`,
   );
+}
+
+/** Runs fastStopCommand; returns the shutdown checkpoint's LSN, or throws when the host did not shut down cleanly. */
+export async function fastStop(ctx: HostContext, version: number, cluster: string, host: string): Promise<string> {
+  // Quiet: the step that runs it has shown the command already (-v).
+  const { stdout } = await ctx.run(fastStopCommand(version, cluster), { quiet: true });
   const [state, lsn] = stdout.trim().split('\n');
   if (state !== 'shut down' || !lsn) throw new Error(`${host} did not shut down cleanly (${state})`);
   return lsn;
 }
 
 /** The old primary takes writes again (the target could not be promoted). */
+export function restartAsPrimaryCommand(version: number, cluster: string): Command {
+  return sh`rm -f ${`${dataDir(version, cluster)}/standby.signal`} && pg_ctlcluster ${version} ${cluster} start`;
+}
+
 export async function restartAsPrimary(ctx: HostContext, version: number, cluster: string): Promise<void> {
-  await ctx.run(sh`rm -f ${`${dataDir(version, cluster)}/standby.signal`} && pg_ctlcluster ${version} ${cluster} start`);
+  await ctx.run(restartAsPrimaryCommand(version, cluster));
 }
 
 /** Polls (5 ms) until the standby has replayed `lsn`. */

@@ -28,15 +28,21 @@ export class PauseAborted extends Error {
  * Two sessions per PgBouncer, opened before anything is paused: a PAUSE that does not complete
  * (a long transaction holds a server connection) can still be undone at once from the other one.
  */
+/** The members a fleet drives: PgBouncer wanted and present, and answering when the facts were read (`running`). */
+export function fleetMembers(spec: ClusterSpec, running: Iterable<string>): ClusterSpec['members'] {
+  const live = new Set(running);
+  return spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state === 'present' && live.has(m.host));
+}
+
 export class BouncerFleet {
-  private paused = false;
+  /** The hosts whose PgBouncer was sent PAUSE and not RESUME yet. */
+  private readonly paused = new Set<string>();
 
   private constructor(private readonly bouncers: Bouncer[]) {}
 
   /** Opens the PgBouncers of `running` (the members whose PgBouncer answered when the facts were read). */
   static async open(run: Run, spec: ClusterSpec, running: Iterable<string>, password: string): Promise<BouncerFleet> {
-    const live = new Set(running);
-    const hosts = spec.members.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_state === 'present' && live.has(m.host));
+    const hosts = fleetMembers(spec, running);
     const session = async (host: string, port: number) =>
       withTimeout(
         pgSession(await run.context(host), { user: ADMIN_USER, password, port, database: 'pgbouncer', timeoutMs: 5000 }),
@@ -66,20 +72,26 @@ export class BouncerFleet {
     await Promise.all(this.bouncers.map((b) => b.ctx.run(sh`install -m 0644 /dev/null ${PAUSED_MARKER}`)));
   }
 
+  private only(hosts?: string[]): Bouncer[] {
+    return hosts ? this.bouncers.filter((b) => hosts.includes(b.host)) : this.bouncers;
+  }
+
   /**
-   * PAUSEs every PgBouncer; resolves once all have released their server connections. Past
-   * `timeoutMs`, or when `signal` aborts, it RESUMEs them all and rejects: nothing else was done.
-   * `onWait` is called every second while it waits, to say what it waits for.
+   * PAUSEs every PgBouncer (or those of `hosts`); resolves once all have released their server
+   * connections. Past `timeoutMs`, or when `signal` aborts, it RESUMEs them and rejects: nothing else
+   * was done. `onWait` is called every second while it waits, to say what it waits for.
    */
   async pause(opts: {
     timeoutMs: number;
     signal?: AbortSignal;
     onWait?: (waitedMs: number) => Promise<void> | void;
     keepPausedOnTimeout?: boolean;
+    hosts?: string[];
   }): Promise<void> {
-    this.paused = true;
+    const bouncers = this.only(opts.hosts);
+    for (const b of bouncers) this.paused.add(b.host);
     const started = Date.now();
-    const all = Promise.all(this.bouncers.map((b) => b.pauser.query('PAUSE')));
+    const all = Promise.all(bouncers.map((b) => b.pauser.query('PAUSE')));
     all.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
@@ -96,7 +108,7 @@ export class BouncerFleet {
     } catch (err) {
       // Failover: PgBouncer holds new queries from the moment PAUSE arrives; that is all it needs.
       if (opts.keepPausedOnTimeout && !opts.signal?.aborted) return;
-      await this.resume();
+      await this.resume(opts.hosts);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -104,22 +116,22 @@ export class BouncerFleet {
     }
   }
 
-  /** Runs admin commands on every PgBouncer (in parallel across hosts, in order on each). */
-  async command(commands: string[]): Promise<void> {
+  /** Runs admin commands on every PgBouncer, or those of `hosts` (in parallel across hosts, in order on each). */
+  async command(commands: string[], hosts?: string[]): Promise<void> {
     await Promise.all(
-      this.bouncers.map(async (b) => {
+      this.only(hosts).map(async (b) => {
         for (const c of commands) await withTimeout(b.control.query(c), 5000, `${c} on PgBouncer of ${b.host}`);
       }),
     );
   }
 
-  /** RESUME everywhere, then the markers go; never throws (failures are returned, to be reported). */
-  async resume(): Promise<string[]> {
-    if (!this.paused) return [];
-    this.paused = false;
+  /** RESUME everywhere paused (or on those of `hosts`), then the markers go; never throws (failures are returned, to be reported). */
+  async resume(hosts?: string[]): Promise<string[]> {
     const failed: string[] = [];
+    const paused = this.only(hosts).filter((b) => this.paused.has(b.host));
+    for (const b of paused) this.paused.delete(b.host);
     await Promise.all(
-      this.bouncers.map(async (b) => {
+      paused.map(async (b) => {
         try {
           await resumeBouncer(b.control);
           await b.ctx.run(sh`rm -f ${PAUSED_MARKER}`);
