@@ -16,6 +16,7 @@ import { registerRole } from './register.js';
 import { cloneStep, staleSlotsStep } from './replica.js';
 import { restartPending } from './restart.js';
 import { serviceRole } from './service.js';
+import { convergeUsers } from './users.js';
 import { syncRole, syncSetting } from './sync.js';
 
 /** Reads the cluster's state and plans from it; undefined (and a refusal reported) when it must not run. */
@@ -89,8 +90,11 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   const installed = new Map(present.map((h) => [h, deferred<boolean>()]));
   const withPgbouncer = present.some((h) => memberOf(cc, h).vars.pg_pgbouncer);
   const bouncersDone = primaryDone.then(async (ready) => {
-    if (!ready || !withPgbouncer) return;
-    const roles = run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(cc, await run.context(primary), spec.port);
+    if (!ready) return;
+    // pg_users and pg_databases (roles/users.ts) before the userlist is read: a user made now logs in through PgBouncer at once.
+    const seen = await convergeUsers(run, cc);
+    if (!withPgbouncer) return;
+    const roles = seen(run.options.check && plan.primaryAction === 'bootstrap' ? [] : await readUserlist(cc, await run.context(primary), spec.port));
     await run.onHosts(present, async (ctx) => {
       if (await installed.get(ctx.host)!.promise)
         await runSteps(

@@ -64,12 +64,18 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
     const problem = (node: CheckedMember, key: keyof PgVars, message: string) =>
       out.push({ origin: lineFor(node, key), scope: `host ${node.host}`, message: `cluster ${name}: ${message}` });
     for (const key of CLUSTER_WIDE) {
+      // Compared whole (show() shortens long values: two pg_users lists differing late would look alike).
       const byValue = new Map<string, CheckedMember[]>();
-      for (const n of nodes.filter((m) => !m.invalid.has(key))) byValue.set(show(n.vars[key]), [...(byValue.get(show(n.vars[key])) ?? []), n]);
+      for (const n of nodes.filter((m) => !m.invalid.has(key))) {
+        const whole = JSON.stringify(n.vars[key]) ?? 'undefined';
+        byValue.set(whole, [...(byValue.get(whole) ?? []), n]);
+      }
       if (byValue.size < 2) continue;
       // The value most members have is the reference; the others are reported where they are set.
-      const [[firstValue, firstCheckedMembers], ...others] = [...byValue].sort((a, b) => b[1].length - a[1].length);
-      for (const [value, ns] of others) {
+      const [firstCheckedMembers, ...others] = [...byValue.values()].sort((a, b) => b.length - a.length);
+      const firstValue = show(firstCheckedMembers![0]!.vars[key]);
+      for (const ns of others) {
+        const value = show(ns[0]!.vars[key]);
         const here = lineFor(ns[0]!, key);
         const described = (v: string, on: CheckedMember[]) =>
           `${on.map((n) => n.host).join(', ')} (${[v, source(on[0]!, key, here)].filter(Boolean).join(', ')})`;
@@ -123,6 +129,7 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
     for (const n of present.filter((m) => m.vars.pg_replica_source === 'backup' && !m.vars.pg_backup)) {
       problem(n, 'pg_replica_source', `${n.host}: pg_replica_source is backup but the cluster has no pg_backup; set pg_backup or pg_replica_source: primary`);
     }
+    userReferenceProblems(nodes[0]!, (key, message) => problem(nodes[0]!, key, message));
     for (const n of present.filter((m) => m.vars.pg_pgbouncer && m.vars.pg_pgbouncer_port === m.vars.pg_port)) {
       const key = n.isSet('pg_pgbouncer_port') ? 'pg_pgbouncer_port' : 'pg_port';
       const from = (k: keyof PgVars) => source(n, k, lineFor(n, key)) ?? 'set in code';
@@ -134,6 +141,27 @@ export function clusterProblemList(inv: Inventory): VarProblem[] {
     }
   }
   return out;
+}
+
+/**
+ * pg_users and pg_databases together: a database owned by, a grant to, a membership in or a reassignment
+ * to a user the same inventory drops (state: absent) cannot all hold at once.
+ */
+function userReferenceProblems(n: CheckedMember, problem: (key: keyof PgVars, message: string) => void): void {
+  if (n.invalid.has('pg_users')) return;
+  const absent = new Set(n.vars.pg_users.filter((u) => u.state === 'absent').map((u) => u.name));
+  const gone = (role: string) => absent.has(role);
+  for (const u of n.vars.pg_users) {
+    for (const g of u.member_of.filter(gone)) problem('pg_users', `pg_users: ${u.name} is member_of ${g}, which has state: absent`);
+    if (u.reassign_owned_to && gone(u.reassign_owned_to))
+      problem('pg_users', `pg_users: ${u.name} reassigns what it owns to ${u.reassign_owned_to}, which has state: absent`);
+  }
+  if (n.invalid.has('pg_databases')) return;
+  for (const d of n.vars.pg_databases.filter((x) => x.state === 'present')) {
+    if (gone(d.owner)) problem('pg_databases', `pg_databases: ${d.name} is owned by ${d.owner}, which has state: absent in pg_users`);
+    for (const g of d.grants.filter((x) => gone(x.role)))
+      problem('pg_databases', `pg_databases: ${d.name} grants ${g.privileges} to ${g.role}, which has state: absent in pg_users`);
+  }
 }
 
 /** No cluster to work on: an empty inventory, or one where no host has pg_cluster. */

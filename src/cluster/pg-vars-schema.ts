@@ -104,6 +104,76 @@ export const backupProviders = [
 ] as const;
 const backup = z.discriminatedUnion('provider', backupProviders, must('a mapping with a provider: pgbackrest'));
 
+/**
+ * Role and database names: what PostgreSQL takes unquoted (lowercase letters, digits, _), at most 63
+ * bytes. pgtasks quotes them always (ident()), but a name that needs quoting in the team's own SQL, or
+ * that PostgreSQL reserves, is a mistake to catch here rather than in a half-done run.
+ */
+export const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+const IDENTIFIER_MESSAGE = 'must be lowercase letters, digits and _, starting with a letter or _ (at most 63)';
+/** Names PostgreSQL refuses for a role even quoted, and pgtasks' own roles (managed by it, never through pg_users). */
+const RESERVED_ROLES = ['public', 'none', 'current_user', 'session_user', 'current_role', 'postgres', 'admin', 'replicator'];
+const identifier = z.string(must('a string')).regex(IDENTIFIER, { error: IDENTIFIER_MESSAGE });
+/** A role pg_users defines: not reserved, not pg_* (PostgreSQL's predefined roles). */
+export const userName = identifier
+  .refine((n) => !n.startsWith('pg_'), { error: 'role names starting with pg_ are reserved by PostgreSQL' })
+  .refine((n) => !RESERVED_ROLES.includes(n), { error: 'is reserved (PostgreSQL or pgtasks own it)' });
+/** A role something refers to: a pg_users role or an existing one (pg_read_all_data and the like too), never a pseudo-role. */
+export const roleRef = identifier.refine((n) => !RESERVED_ROLES.slice(0, 5).includes(n), { error: 'is not a role PostgreSQL can name here' });
+/** A group a user joins: not pgtasks' superuser or replication role (SET ROLE admin would make it a superuser). */
+const groupRef = roleRef.refine((n) => !['postgres', 'admin', 'replicator'].includes(n), {
+  error: 'is a superuser or replication role: a user may not join it',
+});
+export const databaseName = identifier.refine((n) => !['postgres', 'template0', 'template1'].includes(n), {
+  error: 'is one of PostgreSQL’s own databases (postgres, template0, template1)',
+});
+const extensionName = z.string(must('a string')).regex(/^[a-z_][a-z0-9_-]{0,62}$/, { error: 'must be an extension name (lowercase letters, digits, _ and -)' });
+
+export const userSchema = z
+  .strictObject({
+    name: userName,
+    login: bool.default(true),
+    connection_limit: int(-1, 1000000, 'an integer, -1 (no limit) or more').default(-1),
+    member_of: z.array(groupRef, must('a list of role names')).default([]),
+    /** A file on this machine holding the password (relative: to the inventory's folder); else one is generated. */
+    password_file: localPath.optional(),
+    state: oneOf(['present', 'absent']).default('present'),
+    /** Who gets what an absent user owns (REASSIGN OWNED); without it, dropping a user that owns objects is refused. */
+    reassign_owned_to: roleRef.optional(),
+  })
+  .superRefine((u, ctx) => {
+    if (u.password_file !== undefined && !u.login) ctx.addIssue({ code: 'custom', path: ['password_file'], message: 'is for a role with login: true' });
+    if (u.reassign_owned_to === u.name) ctx.addIssue({ code: 'custom', path: ['reassign_owned_to'], message: 'must be another role than the user itself' });
+  });
+
+export const grantSchema = z.strictObject({
+  role: roleRef,
+  /** Cumulative: usage includes connect, read includes usage, write includes read. */
+  privileges: oneOf(['connect', 'usage', 'read', 'write']),
+  schema: identifier.default('public'),
+});
+
+export const databaseSchema = z.strictObject({
+  name: databaseName,
+  owner: roleRef.default('admin'),
+  encoding: text.regex(/^[A-Za-z0-9_]+$/, { error: 'must be an encoding name such as UTF8' }).default('UTF8'),
+  locale: text.regex(/^[A-Za-z0-9_.@-]+$/, { error: 'must be a locale name such as C.UTF-8' }).default('C.UTF-8'),
+  extensions: z.array(extensionName, must('a list of extension names')).default([]),
+  state: oneOf(['present', 'absent']).default('present'),
+  grants: z.array(grantSchema, must('a list of grants {role, privileges, schema}')).default([]),
+});
+
+/** A list of named entries: each name once. */
+const uniqueNames = <T extends { name: string }>(items: T[], ctx: z.RefinementCtx) => {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    if (seen.has(item.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `${item.name} is listed twice (also at [${seen.get(item.name)}])` });
+    else seen.set(item.name, i);
+  });
+};
+const users = z.array(userSchema, must('a list of users {name, login, member_of, ...}')).superRefine(uniqueNames);
+const databases = z.array(databaseSchema, must('a list of databases {name, owner, grants, ...}')).superRefine(uniqueNames);
+
 /** A setting name as postgresql.conf takes it; `ext.name` for an extension's own settings. */
 const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 const parameters = z.record(
@@ -133,12 +203,18 @@ export const pgVarsSchema = z.object({
   pg_backup: backup.optional(),
   /** Where a new replica's data comes from: the primary (pg_basebackup) or the backup repository (then it streams). */
   pg_replica_source: oneOf(['primary', 'backup']).default('primary'),
+  /** Users and databases converged on the primary (roles/users.ts); cluster-wide. */
+  pg_users: users.default([]),
+  pg_databases: databases.default([]),
 });
 
 export type PgVars = z.output<typeof pgVarsSchema>;
 export type HbaRule = z.output<typeof hbaRule>;
 export type RegistrySpec = z.output<typeof registry>;
 export type BackupSpec = z.output<typeof backup>;
+export type UserSpec = z.output<typeof userSchema>;
+export type DatabaseSpec = z.output<typeof databaseSchema>;
+export type GrantSpec = z.output<typeof grantSchema>;
 
 /** The variables every member of a cluster must agree on (checked when the inventory loads). */
 export const CLUSTER_WIDE: (keyof PgVars)[] = [
@@ -149,6 +225,8 @@ export const CLUSTER_WIDE: (keyof PgVars)[] = [
   'pg_credentials_dir',
   'pg_registry',
   'pg_backup',
+  'pg_users',
+  'pg_databases',
 ];
 
 /** `~/x` is in the home directory; any other relative path is relative to `base` (the inventory's folder). */
@@ -163,5 +241,6 @@ export function resolvePath(base: string, path: string): string {
  */
 export function withAbsolutePaths(v: PgVars, base: string): PgVars {
   const registry = v.pg_registry?.provider === 'dns' ? { ...v.pg_registry, key_file: resolvePath(base, v.pg_registry.key_file) } : v.pg_registry;
-  return { ...v, pg_credentials_dir: resolvePath(base, v.pg_credentials_dir), pg_registry: registry };
+  const users = v.pg_users.map((u) => (u.password_file === undefined ? u : { ...u, password_file: resolvePath(base, u.password_file) }));
+  return { ...v, pg_credentials_dir: resolvePath(base, v.pg_credentials_dir), pg_registry: registry, pg_users: users };
 }

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Origin } from '../inventory/types.js';
 import { didYouMean } from './did-you-mean.js';
-import { hbaRuleObject, pgVarsSchema, registryProviders } from './pg-vars-schema.js';
+import { databaseSchema, grantSchema, hbaRuleObject, pgVarsSchema, registryProviders, userSchema } from './pg-vars-schema.js';
 
 /*
  * Checks of single pg_* values, each reported at the line that set it: unknown names, types, the parts
@@ -62,6 +62,8 @@ const pathText = (path: Path): string => path.map((p) => (typeof p === 'number' 
 /** The keys a mapping inside a pg_* value may have, for "did you mean" on an unknown one. */
 function knownKeys(path: Path, value: unknown): string[] {
   if (path[0] === 'pg_hba') return Object.keys(hbaRuleObject.shape);
+  if (path[0] === 'pg_users') return Object.keys(userSchema.shape);
+  if (path[0] === 'pg_databases') return Object.keys((path[2] === 'grants' ? grantSchema : databaseSchema).shape);
   if (path[0] === 'pg_registry') {
     const provider = (value as { provider?: unknown } | null)?.provider;
     const branch = registryProviders.find((b) => b.shape.provider.value === provider);
@@ -109,6 +111,7 @@ function describe(issues: readonly Issue[], prefix: Path, root: unknown): { path
         return [{ path, message: `${issue.message} (got ${show(input)}${quotedNumber ? `, a string: write ${input.trim()} without quotes` : ''})` }];
       }
       case 'invalid_value': {
+        if (!hasInput) return [{ path, message: `is required: ${issue.message.replace(/^must be /, '')}` }];
         const hint = typeof input === 'string' ? didYouMean(input, issue.values.map(String)) : '';
         return [{ path, message: `${issue.message} (got ${show(input)})${hint}` }];
       }

@@ -163,6 +163,59 @@ describe('pg_* value rules', () => {
     ['pg_parameters', ['a'], 'pg_parameters: must be a mapping of setting names to values (got ["a"])'],
     ['pg_pgbouncr', true, 'pg_pgbouncr: unknown variable; did you mean pg_pgbouncer?'],
     ['pg_replicas', 2, "pg_replicas: unknown variable: pg_* names are pgtasks' own (the README lists them)"],
+    // Users and databases: names are identifiers PostgreSQL takes unquoted, nothing it reserves.
+    ['pg_users', [{ name: 'App' }], 'pg_users.0.name: must be lowercase letters, digits and _, starting with a letter or _ (at most 63) (got "App")'],
+    [
+      'pg_users',
+      [{ name: 'a"; drop role admin; --' }],
+      'pg_users.0.name: must be lowercase letters, digits and _, starting with a letter or _ (at most 63) (got "a\\"; drop role admin; --")',
+    ],
+    [
+      'pg_users',
+      [{ name: 'x'.repeat(64) }],
+      `pg_users.0.name: must be lowercase letters, digits and _, starting with a letter or _ (at most 63) (got "${'x'.repeat(56)}...)`,
+    ],
+    ['pg_users', [{ name: 'pg_app' }], 'pg_users.0.name: role names starting with pg_ are reserved by PostgreSQL (got "pg_app")'],
+    ['pg_users', [{ name: 'admin' }], 'pg_users.0.name: is reserved (PostgreSQL or pgtasks own it) (got "admin")'],
+    ['pg_users', [{ name: 'public' }], 'pg_users.0.name: is reserved (PostgreSQL or pgtasks own it) (got "public")'],
+    [
+      'pg_users',
+      [{ name: 'a', logn: true }],
+      'pg_users.0.logn: unknown key; did you mean login? (it takes name, login, connection_limit, member_of, password_file, state, reassign_owned_to)',
+    ],
+    ['pg_users', [{ name: 'a' }, { name: 'a' }], 'pg_users.1.name: a is listed twice (also at [0])'],
+    ['pg_users', [{ name: 'a', login: false, password_file: 'a.pw' }], 'pg_users.0.password_file: is for a role with login: true'],
+    ['pg_users', [{ name: 'a', member_of: ['admin'] }], 'pg_users.0.member_of.0: is a superuser or replication role: a user may not join it (got "admin")'],
+    ['pg_users', [{ name: 'a', reassign_owned_to: 'a' }], 'pg_users.0.reassign_owned_to: must be another role than the user itself'],
+    [
+      'pg_users',
+      [{ name: 'a', connection_limit: '5' }],
+      'pg_users.0.connection_limit: must be an integer, -1 (no limit) or more (got "5", a string: write 5 without quotes)',
+    ],
+    ['pg_users', { name: 'a' }, 'pg_users: must be a list of users {name, login, member_of, ...} (got {"name":"a"})'],
+    [
+      'pg_databases',
+      [{ name: 'x; drop' }],
+      'pg_databases.0.name: must be lowercase letters, digits and _, starting with a letter or _ (at most 63) (got "x; drop")',
+    ],
+    ['pg_databases', [{ name: 'template1' }], 'pg_databases.0.name: is one of PostgreSQL’s own databases (postgres, template0, template1) (got "template1")'],
+    [
+      'pg_databases',
+      [{ name: 'd', grants: [{ role: 'r', privileges: 'all' }] }],
+      'pg_databases.0.grants.0.privileges: must be one of connect, usage, read, write (got "all")',
+    ],
+    ['pg_databases', [{ name: 'd', grants: [{ role: 'r' }] }], 'pg_databases.0.grants.0.privileges: is required: one of connect, usage, read, write'],
+    [
+      'pg_databases',
+      [{ name: 'd', grants: [{ role: 'r', privileges: 'read', schem: 'x' }] }],
+      'pg_databases.0.grants.0.schem: unknown key; did you mean schema? (it takes role, privileges, schema)',
+    ],
+    [
+      'pg_databases',
+      [{ name: 'd', extensions: ['bad ext'] }],
+      'pg_databases.0.extensions.0: must be an extension name (lowercase letters, digits, _ and -) (got "bad ext")',
+    ],
+    ['pg_databases', [{ name: 'd', locale: "C'; x" }], 'pg_databases.0.locale: must be a locale name such as C.UTF-8 (got "C\'; x")'],
   ])('%s = %j', (name, value, message) => {
     expect(messages(name, value)).toEqual([message]);
   });
@@ -176,6 +229,28 @@ describe('pg_* value rules', () => {
     ['pg_hba', ['local all all peer', { address: '10.0.0.0/8', method: 'scram-sha-256' }]],
     ['pg_registry', { provider: 'dns', zone: 'z', key_file: 'k' }],
     ['pg_version', 16],
+    [
+      'pg_users',
+      [
+        { name: 'app', member_of: ['readers', 'pg_read_all_data'], connection_limit: 20 },
+        { name: 'readers', login: 'no' },
+        { name: 'old', state: 'absent', reassign_owned_to: 'admin' },
+      ],
+    ],
+    [
+      'pg_databases',
+      [
+        {
+          name: 'orders',
+          owner: 'app',
+          extensions: ['uuid-ossp'],
+          grants: [
+            { role: 'readers', privileges: 'read' },
+            { role: 'app', privileges: 'write', schema: 'sales' },
+          ],
+        },
+      ],
+    ],
   ])('%s = %j is fine', (name, value) => {
     expect(messages(name, value)).toEqual([]);
   });
@@ -255,6 +330,56 @@ describe('cluster-wide settings: the odd one out is reported where it is set', (
     const dir = tree({ 'i.ini': '[db]\na pg_version=15\nb\nc\n[db:vars]\npg_cluster=c\npg_version=16\n' });
     expect(await problems(join(dir, 'i.ini'), `${dir}/`)).toEqual([
       'i.ini:2: cluster c: pg_version differs between b, c (16, line 7) and a (15, line 2); it must be the same on every member of a cluster',
+    ]);
+  });
+});
+
+describe('pg_users and pg_databases: cluster-wide, checked together, paths resolved', () => {
+  const users = (extra: string) =>
+    [
+      'db:',
+      '  vars:',
+      '    pg_cluster: c',
+      '    pg_users:',
+      '      - { name: app_owner_with_a_long_name, member_of: [readers] }',
+      '      - { name: readers, login: false }',
+      '      - { name: old, state: absent, reassign_owned_to: readers }',
+      '    pg_databases:',
+      '      - { name: orders, owner: old, grants: [{ role: old, privileges: read }] }',
+      '  hosts:',
+      '    a:',
+      '    b:',
+      extra,
+      '',
+    ].join('\n');
+
+  test('a database owned by, or granted to, a user the inventory drops: at its line', async () => {
+    const dir = tree({ 'i.yml': users('') });
+    expect(await problems(join(dir, 'i.yml'), `${dir}/`)).toEqual([
+      'i.yml:8: cluster c: pg_databases: orders is owned by old, which has state: absent in pg_users',
+      'i.yml:8: cluster c: pg_databases: orders grants read to old, which has state: absent in pg_users',
+    ]);
+  });
+
+  test('a host whose pg_users differs late in a long list is the odd one out (compared whole, not by the shortened text)', async () => {
+    const dir = tree({
+      'i.yml': users('      pg_users: [{ name: app_owner_with_a_long_name, member_of: [readers] }, { name: readers, login: false }]').replace(
+        / {4}pg_databases:\n.*\n/,
+        '',
+      ),
+    });
+    const lines = await problems(join(dir, 'i.yml'), `${dir}/`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^i\.yml:11: cluster c: pg_users differs between a \(.*, line 4\) and b \(.*, line 11\); it must be the same on every member of a cluster$/,
+    );
+  });
+
+  test("password_file is relative to the inventory's folder", async () => {
+    const dir = tree({ 'inv/hosts.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_users: [{ name: app, password_file: secrets/app.pw }]\n  hosts:\n    a:\n' });
+    const [spec] = clustersOf(await loadInventory(join(dir, 'inv/hosts.yml')));
+    expect(spec!.members[0]!.vars.pg_users).toEqual([
+      { name: 'app', login: true, connection_limit: -1, member_of: [], password_file: join(dir, 'inv', 'secrets', 'app.pw'), state: 'present' },
     ]);
   });
 });
