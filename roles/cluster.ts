@@ -7,6 +7,7 @@ import type { ClusterSpec } from '../src/cluster/vars.js';
 import type { Run } from '../src/engine/run.js';
 import { runSteps } from '../src/engine/step.js';
 import type { PgNodeFacts } from '../src/facts/postgres.js';
+import { startBackupPhase } from './backup.js';
 import { configRole } from './config.js';
 import { deactivateRole } from './deactivate.js';
 import { installRole } from './install.js';
@@ -56,8 +57,18 @@ export async function planFromHosts(
  * parallel wherever the order allows (replicas install and write config while the primary is built).
  */
 export async function configureCluster(run: Run, spec: ClusterSpec, opts: ConvergeOptions = {}): Promise<void> {
+  // pg_backup: the repository host is reached beside the facts; unreachable, nothing changes (archiving into nothing fills pg_wal).
+  const repo = spec.backup && run.context(spec.backup.repo_host);
   const planned = await planFromHosts(run, spec, opts);
   if (!planned) return;
+  if (repo) {
+    try {
+      await repo;
+    } catch (err) {
+      run.refuse(`cluster ${spec.name}: the backup repository host ${spec.backup!.repo_host} is unreachable (${(err as Error).message}); nothing was changed`);
+      return;
+    }
+  }
   const { plan } = planned;
   for (const note of plan.notes) run.message(`cluster ${spec.name}: ${note}`);
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, !run.options.check, run.secrets);
@@ -103,6 +114,8 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
         );
     });
   });
+  // pg_backup: pgBackRest on the repository host and the members beside the builds; the stanza before any clone.
+  const backup = spec.backup ? startBackupPhase(run, cc, present, (h) => installed.get(h)!.promise, primaryDone) : undefined;
   const built = await run.onHosts(present, async (ctx) => {
     const isPrimary = ctx.host === primary;
     // What runs must match what is on disk: a file written by a killed run was never loaded.
@@ -124,19 +137,27 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
       throw err;
     }
     if (!(await primaryDone)) throw new Error(`primary ${primary} failed; replica not built`);
+    if (backup && plan.replicas.some((r) => r.member.host === ctx.host && r.action === 'clone')) await backup.stanzaReady;
     await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host)]);
   });
   for (const h of [...built.failed, ...built.unreachable]) installed.get(h)!.resolve(false);
   if (built.failed.includes(primary) || built.unreachable.includes(primary)) {
-    await bouncersDone;
+    await Promise.all([bouncersDone, backup?.stanzaReady]);
     return;
   }
 
   // Settings that need a restart: one host at a time, in an order the replicas accept (roles/restart.ts).
+  // archive_mode (pg_backup) is one of them: the stanza exists by then, so the first segment archives.
+  await backup?.stanzaReady;
   await restartPending(run, cc);
 
   // Sync settings and the service name depend on the primary being ready, not on each other.
-  await Promise.all([run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})), bouncersDone, registerRole(run, cc)]);
+  await Promise.all([
+    run.onHosts(built.succeeded, (ctx) => runSteps(ctx, syncRole(cc, ctx.host)).then(() => {})),
+    bouncersDone,
+    registerRole(run, cc),
+    backup?.finish(),
+  ]);
   // Last, once every replica streams from the primary: slots former primaries (or a switchover's
   // target) still keep for members would only pin WAL.
   await run.onHosts(

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { archiveCommand } from '../src/backup/pgbackrest-config.js';
 import { REPLICATION_USER } from '../src/cluster/credentials.js';
 import { findSuspects, parameterErrors, restartChanges, type SettingInfo } from '../src/cluster/parameter-check.js';
 import { notePendingRestart } from '../src/cluster/pending-restarts.js';
@@ -51,6 +52,8 @@ export function configFiles(cc: ClusterContext, host: string): FileSpec[] {
         upstream: isReplica(cc, host) ? { host: primary.host, address: primary.address } : null,
         application_name: slotName(host),
         parameters: member.vars.pg_parameters,
+        // pg_backup: WAL archiving to pgBackRest's repository, the same on every member (only the primary archives).
+        archive: cc.spec.backup ? { command: archiveCommand(cc.spec.name), timeout: cc.spec.backup.archive_timeout } : null,
       }),
     },
     {

@@ -12,3 +12,16 @@ export { syncRole, syncSetting } from './sync.js';
 export { deactivateRole } from './deactivate.js';
 export { registerRole, registerPrimary } from './register.js';
 export { pgbouncerRole, pgbouncerFiles, readUserlist, userlist } from './pgbouncer.js';
+export {
+  startBackupPhase,
+  backupMaterial,
+  repoHostRole,
+  memberBackupRole,
+  stanzaStep,
+  archivingStep,
+  scheduleStep,
+  clustersOnRepo,
+  repoStanzaNames,
+  repoStanzas,
+  readStanza,
+} from './backup.js';

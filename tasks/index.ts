@@ -1,5 +1,6 @@
 import type { Task } from '../src/engine/task.js';
 import backupList from './backup-list.js';
+import backup from './backup.js';
 import configureCluster from './configure-cluster.js';
 import facts from './facts.js';
 import failover from './failover.js';
@@ -15,6 +16,7 @@ import restoreCluster from './restore-cluster.js';
 
 /** The built-in tasks, one module each in this folder. */
 export const builtinTasks: Task[] = [
+  backup,
   backupList,
   configureCluster,
   dbCreate,

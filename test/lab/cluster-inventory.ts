@@ -11,6 +11,8 @@ export interface ClusterInventoryOptions {
   registry?: Record<string, unknown>;
   hostVars?: Record<string, Record<string, unknown>>;
   clusterVars?: Record<string, unknown>;
+  /** Lab hosts outside the cluster (a backup repository host), in a group of their own. */
+  extraHosts?: string[];
 }
 
 /** Writes an inventory for a cluster on the lab's hosts, as a user would write one. */
@@ -36,6 +38,15 @@ export function writeClusterInventory(lab: Lab, file: string, o: ClusterInventor
           },
           hosts: Object.fromEntries(hosts.map((name) => [name, { ansible_host: lab.hosts.find((h) => h.name === name)!.address, ...o.hostVars?.[name] }])),
         },
+        ...(o.extraHosts?.length
+          ? {
+              others: {
+                hosts: Object.fromEntries(
+                  o.extraHosts.map((name) => [name, { ansible_host: lab.hosts.find((h) => h.name === name)!.address, ...o.hostVars?.[name] }]),
+                ),
+              },
+            }
+          : {}),
       },
     },
   };

@@ -161,6 +161,22 @@ describe('pg_* value rules', () => {
     ['pg_parameters', { synchronous_standby_names: '*' }, 'pg_parameters.synchronous_standby_names: is set by pgtasks; set pg_sync_replicas instead'],
     ['pg_parameters', { wal_level: 'minimal' }, 'pg_parameters.wal_level: minimal cannot feed replicas; use replica or logical'],
     ['pg_parameters', ['a'], 'pg_parameters: must be a mapping of setting names to values (got ["a"])'],
+    // pg_backup (issue 9): one provider so far, a repository host, retention and cron schedules.
+    ['pg_backup', { repo_host: 'b1' }, 'pg_backup.provider: is required: one of pgbackrest'],
+    ['pg_backup', { provider: 'barman', repo_host: 'b1' }, 'pg_backup.provider: must be one of pgbackrest (got "barman")'],
+    ['pg_backup', { provider: 'pgbackrest' }, 'pg_backup.repo_host: is required'],
+    [
+      'pg_backup',
+      { provider: 'pgbackrest', repo_host: 'b1', retention_full: 0 },
+      'pg_backup.retention_full: must be an integer from 1 to 9999 (full backups kept) (got 0)',
+    ],
+    [
+      'pg_backup',
+      { provider: 'pgbackrest', repo_host: 'b1', schedule: { full: '0 1 * *' } },
+      'pg_backup.schedule.full: must be a cron schedule of five fields, e.g. "0 1 * * 0" (minute hour day month weekday) (got "0 1 * *")',
+    ],
+    ['pg_backup', { provider: 'pgbackrest', repo_host: 'b1', schedule: { weekly: '0 1 * * 0' } }, 'pg_backup.schedule.weekly: unknown key'],
+    ['pg_replica_source', 'repo', 'pg_replica_source: must be one of primary, backup (got "repo")'],
     ['pg_pgbouncr', true, 'pg_pgbouncr: unknown variable; did you mean pg_pgbouncer?'],
     ['pg_replicas', 2, "pg_replicas: unknown variable: pg_* names are pgtasks' own (the README lists them)"],
     // Users and databases: names are identifiers PostgreSQL takes unquoted, nothing it reserves.
@@ -221,6 +237,12 @@ describe('pg_* value rules', () => {
   });
 
   test.each([
+    ['pg_backup', { provider: 'pgbackrest', repo_host: 'b1' }],
+    [
+      'pg_backup',
+      { provider: 'pgbackrest', repo_host: 'b1', retention_full: 4, schedule: { full: '0 1 * * 0', incr: '0 */4 * * *' }, encrypt: false, tls_port: 8433 },
+    ],
+    ['pg_replica_source', 'backup'],
     ['pg_primary', 'yes'],
     ['pg_primary', 'Off'],
     ['pg_primary', 'TRUE'],
@@ -317,6 +339,23 @@ describe('no cluster to work on', () => {
 });
 
 describe('cluster-wide settings: the odd one out is reported where it is set', () => {
+  test('pg_backup: its repo_host must be an inventory host that is not a member', async () => {
+    const dir = tree({
+      'i.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_backup: { provider: pgbackrest, repo_host: b9 }\n  hosts:\n    a:\n',
+      'j.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_backup: { provider: pgbackrest, repo_host: b }\n  hosts:\n    a:\n    b:\n',
+      'k.yml':
+        'db:\n  vars:\n    pg_cluster: c\n    pg_backup: { provider: pgbackrest, repo_host: r }\n  hosts:\n    a:\nrepo:\n  hosts:\n    r:\n      ansible_host: 10.0.0.9\n',
+    });
+    expect(await problems(join(dir, 'i.yml'), `${dir}/`)).toEqual([
+      'i.yml:4: cluster c: pg_backup.repo_host b9 is not a host of the inventory; add it (it needs no pg_* variable)',
+    ]);
+    expect(await problems(join(dir, 'j.yml'), `${dir}/`)).toEqual([
+      'j.yml:4: cluster c: pg_backup.repo_host b is a PostgreSQL member (of cluster c); backups must live on a host of their own',
+    ]);
+    const [spec] = clustersOf(await loadInventory(join(dir, 'k.yml')));
+    expect(spec!.backup).toMatchObject({ repo_host: 'r', repoAddress: '10.0.0.9', retention_full: 2, encrypt: true, tls_port: 8432, archive_timeout: 60 });
+  });
+
   test('a member left with the default is reported at the line that made it a member', async () => {
     const dir = tree({
       'i.yml': 'db:\n  vars:\n    pg_cluster: c\n    pg_port: 5433\n  hosts:\n    a:\n    b:\nall:\n  hosts:\n    z:\n      pg_cluster: c\n',

@@ -1,0 +1,272 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { Secrets } from '../engine/secrets.js';
+import { CREDENTIALS_MARKER } from '../inventory/sources.js';
+import { clusterClientCn, REPO_CLIENT_CN } from './pgbackrest-config.js';
+
+/*
+ * The TLS material and the repository key of pgBackRest, made and kept on the machine running pgtasks
+ * (the credentials folder), never on a host: the hosts receive certificates and their own keys only.
+ *
+ * One CA per repository host, not per cluster: the repository host runs ONE TLS server with ONE
+ * certificate that the members of every cluster it serves must verify, and presents ONE client
+ * certificate to all of them; a CA per cluster would need that one certificate signed by each. What a
+ * certificate may do is decided by its CN on the other side (tls-server-auth lists stanzas per CN),
+ * not by its CA, so sharing the CA gives a cluster's members no access to another's stanza.
+ *
+ *   <credentials>/_pgbackrest/<repo host>/  ca.{crt,key}, server.{crt,key}, client.{crt,key}  (CN pgtasks-repo)
+ *   <credentials>/<cluster>/backup/         cipher.pass, client.{crt,key} (CN pgtasks-<cluster>), <host>.server.{crt,key}
+ *
+ * openssl runs here through execFile (argv, no shell); keys are 0600 in 0700 folders.
+ */
+
+const run = promisify(execFile);
+
+/** PEM texts a host receives. */
+export interface HostTls {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+interface CertWanted {
+  cn: string;
+  /** subjectAltName, e.g. DNS:10.0.0.1,DNS:h1,IP:10.0.0.1; none for client certificates. */
+  san?: string;
+  usage: 'server' | 'client';
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** A folder name that stays one folder: host and cluster names reach paths here. */
+function safeName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new Error(`${JSON.stringify(name)}: cannot name a credentials folder (letters, digits, '.', '-', '_')`);
+  return name;
+}
+
+export function repoCredentialsDir(credentialsDir: string, repoHost: string): string {
+  return join(resolve(credentialsDir), '_pgbackrest', safeName(repoHost));
+}
+
+export function clusterBackupDir(credentialsDir: string, cluster: string): string {
+  return join(resolve(credentialsDir), safeName(cluster), 'backup');
+}
+
+/** The server certificate's SAN: pgBackRest 2.45 matches the dialled host against DNS names only, so an IP is a DNS name too. */
+export function serverSan(address: string, name: string): string {
+  const dns = [...new Set([address, name])].map((n) => `DNS:${n}`);
+  return [...dns, ...(isIP(address) ? [`IP:${address}`] : [])].join(',');
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function privateDir(dir: string, base: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  // Marks the credentials folder, as clusterCredentials does: a directory inventory around it never reads it.
+  await writeFile(join(base, CREDENTIALS_MARKER), '', { mode: 0o600, flag: 'a' });
+}
+
+const OPENSSL_CONF = `[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = \${ENV::PGTASKS_SAN}
+[client]
+basicConstraints = CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = clientAuth
+`;
+
+const KEY_ARGS = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+const DAYS = '3650';
+
+async function openssl(args: string[], env: Record<string, string> = {}): Promise<void> {
+  try {
+    // The config names ${ENV::PGTASKS_SAN}: it must be set whenever openssl reads it.
+    await run('openssl', args, { env: { ...process.env, PGTASKS_SAN: 'DNS:unused', ...env }, timeout: 30_000 });
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new Error(`openssl ${args[0]} failed: ${(e.stderr ?? e.message).trim()}`);
+  }
+}
+
+/** A CA in `dir` (ca.crt, ca.key), made once. */
+async function ensureCa(dir: string, label: string): Promise<{ cert: string; keyPath: string }> {
+  const keyPath = join(dir, 'ca.key');
+  const have = await readText(join(dir, 'ca.crt'));
+  if (have && (await readText(keyPath))) return { cert: have, keyPath };
+  const conf = join(dir, 'openssl.cnf');
+  await writeFile(conf, OPENSSL_CONF, { mode: 0o600 });
+  await openssl([
+    'req',
+    '-x509',
+    ...KEY_ARGS,
+    '-keyout',
+    keyPath,
+    '-out',
+    join(dir, 'ca.crt'),
+    '-days',
+    DAYS,
+    '-subj',
+    `/CN=${label}`,
+    '-config',
+    conf,
+    '-extensions',
+    'ca',
+  ]);
+  await chmod(keyPath, 0o600);
+  return { cert: await readFile(join(dir, 'ca.crt'), 'utf8'), keyPath };
+}
+
+/**
+ * A certificate `name`.crt/.key in `dir`, signed by the CA, made again when what it says (CN, SAN) or
+ * its CA changed: a sidecar `name`.json remembers both, so a no-op run runs no openssl at all.
+ */
+async function ensureCert(dir: string, name: string, want: CertWanted, ca: { cert: string; keyPath: string }): Promise<{ cert: string; key: string }> {
+  const meta = JSON.stringify({ cn: want.cn, san: want.san ?? null, usage: want.usage, ca: sha256(ca.cert) });
+  const [cert, key, seen] = await Promise.all([readText(join(dir, `${name}.crt`)), readText(join(dir, `${name}.key`)), readText(join(dir, `${name}.json`))]);
+  if (cert && key && seen?.trim() === meta) return { cert, key };
+  const conf = join(dir, 'openssl.cnf');
+  await writeFile(conf, OPENSSL_CONF, { mode: 0o600 });
+  const [k, csr, crt, caCrt] = [`${name}.key`, `${name}.csr`, `${name}.crt`, `${name}.ca.crt`].map((x) => join(dir, x)) as [string, string, string, string];
+  await writeFile(caCrt, ca.cert, { mode: 0o600 });
+  await openssl(['req', '-new', ...KEY_ARGS, '-keyout', k, '-out', csr, '-subj', `/CN=${want.cn}`, '-config', conf]);
+  await chmod(k, 0o600);
+  const serial = `0x${randomBytes(16).toString('hex')}`;
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      caCrt,
+      '-CAkey',
+      ca.keyPath,
+      '-set_serial',
+      serial,
+      '-days',
+      DAYS,
+      '-out',
+      crt,
+      '-extfile',
+      conf,
+      '-extensions',
+      want.usage,
+    ],
+    { PGTASKS_SAN: want.san ?? 'DNS:unused' },
+  );
+  await Promise.all([rm(csr, { force: true }), rm(caCrt, { force: true })]);
+  await writeFile(join(dir, `${name}.json`), `${meta}\n`, { mode: 0o600 });
+  return { cert: await readFile(crt, 'utf8'), key: await readFile(k, 'utf8') };
+}
+
+/**
+ * Runs `fn` with folders to keep material in: the real ones when writing, else (check mode) temporary
+ * copies of them, removed afterwards, so check mode never writes in the credentials folder.
+ */
+async function withFolders<T>(base: string, dirs: string[], write: boolean, fn: (dirs: string[]) => Promise<T>): Promise<T> {
+  if (write) {
+    for (const d of dirs) await privateDir(d, base);
+    return fn(dirs);
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'pgtasks-certs-'));
+  try {
+    const copies = await Promise.all(
+      dirs.map(async (d, i) => {
+        const copy = join(tmp, String(i));
+        await mkdir(copy, { mode: 0o700 });
+        const names = await readdir(d).catch(() => [] as string[]);
+        for (const n of names) {
+          const t = await readText(join(d, n)).catch(() => undefined);
+          if (t !== undefined) await writeFile(join(copy, n), t, { mode: 0o600 });
+        }
+        return copy;
+      }),
+    );
+    return await fn(copies);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+export interface RepoHostInput {
+  credentialsDir: string;
+  repoHost: string;
+  repoAddress: string;
+  /** False in check mode: nothing is written in the credentials folder (missing material is made in a temporary folder). */
+  write: boolean;
+}
+
+async function repoMaterial(dir: string, i: RepoHostInput) {
+  const ca = await ensureCa(dir, `pgtasks backup CA (${i.repoHost})`);
+  const server = await ensureCert(dir, 'server', { cn: i.repoAddress, san: serverSan(i.repoAddress, i.repoHost), usage: 'server' }, ca);
+  const client = await ensureCert(dir, 'client', { cn: REPO_CLIENT_CN, usage: 'client' }, ca);
+  return { ca, tls: { ca: ca.cert, serverCert: server.cert, serverKey: server.key, clientCert: client.cert, clientKey: client.key } };
+}
+
+/** The repository host's CA and its own server and client pairs (CN pgtasks-repo). */
+export async function repoHostTls(i: RepoHostInput): Promise<HostTls> {
+  const base = resolve(i.credentialsDir);
+  return withFolders(base, [repoCredentialsDir(base, i.repoHost)], i.write, async ([dir]) => (await repoMaterial(dir!, i)).tls);
+}
+
+export interface MemberTlsInput extends RepoHostInput {
+  cluster: string;
+  host: string;
+  address: string;
+}
+
+/** A member's TLS files: the repository host's CA, its own server pair (SAN: address and name) and its cluster's client pair. */
+export async function memberTls(i: MemberTlsInput): Promise<HostTls> {
+  const base = resolve(i.credentialsDir);
+  return withFolders(base, [repoCredentialsDir(base, i.repoHost), clusterBackupDir(base, i.cluster)], i.write, async ([repoDir, dir]) => {
+    const { ca } = await repoMaterial(repoDir!, i);
+    const server = await ensureCert(dir!, `${safeName(i.host)}.server`, { cn: i.address, san: serverSan(i.address, i.host), usage: 'server' }, ca);
+    const client = await ensureCert(dir!, 'client', { cn: clusterClientCn(i.cluster), usage: 'client' }, ca);
+    return { ca: ca.cert, serverCert: server.cert, serverKey: server.key, clientCert: client.cert, clientKey: client.key };
+  });
+}
+
+/**
+ * The cluster's repository key (repo1-cipher-pass), generated once, 0600, and registered as a secret of
+ * the run: it is masked in everything the run prints. In check mode a missing one is invented, not written.
+ */
+export async function cipherPass(credentialsDir: string, cluster: string, write: boolean, secrets: Secrets): Promise<string> {
+  const dir = clusterBackupDir(credentialsDir, cluster);
+  const file = join(dir, 'cipher.pass');
+  let value = (await readText(file))?.trim();
+  if (!value) {
+    value = randomBytes(48).toString('base64url');
+    if (write) {
+      await privateDir(dir, resolve(credentialsDir));
+      await chmod(join(resolve(credentialsDir), safeName(cluster)), 0o700);
+      await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    }
+  }
+  if (write) await chmod(file, 0o600).catch(() => {});
+  return secrets.register(value);
+}
