@@ -169,8 +169,14 @@ export function bringUpSteps(p: RestorePlan, s: PgService): Step[] {
         call('wait until recovery reaches its target and PostgreSQL promotes (its log on failure)', (ctx) => waitPromoted(ctx, s, p.cluster.port)),
       ]),
     ),
+    // recovery_target_* take effect only at a start: without a restart they stay pending, and the next
+    // reload of this server is refused. Nobody uses it yet (a new cluster, or the others stopped).
     step('restore: recovery settings', async () =>
-      change('remove restore_command and recovery_target_* (ALTER SYSTEM RESET)', [sqlAction(p.cluster.port, RESET_RECOVERY_SQL)]),
+      change('remove restore_command and recovery_target_* (ALTER SYSTEM RESET), restart to apply', [
+        sqlAction(p.cluster.port, RESET_RECOVERY_SQL),
+        pgServiceAction(s, 'stop', 'fast'),
+        pgServiceAction(s, 'start'),
+      ]),
     ),
   ];
 }
