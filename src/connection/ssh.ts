@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Client, type ConnectConfig } from 'ssh2';
 import { learnHostKey, knownHostsName, readKnownHosts, verifyHostKey, type HostKeyChecking } from './known-hosts.js';
 import { uploadCommand } from './file-upload.js';
+import { CommandServer, serverCommand, serverNonce } from './command-server.js';
 import { heldCommand } from './held-command.js';
 import { asUser, type Command } from './shell.js';
 import { UnreachableError, type CommandResult, type Connection, type HeldCommand, type PutOptions, type RunOptions } from './types.js';
@@ -22,6 +23,8 @@ export interface SshTarget {
   becomeUser: string;
   /** The ssh-agent socket (SSH_AUTH_SOCK of the run's environment), if any. */
   agent?: string;
+  /** Run commands through one long-lived process on the host (command-server.ts) instead of an SSH exec each (default true). */
+  commandServer?: boolean;
 }
 
 /** One ssh2 connection per host, opened once and multiplexed for every command, upload and forward. */
@@ -83,7 +86,10 @@ export class SshConnection implements Connection {
     client.on('error', () => {
       /* later transport errors surface through the command that hit them */
     });
-    return new SshConnection(client, target);
+    const connection = new SshConnection(client, target);
+    // Started now, so its start-up (the login shell's files, once) overlaps the run's first exec (the lock).
+    void connection.commandServer();
+    return connection;
   }
 
   private wrap(command: Command, user?: string): Command {
@@ -91,8 +97,35 @@ export class SshConnection implements Connection {
     return runAs ? asUser(command, runAs, this.target.user) : command;
   }
 
-  run(command: Command, options: RunOptions = {}): Promise<CommandResult> {
+  private server?: Promise<CommandServer | undefined>;
+
+  /**
+   * The host's command server, started on first use over one exec channel of this connection; undefined
+   * when it cannot run there (no perl): every command then gets its own exec channel, as before.
+   */
+  private commandServer(): Promise<CommandServer | undefined> {
+    if (this.target.commandServer === false) return Promise.resolve(undefined);
+    this.server ??= new Promise((resolve) => {
+      const nonce = serverNonce();
+      this.client.exec(serverCommand(nonce), (err, channel) => {
+        if (err) return resolve(undefined);
+        channel.stderr.resume();
+        const server = new CommandServer(nonce, channel, channel, (done) => channel.on('close', done));
+        void server.ready.then((ok) => resolve(ok ? server : undefined));
+      });
+    });
+    return this.server;
+  }
+
+  async run(command: Command, options: RunOptions = {}): Promise<CommandResult> {
     const full = this.wrap(command, options.user);
+    const server = await this.commandServer();
+    if (server?.alive) return server.run(full, options.stdin ?? '', options.timeoutMs);
+    return this.exec(full, options);
+  }
+
+  /** One command on its own exec channel (the login shell starts for it, start-up files and all). */
+  private exec(full: Command, options: RunOptions): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
       this.client.exec(full, (err, channel) => {
         if (err) return reject(new UnreachableError(this.target.name, `ssh exec failed: ${err.message}`));
@@ -145,6 +178,7 @@ export class SshConnection implements Connection {
   }
 
   async close(): Promise<void> {
+    (await this.server)?.close();
     this.client.end();
   }
 }

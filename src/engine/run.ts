@@ -32,7 +32,12 @@ export const sshConnector: Connector = async (host, vars, env) =>
   vars.ansible_connection === 'local'
     ? new LocalConnection(host)
     : // ssh2 loads only when a host is contacted: --list and --help stay instant.
-      (await import('../connection/ssh.js')).SshConnection.open({ ...sshTargetFromVars(host, vars), agent: env.SSH_AUTH_SOCK || undefined });
+      (await import('../connection/ssh.js')).SshConnection.open({
+        ...sshTargetFromVars(host, vars),
+        agent: env.SSH_AUTH_SOCK || undefined,
+        // Off until the whole lab suite has run with it (issue 11): PGTASKS_COMMAND_SERVER=1 turns it on.
+        commandServer: env.PGTASKS_COMMAND_SERVER === '1',
+      });
 
 export interface HostOutcome {
   succeeded: string[];
