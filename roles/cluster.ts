@@ -7,6 +7,7 @@ import type { ClusterSpec } from '../src/cluster/vars.js';
 import type { Run } from '../src/engine/run.js';
 import { runSteps } from '../src/engine/step.js';
 import type { PgNodeFacts } from '../src/facts/postgres.js';
+import { backupMaterialExists } from '../src/backup/certs.js';
 import { startBackupPhase } from './backup.js';
 import { configRole } from './config.js';
 import { deactivateRole } from './deactivate.js';
@@ -61,12 +62,20 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
   const repo = spec.backup && run.context(spec.backup.repo_host);
   const planned = await planFromHosts(run, spec, opts);
   if (!planned) return;
+  let withBackup = spec.backup !== undefined;
   if (repo) {
     try {
       await repo;
     } catch (err) {
-      run.refuse(`cluster ${spec.name}: the backup repository host ${spec.backup!.repo_host} is unreachable (${(err as Error).message}); nothing was changed`);
-      return;
+      const why = `the backup repository host ${spec.backup!.repo_host} is unreachable (${(err as Error).message})`;
+      // Backups never set up: refuse, changing nothing. Set up before (a failover, a switchover's converge):
+      // PostgreSQL comes first; only pgBackRest's part waits for the host.
+      if (!(await backupMaterialExists(spec.credentialsDir, spec.name))) {
+        run.refuse(`cluster ${spec.name}: ${why}; nothing was changed`);
+        return;
+      }
+      run.message(`cluster ${spec.name}: ${why}: pgBackRest is left as it is this run; WAL archiving fails (and WAL stays in pg_wal) until it is back`);
+      withBackup = false;
     }
   }
   const { plan } = planned;
@@ -115,7 +124,7 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
     });
   });
   // pg_backup: pgBackRest on the repository host and the members beside the builds; the stanza before any clone.
-  const backup = spec.backup ? startBackupPhase(run, cc, present, (h) => installed.get(h)!.promise, primaryDone) : undefined;
+  const backup = withBackup ? startBackupPhase(run, cc, present, (h) => installed.get(h)!.promise, primaryDone) : undefined;
   const built = await run.onHosts(present, async (ctx) => {
     const isPrimary = ctx.host === primary;
     // What runs must match what is on disk: a file written by a killed run was never loaded.

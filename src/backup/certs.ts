@@ -270,3 +270,11 @@ export async function cipherPass(credentialsDir: string, cluster: string, write:
   if (write) await chmod(file, 0o600).catch(() => {});
   return secrets.register(value);
 }
+
+/**
+ * Whether a run already made this cluster's backup material (its client certificate): backups were
+ * set up before, so its members archive (or will) whatever this run does.
+ */
+export async function backupMaterialExists(credentialsDir: string, cluster: string): Promise<boolean> {
+  return (await readText(join(clusterBackupDir(credentialsDir, cluster), 'client.json'))) !== undefined;
+}

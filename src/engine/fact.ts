@@ -35,23 +35,33 @@ export function splitBatchOutput(output: string): Map<string, string> {
   return sections;
 }
 
-/** Gathers the facts not cached yet in one round trip; `refresh` re-reads them all. */
-export async function gather(ctx: HostView, facts: Fact<unknown>[], refresh = false): Promise<void> {
-  const missing = facts.filter((f) => refresh || !ctx.facts.has(f.name));
-  if (missing.length === 0) return;
+/**
+ * Gathers the facts not cached yet in one round trip; `refresh` re-reads them all. Returns the values
+ * themselves: steps of one host run concurrently, and another step's change clears the cache at any time.
+ */
+export async function gather(ctx: HostView, facts: Fact<unknown>[], refresh = false): Promise<Map<string, unknown>> {
+  const got = new Map<string, unknown>();
+  const missing = facts.filter((f) => {
+    if (refresh || !ctx.facts.has(f.name)) return true;
+    got.set(f.name, ctx.facts.get(f.name));
+    return false;
+  });
+  if (missing.length === 0) return got;
   // Facts read state the host's admin can read; run as the connection's effective user.
   const result = await ctx.read(reads(batchScript(missing)), { allowFailure: true });
   const sections = splitBatchOutput(result.stdout);
   for (const fact of missing) {
     const section = sections.get(fact.name);
     if (section === undefined) throw new Error(`fact ${fact.name} produced no output (exit ${result.code}): ${result.stderr.trim()}`);
-    ctx.facts.set(fact.name, fact.parse(section));
+    const value = fact.parse(section);
+    ctx.facts.set(fact.name, value);
+    got.set(fact.name, value);
   }
+  return got;
 }
 
 export async function fact<T>(ctx: HostView, f: Fact<T>, refresh = false): Promise<T> {
-  await gather(ctx, [f as Fact<unknown>], refresh);
-  return ctx.facts.get(f.name) as T;
+  return (await gather(ctx, [f as Fact<unknown>], refresh)).get(f.name) as T;
 }
 
 export function forget(ctx: HostView, ...facts: Fact<unknown>[]): void {

@@ -102,6 +102,9 @@ labDescribe('backups with pgBackRest on the lab (h1-h3 a cluster, h4 the reposit
     expect(changedSteps(r)).toEqual([]);
     for (const h of ['h1', 'h2', 'h3', 'h4']) expect(r.recap[h]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
     console.log(`no-op configure-cluster with pg_backup: ${took} ms (without: ${noopBefore} ms)`);
+    const check = await run('--check', 'configure-cluster');
+    expect(check.code, check.stdout.slice(-2000)).toBe(0);
+    expect(changedSteps(check)).toEqual([]);
   }, 60_000);
 
   let full: CliResult;
@@ -137,6 +140,13 @@ labDescribe('backups with pgBackRest on the lab (h1-h3 a cluster, h4 the reposit
     outputs.push(r.stdout, r.stderr);
     expect(r.code).not.toBe(0);
     expect(r.stdout).toMatch(/backup repository host h4 is unreachable/);
+    expect(changedSteps(r)).toEqual([]);
+    // configure-cluster (as a switchover's or failover's converge runs it): PostgreSQL first, pgBackRest waits for the host.
+    const c = await pgtasks(['-i', dead, 'configure-cluster']);
+    outputs.push(c.stdout, c.stderr);
+    expect(c.code).toBe(4);
+    expect(c.stdout).toMatch(/h4 is unreachable .*pgBackRest is left as it is this run/);
+    expect(changedSteps(c)).toEqual([]);
   }, 120_000);
 
   test('after migrate-to-master --target h2, h2 archives (a new segment reaches the repository)', async () => {
