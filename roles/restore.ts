@@ -192,6 +192,11 @@ export interface RestoreRequest {
 export async function restoreCluster(run: Run, req: RestoreRequest): Promise<void> {
   const { source } = req;
   const cluster = req.into ?? source;
+  // Asked before anything is read (the archive check below switches WAL on the source).
+  if (!req.into && !req.yes)
+    return void run.refuse(
+      `restore-cluster: --in-place stops every member of ${source.name}, renames their data directories (kept, never deleted) and restores the primary from the repository: add --yes; nothing was changed`,
+    );
   const [stanza, gathered] = await Promise.all([
     source.backup ? readStanza(run, source) : Promise.resolve({ error: undefined, stanza: undefined }),
     gatherCluster(run, cluster),
@@ -225,7 +230,8 @@ export async function restoreCluster(run: Run, req: RestoreRequest): Promise<voi
 
 async function onHost(run: Run, host: string, steps: Step[]): Promise<void> {
   const r = await run.onHosts([host], (ctx) => runSteps(ctx, steps).then(() => {}));
-  if (r.failed.length || r.unreachable.length) throw new Error(`${host} failed`);
+  // The step's own failure was reported on its line: the error says where.
+  if (r.failed.length || r.unreachable.length) throw new Error(`${r.unreachable.length ? 'unreachable' : 'a step failed'} on ${host}`);
 }
 
 async function restoreInto(run: Run, p: RestorePlan, source: ClusterSpec): Promise<void> {
@@ -253,8 +259,25 @@ async function restoreInto(run: Run, p: RestorePlan, source: ClusterSpec): Promi
       ...bringUpSteps(p, s),
     ]);
   } catch (err) {
+    // NEW served nobody yet: what the restore made goes aside (kept), so a run once the cause is fixed starts from empty hosts.
+    const failedCopy = `${p.dataDir}.failed-restore-${stamp(new Date())}`;
+    await run.onHosts([host], (ctx) =>
+      runSteps(ctx, [
+        step('restore: set the failed copy aside', async () =>
+          change(`stop PostgreSQL if it runs, keep what was restored as ${failedCopy}`, [
+            runAction(
+              script(
+                sh`if ${inline(pgStatusCommand(s))}; then ${inline(pgServiceCommand(s, 'stop', 'fast'))} || true; fi`,
+                sh`if [ -n "$(ls -A ${p.dataDir} 2>/dev/null)" ]; then mv ${p.dataDir} ${failedCopy}; fi`,
+                sh`rm -rf ${p.side}`,
+              ),
+            ),
+          ]),
+        ),
+      ]).then(() => {}),
+    );
     return void run.refuse(
-      `restore-cluster: ${(err as Error).message}; ${into.name} is left as the restore stopped (${source.name} was not touched); run it again once the cause is fixed (a half-made ${p.side} is removed first)`,
+      `restore-cluster: ${(err as Error).message}; ${source.name} was not touched; what was restored into ${into.name} is kept as ${host}:${failedCopy}; run it again once the cause is fixed`,
     );
   } finally {
     if (granted || run.options.check)
@@ -298,7 +321,9 @@ async function restoreInPlace(run: Run, p: RestorePlan, systemd: Map<string, boo
   } catch (err) {
     run.message(`restore-cluster: ${(err as Error).message}: putting the old data directories back`);
     await putBack(run, p, moved, svc);
-    return void run.refuse(`restore-cluster: the restore of ${c.name} failed (${(err as Error).message}); its data directories are back where they were`);
+    return void run.refuse(
+      `restore-cluster: the restore of ${c.name} failed (${(err as Error).message}); its data directories are back where they were; nothing else was changed`,
+    );
   }
   run.message(`cluster ${c.name}: restored on ${host}; old data directories kept as ${p.aside.map((a) => `${a.host}:${a.to}`).join(', ') || '(none)'}`);
   if (run.options.check) return;

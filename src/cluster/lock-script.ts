@@ -16,14 +16,14 @@ import { inline, sh, type Command } from '../connection/shell.js';
  * - long commands (pg_basebackup, initdb, pg_rewind, and the single-user postgres the last two start)
  *   run with PGTASKS_RUN=<cluster>/<run id> in their environment, inherited by their children;
  *   PostgreSQL servers are never started with it: a server pgtasks started is what was wanted.
- * - side directories `<data dir>.pgtasks-clone` and `<data dir>.pgtasks-initdb`.
+ * - side directories `<data dir>.pgtasks-clone`, `<data dir>.pgtasks-initdb` and `<data dir>.pgtasks-restore` (restore-cluster).
  */
 
 /** The environment variable marking a process as started by a pgtasks run on a cluster. */
 export const RUN_TAG_VAR = 'PGTASKS_RUN';
 export const LOCK_BASE = '/var/lib/postgresql';
 /** The side directories pgtasks builds data directories in; see sideDirsScript for why removing them is safe. */
-export const SIDE_SUFFIXES = ['.pgtasks-clone', '.pgtasks-initdb'];
+export const SIDE_SUFFIXES = ['.pgtasks-clone', '.pgtasks-initdb', '.pgtasks-restore'];
 
 export interface Holder {
   user: string;
@@ -72,10 +72,10 @@ stop_tagged() {
   for i in $(seq 100); do [ -n "$(tagged "$1")" ] || return 0; sleep 0.1; done
   echo "@@alive $(tagged "$1" | tr '\\n' ' ')"
 }
-# A side directory is where pgtasks builds a data directory (pg_basebackup, initdb) before moving it
+# A side directory is where pgtasks builds a data directory (pg_basebackup, initdb, pgbackrest restore) before moving it
 # into place in one rename, by the run that made it, under this lock. So one that still exists while we
 # hold the lock, after that run's commands are stopped, never became a data directory: no server ever
-# ran on it and nothing was written to it but a copy (of the primary, which still has everything) or
+# ran on it and nothing was written to it but a copy (of the primary or the backup repository, which still have everything) or
 # an empty new cluster. Removing it loses nothing. The one thing never touched: a directory some
 # server runs on (a live postmaster.pid), which pgtasks never makes but a person might.
 side_dirs() {

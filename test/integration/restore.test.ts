@@ -179,6 +179,7 @@ labDescribe('restore-cluster on the lab (demo h1-h3, repository h4, rehearsal h5
     const refused = await run('restore-cluster', '--cluster', 'demo', '--latest', '--in-place');
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/add --yes; nothing was changed/);
+    expect(refused.events.filter((e) => e.type === 'step' && e.status === 'changed')).toEqual([]);
     const t = Date.now();
     const r = await run('restore-cluster', '--cluster', 'demo', '--latest', '--in-place', '--yes');
     expect(r.code, tail(r)).toBe(0);
@@ -194,5 +195,24 @@ labDescribe('restore-cluster on the lab (demo h1-h3, repository h4, rehearsal h5
     await archiveNow('h1');
     const list = await run('backup-list', '--cluster', 'demo');
     expect(result<ClusterBackups[]>(list)[0]!.health.archive.state).toBe('ok');
+  }, 180_000);
+
+  test('an --in-place restore that fails in recovery puts every old data directory back (and starts what ran)', async () => {
+    // The primary stopped: nothing tells where the archive ends, so a target past it fails in recovery, not before.
+    expect((await hostExec(lab, 'h1', 'pg_ctlcluster -m fast 15 demo stop')).code).toBe(0);
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    const r = await run('restore-cluster', '--cluster', 'demo', '--to', future, '--in-place', '--yes');
+    // 2: a host's step failed (the recover step on h1, with PostgreSQL's reason).
+    expect(r.code, tail(r)).toBe(2);
+    expect(r.stdout).toMatch(/recovery ended before configured recovery target was reached/);
+    expect(r.stdout).toMatch(/REFUSED: restore-cluster: the restore of demo failed \(a step failed on h1\); its data directories are back where they were/);
+    // The replicas run again on their own data; h1 holds its own again, stopped as it was, and the failed copy beside it.
+    for (const h of ['h2', 'h3']) expect(await sql(lab, h, 'select pg_is_in_recovery()')).toBe('t');
+    expect((await hostExec(lab, 'h1', `ls -d ${DIR}/demo.failed-restore-*`)).stdout.trim()).toMatch(/demo\.failed-restore-\d{8}T\d{6}$/);
+    expect((await hostExec(lab, 'h2', `ls -d ${DIR}/demo.before-restore-* 2>/dev/null | wc -l`)).stdout.trim()).toBe('0');
+    const c = await run('configure-cluster', '--cluster', 'demo');
+    expect(c.code, tail(c)).toBe(0);
+    expect(await sql(lab, 'h1', 'select count(*) from t')).toBe('401');
+    expect(await streamingFrom(lab, 'h1', 2)).toBe('h2,h3');
   }, 180_000);
 });
