@@ -203,9 +203,13 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
         expect(Number(databases.stdout.trim())).toBeLessThan(3);
       },
     );
-    expect(changed(rerun).join('\n')).toMatch(
-      /h1: lock: the previous run did not finish \(configure-cluster by root@\S+ \(pid \d+\).*; its commands were stopped when it went: pid \d+ \S*initdb .*removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-initdb/,
+    // The stopped commands are listed in process-table order: initdb, or its single-user postgres first.
+    const lock = changed(rerun).join('\n');
+    expect(lock).toMatch(
+      /h1: lock: the previous run did not finish \(configure-cluster by root@\S+ \(pid \d+\).*; its commands were stopped when it went: pid \d+ /,
     );
+    expect(lock).toMatch(/stopped when it went: .*\bpid \d+ \S*initdb /);
+    expect(lock).toMatch(/removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-initdb/);
   }, 60_000);
 
   test('killed during a replica clone: pg_basebackup stops with the run; the re-run re-clones', async () => {
