@@ -102,6 +102,11 @@ function restoreActions(p: RestorePlan): Action[] {
   ];
 }
 
+/** pgbackrest restore into the side directory: the first step on the restore host (the source still runs for --in-place). */
+export function restoreStep(p: RestorePlan): Step {
+  return step('restore: pgbackrest restore', async () => change(`pgbackrest restore ${p.args.join(' ')}`, restoreActions(p)));
+}
+
 /** Renames the complete side directory in: in place, the old data directory goes aside first (kept). */
 function swapCommand(p: RestorePlan): Command {
   const aside = p.aside.find((a) => a.host === p.host.host);
@@ -254,10 +259,7 @@ async function restoreInto(run: Run, p: RestorePlan, source: ClusterSpec): Promi
   try {
     await repoGrant(run, source, p.version, [p.grant]);
     granted = true;
-    await onHost(run, host, [
-      step('restore: pgbackrest restore', async () => change(`pgbackrest restore ${p.args.join(' ')}`, restoreActions(p))),
-      ...bringUpSteps(p, s),
-    ]);
+    await onHost(run, host, [restoreStep(p), ...bringUpSteps(p, s)]);
   } catch (err) {
     // NEW served nobody yet: what the restore made goes aside (kept), so a run once the cause is fixed starts from empty hosts.
     const failedCopy = `${p.dataDir}.failed-restore-${stamp(new Date())}`;
@@ -285,6 +287,24 @@ async function restoreInto(run: Run, p: RestorePlan, source: ClusterSpec): Promi
   }
   if (run.options.check) return;
   await configureCluster(run, into);
+  announce(run, p, source, []);
+}
+
+/** What was restored, for scripts (--json) and people. */
+function announce(run: Run, p: RestorePlan, source: ClusterSpec, kept: string[]): void {
+  const data = {
+    source: source.name,
+    cluster: p.cluster.name,
+    inPlace: p.inPlace,
+    host: p.host.host,
+    target: p.args.find((a) => a.startsWith('--target='))?.slice('--target='.length) ?? 'latest',
+    backup: p.backup.label,
+    kept,
+  };
+  const text = `restored ${source.name}${p.inPlace ? ' in place' : ` into ${p.cluster.name}`} on ${p.host.host} from backup ${p.backup.label}${
+    kept.length ? `; old data directories kept: ${kept.join(', ')}` : ''
+  }`;
+  run.emit({ type: 'result', task: 'restore-cluster', data, text });
 }
 
 async function restoreInPlace(run: Run, p: RestorePlan, systemd: Map<string, boolean>): Promise<void> {
@@ -293,7 +313,7 @@ async function restoreInPlace(run: Run, p: RestorePlan, systemd: Map<string, boo
   const svc = (h: string): PgService => ({ version: p.version, cluster: c.name, systemd: systemd.get(h) ?? false });
   try {
     // While the cluster still runs: the copy is made beside its data directory.
-    await onHost(run, host, [step('restore: pgbackrest restore', async () => change(`pgbackrest restore ${p.args.join(' ')}`, restoreActions(p)))]);
+    await onHost(run, host, [restoreStep(p)]);
   } catch (err) {
     return void run.refuse(`restore-cluster: ${(err as Error).message}; cluster ${c.name} was not touched`);
   }
@@ -325,9 +345,14 @@ async function restoreInPlace(run: Run, p: RestorePlan, systemd: Map<string, boo
       `restore-cluster: the restore of ${c.name} failed (${(err as Error).message}); its data directories are back where they were; nothing else was changed`,
     );
   }
-  run.message(`cluster ${c.name}: restored on ${host}; old data directories kept as ${p.aside.map((a) => `${a.host}:${a.to}`).join(', ') || '(none)'}`);
   if (run.options.check) return;
   await configureCluster(run, c);
+  announce(
+    run,
+    p,
+    c,
+    p.aside.map((a) => `${a.host}:${a.to}`),
+  );
 }
 
 /**
