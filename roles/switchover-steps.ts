@@ -1,8 +1,11 @@
+import { runAction, type Action } from '../src/engine/action.js';
+import { executeActions } from '../src/engine/execute.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { dataDir } from '../src/facts/postgres.js';
 import { raw, script, sh, type Command } from '../src/connection/shell.js';
 import type { PgSession } from '../src/steps/pg-client.js';
-import { lit } from '../src/steps/postgres.js';
+import { lit, type PgService } from '../src/steps/postgres.js';
+import { pgServiceAction } from './service.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,13 +36,16 @@ export async function fastStop(ctx: HostContext, version: number, cluster: strin
   return lsn;
 }
 
-/** The old primary takes writes again (the target could not be promoted). */
-export function restartAsPrimaryCommand(version: number, cluster: string): Command {
-  return sh`rm -f ${`${dataDir(version, cluster)}/standby.signal`} && pg_ctlcluster ${version} ${cluster} start`;
+/**
+ * The old primary takes writes again (the target could not be promoted): no longer marked standby, and
+ * started with the same bounded start as everywhere else (pg_ctl -t 90 where systemd does not own it).
+ */
+export function restartAsPrimaryActions(s: PgService): Action[] {
+  return [runAction(sh`rm -f ${`${dataDir(s.version, s.cluster)}/standby.signal`}`), pgServiceAction(s, 'start')];
 }
 
-export async function restartAsPrimary(ctx: HostContext, version: number, cluster: string): Promise<void> {
-  await ctx.run(restartAsPrimaryCommand(version, cluster));
+export async function restartAsPrimary(ctx: HostContext, s: PgService): Promise<void> {
+  await executeActions(ctx, restartAsPrimaryActions(s));
 }
 
 /** Polls (5 ms) until the standby has replayed `lsn`. */

@@ -6,7 +6,7 @@ import { currentPrimary, PRIMARY_ACTIVITY_SQL, type PrimaryActivity } from '../s
 import { listenForSwitchoverInterrupt } from '../src/cluster/switchover-interrupt.js';
 import { planSwitchover, stage, type Phase, type SwitchoverPlan } from '../src/cluster/switchover-plan.js';
 import { slotName, type ClusterSpec } from '../src/cluster/vars.js';
-import { call, runAction, sqlAction, type Action } from '../src/engine/action.js';
+import { call, sqlAction, type Action } from '../src/engine/action.js';
 import type { Run } from '../src/engine/run.js';
 import { StepFailed } from '../src/engine/step.js';
 import type { PgNodeFacts } from '../src/facts/postgres.js';
@@ -14,7 +14,7 @@ import { pgSession, type PgSession } from '../src/steps/pg-client.js';
 import { query } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
 import { bouncerIniAction, handoverContext, pauseMarkerAction, perform, prepareTargetActions, runStage, streamFromTargetActions } from './handover.js';
-import { fastStop, fastStopCommand, promoteNow, restartAsPrimaryCommand, waitForReplay, waitForStreaming } from './switchover-steps.js';
+import { fastStop, fastStopCommand, promoteNow, restartAsPrimaryActions, waitForReplay, waitForStreaming } from './switchover-steps.js';
 
 export interface SwitchoverOptions {
   target: string;
@@ -205,7 +205,7 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
       } catch (err) {
         if (!(err instanceof StepFailed) || h.promoted) throw err;
         await perform(run, primary.host, 'switchover: rollback', `${target.host} was not promoted (${err.message}); ${primary.host} is primary again`, [
-          runAction(restartAsPrimaryCommand(plan.version, spec.name)),
+          ...restartAsPrimaryActions({ version: plan.version, cluster: spec.name, systemd: gathered.systemd.get(primary.host) ?? false }),
         ]);
         throw err;
       }

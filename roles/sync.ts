@@ -5,14 +5,9 @@ import { filesStep, type FileSpec } from '../src/steps/files.js';
 import { notifying } from './config.js';
 import { serviceRole } from './service.js';
 
-/**
- * The synchronous_standby_names value: FIRST n over every candidate, in inventory order. Listing
- * them all means losing one sync replica while another streams does not block writes; with none
- * left, commits wait (strict: an acknowledged commit is on n replicas, or it is not acknowledged).
- */
-export function syncSetting(names: string[], count: number): string {
-  return names.length === 0 || count === 0 ? '' : `FIRST ${Math.min(count, names.length)} (${names.map((n) => `"${n}"`).join(', ')})`;
-}
+import { syncSetting } from '../src/cluster/sync-setting.js';
+
+export { syncSetting };
 
 /** sync.conf for a member: the setting on the primary, empty elsewhere (a standby ignores it, and it is rewritten at promotion). */
 export function syncFile(version: number, cluster: string, value: string, count: number): FileSpec {

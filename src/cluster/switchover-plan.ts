@@ -1,4 +1,4 @@
-import { syncSetting } from '../../roles/sync.js';
+import { syncSetting } from './sync-setting.js';
 import type { PgNodeFacts } from '../facts/postgres.js';
 import { fleetMembers } from './bouncer-fleet.js';
 import type { ClusterPlan, MemberFacts } from './plan.js';

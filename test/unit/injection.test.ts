@@ -158,7 +158,7 @@ async function record(v: Values): Promise<Recording> {
     await rewindReplica(run, s, h2!.host, primary!, undefined, false);
     const ctx = await run.context(primary!.host);
     await fastStop(ctx, 15, s.name, primary!.host);
-    await restartAsPrimary(ctx, 15, s.name);
+    await restartAsPrimary(ctx, { version: 15, cluster: s.name, systemd: false });
   });
   return { spec, log, events };
 }
