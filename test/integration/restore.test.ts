@@ -142,6 +142,15 @@ labDescribe('restore-cluster on the lab (demo h1-h3, repository h4, rehearsal h5
     expect(await sql(lab, 'h2', 'select count(*) from t')).toBe('300');
     const early = await run('restore-cluster', '--cluster', 'demo', '--to', '2001-01-01 00:00:00+00', '--into', 'rehearsal');
     expect(early.stdout).toMatch(/is before the earliest backup: the earliest point it can restore to is/);
+    // --check -v describes the restore (the grant, pgbackrest restore, the promotion) and changes nothing.
+    const check = await run('--check', '-v', 'restore-cluster', '--cluster', 'demo', '--to', pointInTime, '--into', 'rehearsal');
+    expect(check.code, tail(check)).toBe(0);
+    expect(check.stdout).toMatch(
+      /would run: \[as postgres\] .*pgbackrest --stanza=demo --pg1-path=\/var\/lib\/postgresql\/15\/rehearsal\.pgtasks-restore --type=time/,
+    );
+    expect(await empty('h5', 'rehearsal')).toBe(true);
+    expect((await hostExec(lab, 'h5', 'ls /etc/postgresql/15/rehearsal 2>/dev/null | wc -l')).stdout.trim()).toBe('0');
+    expect(await repoConf()).toBe(before);
   }, 120_000);
 
   test('--to the noted time --into rehearsal: exactly the rows of that time and the dropped table; demo unchanged; rehearsal a full cluster', async () => {
