@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { configureCluster } from '../roles/cluster.js';
 import { withClusterLock } from '../src/cluster/lock.js';
 import { clustersOf } from '../src/cluster/vars.js';
+import { forEachCluster } from '../src/cluster/fleet.js';
 import { limitToClusters } from '../src/cluster/limit-scope.js';
 import { task } from '../src/engine/task.js';
 
@@ -22,6 +23,7 @@ says which hosts outside the limit it takes too.`,
     const inventory = await run.inventory();
     // --limit keeps the clusters of the hosts it names, whole, and says which hosts it added.
     const specs = await limitToClusters(run, clustersOf(inventory, args.cluster));
-    for (const spec of specs) await withClusterLock(run, spec, 'configure-cluster', () => configureCluster(run, spec));
+    // Clusters at once, hosts bounded by --forks; one refused or failed does not stop the others.
+    await forEachCluster(run, specs, (spec) => withClusterLock(run, spec, 'configure-cluster', () => configureCluster(run, spec)).then(() => {}));
   },
 });

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pMap from 'p-map';
 import { LocalConnection } from '../connection/local.js';
 import { sshTargetFromVars } from '../connection/target.js';
@@ -185,8 +186,11 @@ export class Run implements Reporter {
 
   /** A task-level refusal or failure that is no single host's (e.g. a refused cluster plan). */
   readonly refusals: string[] = [];
+  /** Where refusals are also collected for the work that is running (one cluster of a fleet: see src/cluster/fleet.ts). */
+  readonly refusalScope = new AsyncLocalStorage<string[]>();
   refuse(text: string): void {
     this.refusals.push(text);
+    this.refusalScope.getStore()?.push(text);
     this.emit({ type: 'message', text: this.secrets.mask(`REFUSED: ${text}`) });
   }
 
