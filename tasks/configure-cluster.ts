@@ -9,6 +9,8 @@ import { task } from '../src/engine/task.js';
 export default task({
   name: 'configure-cluster',
   help: 'Install, configure and converge every PostgreSQL cluster of the inventory',
+  // A no-op run shows a line per cluster and the recap; -v shows every ok step.
+  display: 'changes',
   description: `Reads every member's state first, plans from it (the existing primary stays primary; with no primary
 left the most advanced replica is promoted; a new cluster is bootstrapped on the pg_primary host), then
 installs PostgreSQL, writes its configuration, builds missing replicas with pg_basebackup, sets the

@@ -10,15 +10,27 @@ export function useColor(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
 export interface DisplayOptions {
   okHosts: boolean;
   skippedHosts: boolean;
+  /** Nothing set by the user: each task's own `display` decides (hides ok/skipped for 'changes'). */
+  byTask?: boolean;
 }
 
 /**
  * `--only-changes` hides both; otherwise PGTASKS_DISPLAY_OK_HOSTS and PGTASKS_DISPLAY_SKIPPED_HOSTS,
- * named and read as Ansible's ANSIBLE_DISPLAY_OK_HOSTS and ANSIBLE_DISPLAY_SKIPPED_HOSTS (default true).
+ * named and read as Ansible's ANSIBLE_DISPLAY_OK_HOSTS and ANSIBLE_DISPLAY_SKIPPED_HOSTS, decide when
+ * set. Unset, a task says (Task.display): a converging task such as configure-cluster shows its ok and
+ * skipped lines only with -v (with 30 hosts a no-op run would print hundreds of them: it shows a line
+ * per cluster and the recap), a task whose ok lines are its output (facts) shows them.
  */
-export function displayOptions(env: NodeJS.ProcessEnv, onlyChanges: boolean): DisplayOptions {
+export function displayOptions(env: NodeJS.ProcessEnv, onlyChanges: boolean, verbose = false): DisplayOptions {
   if (onlyChanges) return { okHosts: false, skippedHosts: false };
-  return { okHosts: envBoolean(env, 'PGTASKS_DISPLAY_OK_HOSTS', true), skippedHosts: envBoolean(env, 'PGTASKS_DISPLAY_SKIPPED_HOSTS', true) };
+  const quiet = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : !envBoolean(env, name, true));
+  const ok = quiet('PGTASKS_DISPLAY_OK_HOSTS');
+  const skipped = quiet('PGTASKS_DISPLAY_SKIPPED_HOSTS');
+  return {
+    okHosts: ok === undefined ? true : !ok,
+    skippedHosts: skipped === undefined ? true : !skipped,
+    byTask: !verbose && ok === undefined && skipped === undefined,
+  };
 }
 
 // Ansible's boolean words for configuration values (ansible.module_utils.parsing.convert_bool).
@@ -42,12 +54,24 @@ function envBoolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): bo
 export class DisplayFilter implements Reporter {
   private heldBanner: RunEvent | undefined;
 
+  private display: DisplayOptions;
+
   constructor(
     private readonly inner: Reporter,
-    private readonly display: DisplayOptions,
-  ) {}
+    private readonly chosen: DisplayOptions,
+    /** The tasks whose ok and skipped lines are shown only when asked for (Task.display 'changes'). */
+    private readonly changesOnly: ReadonlySet<string> = new Set(),
+  ) {
+    this.display = chosen;
+  }
 
   emit(e: RunEvent): void {
+    if (e.type === 'task' && this.chosen.byTask) {
+      const quiet = this.changesOnly.has(e.task);
+      this.display = quiet ? { okHosts: false, skippedHosts: false } : this.chosen;
+      // A converging task's banner shows even when nothing changed: its per-cluster lines come under it.
+      if (quiet) return this.inner.emit(e);
+    }
     if (e.type === 'step' && ((e.status === 'ok' && !this.display.okHosts) || (e.status === 'skipped' && !this.display.skippedHosts))) return;
     if (e.type === 'task' && !this.display.okHosts && !this.display.skippedHosts) {
       this.heldBanner = e;

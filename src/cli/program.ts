@@ -183,7 +183,11 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
   const color = !globals.json && useColor(io.env, io.isTTY);
   const reporter: Reporter = globals.json
     ? new JsonReporter(io.stdout)
-    : new DisplayFilter(new TextReporter(io.stdout, color, io.isTTY), displayOptions(io.env, !!globals.onlyChanges));
+    : new DisplayFilter(
+        new TextReporter(io.stdout, color, io.isTTY),
+        displayOptions(io.env, !!globals.onlyChanges, globals.verbose > 0),
+        new Set(calls.filter((c) => c.task.display === 'changes').map((c) => c.task.name)),
+      );
   // Relative to the working directory the program was given, as every other path on the command line.
   const inventoryPath = resolve(io.cwd, globals.inventory);
   const run = new Run(

@@ -13,6 +13,11 @@ export interface Task<S extends z.ZodObject = z.ZodObject> {
   args: S;
   /** False for tasks that never touch hosts (e.g. `inventory`): no inventory is loaded for them. */
   needsInventory?: boolean;
+  /**
+   * 'changes': its ok and skipped lines are noise (a converging task: a no-op run over 30 hosts would
+   * print hundreds), so the text output shows them only with -v. 'all' (default): they are its output.
+   */
+  display?: 'all' | 'changes';
   run(run: Run, args: z.output<S>): Promise<void>;
 }
 
