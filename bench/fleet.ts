@@ -1,0 +1,152 @@
+/**
+ * Issue 11's figures, in one run on one lab of 30 hosts (10 clusters of 3): cold and no-op
+ * configure-cluster for one cluster and for all ten, info-list over 30 hosts, Ansible's idempotent
+ * re-run of ../shared/peers/ansible/site.yml on the same 3 hosts beside pgtasks' no-op, then the same
+ * again with a slow shell start-up file on every host (0.1 s in root's .bashrc, as pyenv or conda
+ * cost), with and without the command server (src/connection/command-server.ts). Prints figures only.
+ *   npm run build && node dist/bench/fleet.js [--clusters 10] [--runs 3]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { hostExec, labDown, labUp, wipeHost, type Lab } from '../test/lab/lab.js';
+
+const bin = fileURLToPath(new URL('../../bin/pgtasks.js', import.meta.url));
+const arg = (name: string, fallback: number) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const CLUSTERS = arg('--clusters', 10);
+const RUNS = arg('--runs', 3);
+const LAB = 'fleet';
+const peer = fileURLToPath(new URL('../../../shared/peers/ansible', import.meta.url));
+
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (s: number) => `${s.toFixed(2)} s`;
+
+function pgtasks(args: string[], env: NodeJS.ProcessEnv = {}): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const took = seconds(start);
+  // info-list exits 1 on a degraded cluster; anything worse is a broken bench, not a figure.
+  if (r.status !== 0 && !(args.includes('info-list') && r.status === 1))
+    throw new Error(`pgtasks ${args.join(' ')}: exit ${r.status}\n${r.stdout.slice(-2000)}${r.stderr}`);
+  return took;
+}
+
+function ansible(inventory: string): number {
+  const start = process.hrtime.bigint();
+  execFileSync('ansible-playbook', ['-i', inventory, join(peer, 'site.yml')], {
+    env: { ...process.env, ANSIBLE_CONFIG: join(peer, 'ansible.cfg') },
+    stdio: 'ignore',
+  });
+  return seconds(start);
+}
+
+function inventory(lab: Lab, file: string, clusters: number): string {
+  const children: Record<string, unknown> = {};
+  for (let c = 0; c < clusters; c++) {
+    const hosts = lab.hosts.slice(c * 3, c * 3 + 3);
+    children[`c${c}`] = {
+      vars: {
+        pg_cluster: `c${c}`,
+        pg_sync_replicas: 1,
+        pg_credentials_dir: join(lab.dir, 'credentials'),
+        // 30 servers on one 2-core machine: small, and no PgBouncer.
+        pg_parameters: { shared_buffers: '16MB', max_connections: 30, max_wal_size: '128MB' },
+        pg_pgbouncer: false,
+      },
+      hosts: Object.fromEntries(hosts.map((h) => [h.name, { ansible_host: h.address }])),
+    };
+  }
+  const doc = {
+    all: {
+      vars: {
+        ansible_user: 'root',
+        ansible_ssh_private_key_file: lab.privateKeyFile,
+        ssh_known_hosts_file: lab.knownHostsFile,
+        ssh_host_key_checking: 'strict',
+      },
+      children,
+    },
+  };
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+function ansibleInventory(lab: Lab, file: string): string {
+  const lines = ['[c0]', ...lab.hosts.slice(0, 3).map((h) => `${h.name} ansible_host=${h.address}`), '[c0:vars]'];
+  lines.push(`ansible_user=root`, `ansible_ssh_private_key_file=${lab.privateKeyFile}`, 'ansible_python_interpreter=/usr/bin/python3');
+  lines.push('postgres_version=15', 'postgres_cluster=c0');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+async function slowShell(lab: Lab, on: boolean): Promise<void> {
+  await Promise.all(lab.hosts.map((h) => hostExec(lab, h.name, on ? "printf 'sleep 0.1\\n' > /root/.bashrc" : 'rm -f /root/.bashrc')));
+}
+
+const lab = await labUp({ hosts: CLUSTERS * 3, name: LAB });
+try {
+  const all = inventory(lab, join(lab.dir, 'fleet.yml'), CLUSTERS);
+  const peerInventory = ansibleInventory(lab, join(lab.dir, 'ansible.ini'));
+  const c0 = ['-i', all, 'configure-cluster', '--cluster', 'c0'];
+  const withServer = { PGTASKS_COMMAND_SERVER: '1' };
+  const without = { PGTASKS_COMMAND_SERVER: '0' };
+  console.log(`fleet bench: ${CLUSTERS} clusters of 3 on ${lab.hosts.length} lab hosts (${execFileSync('nproc').toString().trim()} cores)`);
+
+  // Cold, one cluster: then its hosts are wiped, and all clusters are made at once.
+  const cold3 = pgtasks(c0, withServer);
+  await Promise.all(
+    lab.hosts.slice(0, 3).map(async (h) => {
+      await hostExec(lab, h.name, 'pg_ctlcluster 15 c0 stop -m immediate || true');
+      await wipeHost(lab, h.name);
+    }),
+  );
+  const coldAll = pgtasks(['-i', all, 'configure-cluster'], withServer);
+  console.log(`  cold configure-cluster, 3 hosts:                 ${fmt(cold3)}`);
+  console.log(`  cold configure-cluster, ${CLUSTERS} clusters × 3 hosts:  ${fmt(coldAll)}  (${(coldAll / cold3).toFixed(1)}× the 3-host cold run)`);
+
+  if (existsSync(join(peer, 'site.yml'))) ansible(peerInventory); // converge the peer's own files once
+  for (const slow of [false, true]) {
+    await slowShell(lab, slow);
+    const label = slow ? 'hosts with a 0.1 s .bashrc' : 'clean hosts';
+    for (const [name, env] of [
+      ['command server', withServer],
+      ['an exec per command', without],
+    ] as const) {
+      const noop3: number[] = [];
+      const noopAll: number[] = [];
+      const info: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        noop3.push(pgtasks(c0, env));
+        noopAll.push(pgtasks(['-i', all, 'configure-cluster'], env));
+        info.push(pgtasks(['-i', all, 'info-list'], env));
+      }
+      console.log(`  ${label}, ${name}:`);
+      console.log(`    no-op configure-cluster, 3 hosts:              ${fmt(median(noop3))}`);
+      console.log(`    no-op configure-cluster, ${CLUSTERS} × 3 hosts:         ${fmt(median(noopAll))}`);
+      console.log(`    info-list, ${lab.hosts.length} hosts:                          ${fmt(median(info))}`);
+    }
+    // Ansible beside pgtasks on the same 3 hosts, alternating.
+    const peerRuns: number[] = [];
+    const ours: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      peerRuns.push(ansible(peerInventory));
+      ours.push(pgtasks(c0, withServer));
+    }
+    console.log(
+      `    Ansible's idempotent re-run (site.yml), 3 hosts: ${fmt(median(peerRuns))}; pgtasks no-op ${fmt(median(ours))}: ${(median(peerRuns) / median(ours)).toFixed(0)}× faster`,
+    );
+  }
+  // Where a no-op run's time goes: process start, then one round trip of facts per host.
+  const start = median(Array.from({ length: RUNS }, () => pgtasks(['--version'])));
+  const facts = median(Array.from({ length: RUNS }, () => pgtasks(['-i', all, 'facts', '-l', 'c0'], withServer)));
+  console.log(`  profile (clean hosts): node start + CLI ${fmt(start)}; facts on 3 hosts (start, SSH handshakes, one round trip) ${fmt(facts)}`);
+} finally {
+  await slowShell(lab, false).catch(() => {});
+  await labDown(LAB);
+}
