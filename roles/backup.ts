@@ -97,9 +97,12 @@ export function repoFiles(stanzas: StanzaInput[], tlsPort: number, tls: HostTls)
   return [confFile(renderRepoConfig({ stanzas, tlsPort }), encrypted), ...certFiles(tls)];
 }
 
-/** `pgbackrest backup` for a stanza; from a standby (backup-standby) or the primary, as asked. */
-export function backupCommand(stanza: string, type: 'full' | 'diff' | 'incr', standby: boolean): Command {
-  return sh`pgbackrest ${`--stanza=${stanza}`} ${`--type=${type}`} ${standby ? '--backup-standby' : '--no-backup-standby'} backup`;
+/**
+ * `pgbackrest backup` for a stanza; from a standby (backup-standby) or the primary, as asked. `detail`:
+ * a line per file copied, with the share done (progress for `pgtasks backup`; the cron line needs none).
+ */
+export function backupCommand(stanza: string, type: 'full' | 'diff' | 'incr', standby: boolean, detail = false): Command {
+  return sh`pgbackrest ${`--stanza=${stanza}`} ${`--type=${type}`} ${[standby ? '--backup-standby' : '--no-backup-standby', ...(detail ? ['--log-level-console=detail'] : [])]} backup`;
 }
 
 /**
@@ -333,6 +336,8 @@ export function memberBackupRole(cc: Pick<ClusterContext, 'spec' | 'version'>, m
 export interface BackupPhase {
   /** Resolves once the stanza exists (or its setup failed): new replicas are cloned after it, so no segment is archived into nothing. */
   stanzaReady: Promise<void>;
+  /** Resolves once pgBackRest is set up on this member (true) or could not be (false): a replica built from the repository waits for it. */
+  memberReady(host: string): Promise<boolean>;
   /** After the restarts: check archiving, write the schedule. */
   finish(): Promise<void>;
 }
@@ -375,6 +380,7 @@ export function startBackupPhase(
   );
   return {
     stanzaReady: stanza.then(() => {}),
+    memberReady: (host) => memberSetup.get(host) ?? Promise.resolve(false),
     async finish() {
       const [ready, ...each] = await Promise.all([stanza, ...memberSetup.values()]);
       if (!ready) return;

@@ -16,6 +16,7 @@ import { pgbouncerRole, readUserlist } from './pgbouncer.js';
 import { primaryRole, slotsStep } from './primary.js';
 import { registerRole } from './register.js';
 import { cloneStep, staleSlotsStep } from './replica.js';
+import { replicaSource } from './replica-from-backup.js';
 import { restartPending } from './restart.js';
 import { serviceRole } from './service.js';
 import { convergeUsers } from './users.js';
@@ -147,6 +148,8 @@ export async function configureCluster(run: Run, spec: ClusterSpec, opts: Conver
     }
     if (!(await primaryDone)) throw new Error(`primary ${primary} failed; replica not built`);
     if (backup && plan.replicas.some((r) => r.member.host === ctx.host && r.action === 'clone')) await backup.stanzaReady;
+    // pg_replica_source: backup restores with this host's own pgBackRest: its files and TLS server first.
+    if (backup && replicaSource(cc, ctx.host) === 'backup') await backup.memberReady(ctx.host);
     await runSteps(ctx, [cloneStep(cc, ctx.host), ...serviceRole(cc, ctx.host)]);
   });
   for (const h of [...built.failed, ...built.unreachable]) installed.get(h)!.resolve(false);

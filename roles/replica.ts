@@ -8,6 +8,7 @@ import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { lit, query } from '../src/steps/postgres.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 import { configRole } from './config.js';
+import { backupToClone, replicaSource, restoreCloneCommand } from './replica-from-backup.js';
 import { serviceRole } from './service.js';
 import { warnUnknownSlots } from './unknown-slots.js';
 
@@ -17,16 +18,25 @@ import { warnUnknownSlots } from './unknown-slots.js';
  * so an interrupted clone leaves nothing half-built and a data directory with data is never touched.
  * pg_basebackup carries the run's tag: if this run dies, its lock holder stops it, and the next run
  * (see src/cluster/lock-script.ts) stops whatever is left and removes the half-made side directory.
+ * With pg_replica_source: backup the copy is a pgBackRest standby restore from the repository instead
+ * (roles/replica-from-backup.ts), in the same side directory under the same tag; the primary serves
+ * no base backup. Either way progress events come from the copy's output.
  */
 export function cloneStep(cc: ClusterContext, host: string): Step {
   const dir = dataDir(cc.version, cc.spec.name);
   const tmp = `${dir}.pgtasks-clone`;
   const primary = cc.plan.primary;
-  return step('clone', async () => {
+  return step('clone', async (view) => {
     const planned = cc.plan.replicas.find((r) => r.member.host === host);
     if (planned?.action !== 'clone') return skip('data directory exists');
     const emptyOrRefuse = (why: string) => sh`if [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo ${`${dir} ${why}`} >&2; exit 1; fi`;
-    return change(`pg_basebackup from ${primary.host}`, [
+    const source = replicaSource(cc, host) === 'backup' ? await backupToClone(view, cc) : undefined;
+    if (source?.why) view.message(`pg_replica_source is backup but ${source.why}: cloning from the primary ${primary.host} instead`);
+    const restore = source?.label && runAction(restoreCloneCommand(cc, tmp, dir), { user: 'postgres', timeoutMs: 6 * 60 * 60_000, progress: 'pgbackrest' });
+    const summary = restore
+      ? `pgbackrest restore --type=standby of backup ${source.label} from ${cc.spec.backup!.repo_host}, then streams from ${primary.host}`
+      : `pg_basebackup from ${primary.host}`;
+    return change(summary, [
       runAction(
         script(
           raw('set -e'),
@@ -35,16 +45,17 @@ export function cloneStep(cc: ClusterContext, host: string): Step {
           sh`install -d -o postgres -g postgres -m 0700 ${tmp}`,
         ),
       ),
-      runAction(
-        script(
-          raw('set -e'),
-          longCommandEnv(cc.spec.name),
-          sh`PGPASSFILE=${`${confDir(cc.version, cc.spec.name)}/pgpass`} ${`/usr/lib/postgresql/${cc.version}/bin/pg_basebackup`} -h ${primary.address} -p ${cc.spec.port} -U ${REPLICATION_USER} -D ${tmp} -X stream -S ${slotName(host)} -c fast -w`,
-          sh`touch ${`${tmp}/standby.signal`}`,
-          sh`rm -f ${['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'].map((f) => `${tmp}/${f}`)}`,
+      restore ||
+        runAction(
+          script(
+            raw('set -e'),
+            longCommandEnv(cc.spec.name),
+            sh`PGPASSFILE=${`${confDir(cc.version, cc.spec.name)}/pgpass`} ${`/usr/lib/postgresql/${cc.version}/bin/pg_basebackup`} -h ${primary.address} -p ${cc.spec.port} -U ${REPLICATION_USER} -D ${tmp} -X stream -S ${slotName(host)} -c fast -w --progress`,
+            sh`touch ${`${tmp}/standby.signal`}`,
+            sh`rm -f ${['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'].map((f) => `${tmp}/${f}`)}`,
+          ),
+          { user: 'postgres', timeoutMs: 6 * 60 * 60_000, progress: 'pg_basebackup' },
         ),
-        { user: 'postgres', timeoutMs: 6 * 60 * 60_000 },
-      ),
       runAction(
         script(raw('set -e'), emptyOrRefuse('filled up during the clone: refusing to replace it'), sh`rmdir ${dir} 2>/dev/null || true`, sh`mv ${tmp} ${dir}`),
       ),

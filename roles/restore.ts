@@ -93,11 +93,12 @@ function restoreActions(p: RestorePlan): Action[] {
       script(
         raw('set -e'),
         longCommandEnv(p.cluster.name),
-        sh`pgbackrest ${p.args}`,
+        // A line per file restored, with the share done: progress events while it runs.
+        sh`pgbackrest --log-level-console=detail ${p.args}`,
         // Debian keeps the configuration in /etc/postgresql; signals other than restore's own would mislead.
         sh`rm -f ${['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf', 'standby.signal', 'postmaster.pid'].map((f) => `${p.side}/${f}`)}`,
       ),
-      { user: 'postgres', timeoutMs: 6 * 60 * 60_000 },
+      { user: 'postgres', timeoutMs: 6 * 60 * 60_000, progress: 'pgbackrest' },
     ),
   ];
 }

@@ -83,7 +83,7 @@ async function backupCluster(run: Run, spec: ClusterSpec, type: BackupType): Pro
   await runSteps(ctx, [
     step(`backup ${spec.name}`, async () =>
       change(`${type} backup of ${spec.name} from ${from}`, [
-        runAction(backupCommand(spec.name, type, standby), { user: PGBACKREST_USER, timeoutMs: BACKUP_TIMEOUT_MS }),
+        runAction(backupCommand(spec.name, type, standby, true), { user: PGBACKREST_USER, timeoutMs: BACKUP_TIMEOUT_MS, progress: 'pgbackrest' }),
       ]),
     ),
   ]);

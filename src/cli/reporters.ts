@@ -1,4 +1,5 @@
 import type { HostStats, Reporter, RunEvent, Status } from '../engine/events.js';
+import { formatProgress } from '../engine/progress.js';
 
 type Write = (text: string) => void;
 
@@ -20,14 +21,24 @@ const COLORS: Record<Status | 'title' | 'dim', string> = {
  * header only when `resultHeaders` (stdout is a terminal): piped, stdout holds nothing but the result,
  * as `ansible-inventory --list | jq` expects. The header waits for the task's first event to know which
  * kind of task it heads.
+ *
+ * Progress of long work: on a terminal (`live`) one line per host, rewritten in place below everything
+ * else (erased before any other line is written, drawn again after it) until the host's step reports;
+ * otherwise a plain line per host every `progressEveryMs` (and the last one), so a log stays readable.
  */
 export class TextReporter implements Reporter {
   private heldBanner: string | undefined;
+  /** Progress lines now shown, by host (with the step they belong to). */
+  private readonly progress = new Map<string, { step: string; line: string; printedAt: number }>();
+  private drawn = 0;
 
   constructor(
     private readonly write: Write,
     private readonly color: boolean,
     private readonly resultHeaders = true,
+    private readonly live: boolean = resultHeaders,
+    private readonly now: () => number = Date.now,
+    private readonly progressEveryMs = 5000,
   ) {}
 
   private paint(kind: keyof typeof COLORS, text: string): string {
@@ -35,6 +46,46 @@ export class TextReporter implements Reporter {
   }
 
   emit(e: RunEvent): void {
+    if (e.type === 'progress') return this.showProgress(e);
+    this.erase();
+    this.print(e);
+    if (e.type === 'step') {
+      if (this.progress.get(e.host)?.step === e.step) this.progress.delete(e.host);
+    }
+    if (e.type === 'recap') this.progress.clear();
+    this.draw();
+  }
+
+  private showProgress(e: Extract<RunEvent, { type: 'progress' }>): void {
+    const line = `[${e.host}] ${e.step}: ${formatProgress(e)}`;
+    const finished = e.total !== undefined && e.done >= e.total;
+    if (this.live) {
+      this.erase();
+      this.progress.set(e.host, { step: e.step, line, printedAt: 0 });
+      this.draw();
+      return;
+    }
+    const last = this.progress.get(e.host);
+    const at = this.now();
+    if (last?.step === e.step && !finished && at - last.printedAt < this.progressEveryMs) return;
+    this.write(this.paint('dim', line) + '\n');
+    this.progress.set(e.host, { step: e.step, line, printedAt: at });
+  }
+
+  /** Removes the live progress lines (the cursor goes back to where the first one began). */
+  private erase(): void {
+    if (!this.live || this.drawn === 0) return;
+    this.write(`\x1b[${this.drawn}A\r\x1b[J`);
+    this.drawn = 0;
+  }
+
+  private draw(): void {
+    if (!this.live || this.progress.size === 0) return;
+    this.write([...this.progress.values()].map((p) => `${this.paint('dim', p.line)}\n`).join(''));
+    this.drawn = this.progress.size;
+  }
+
+  private print(e: Exclude<RunEvent, { type: 'progress' }>): void {
     if (this.heldBanner !== undefined) {
       if (this.resultHeaders || e.type !== 'result' || !e.text) this.write(this.heldBanner);
       this.heldBanner = undefined;

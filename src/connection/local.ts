@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { userInfo } from 'node:os';
 import { uploadCommand } from './file-upload.js';
 import { heldCommand } from './held-command.js';
+import { streamTo } from './output-stream.js';
 import { asUser, type Command } from './shell.js';
 import type { CommandResult, Connection, HeldCommand, PutOptions, RunOptions } from './types.js';
 
@@ -19,8 +20,9 @@ export class LocalConnection implements Connection {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => err.push(d));
+      const listen = streamTo(options.onOutput);
+      child.stdout.on('data', (d: Buffer) => (out.push(d), listen.stdout(d)));
+      child.stderr.on('data', (d: Buffer) => (err.push(d), listen.stderr(d)));
       child.on('error', reject);
       child.on('close', (code, signal) => {
         if (timer) clearTimeout(timer);

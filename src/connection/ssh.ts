@@ -5,6 +5,7 @@ import { learnHostKey, knownHostsName, readKnownHosts, verifyHostKey, type HostK
 import { uploadCommand } from './file-upload.js';
 import { CommandServer, serverCommand, serverNonce } from './command-server.js';
 import { heldCommand } from './held-command.js';
+import { streamTo } from './output-stream.js';
 import { asUser, type Command } from './shell.js';
 import { UnreachableError, type CommandResult, type Connection, type HeldCommand, type PutOptions, type RunOptions } from './types.js';
 
@@ -119,7 +120,8 @@ export class SshConnection implements Connection {
 
   async run(command: Command, options: RunOptions = {}): Promise<CommandResult> {
     const full = this.wrap(command, options.user);
-    const server = await this.commandServer();
+    // Output heard as it arrives needs a channel of its own: the command server hands back whole results.
+    const server = options.onOutput ? undefined : await this.commandServer();
     if (server?.alive) return server.run(full, options.stdin ?? '', options.timeoutMs);
     return this.exec(full, options);
   }
@@ -138,8 +140,9 @@ export class SshConnection implements Connection {
             reject(new Error(`command timed out after ${options.timeoutMs} ms`));
           }, options.timeoutMs);
         }
-        channel.on('data', (d: Buffer) => out.push(d));
-        channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+        const listen = streamTo(options.onOutput);
+        channel.on('data', (d: Buffer) => (out.push(d), listen.stdout(d)));
+        channel.stderr.on('data', (d: Buffer) => (errOut.push(d), listen.stderr(d)));
         channel.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
           resolve({

@@ -13,6 +13,8 @@ export interface RunOptions {
   /** Run as this user instead of the login user (sudo, or runuser when logged in as root). */
   user?: string;
   timeoutMs?: number;
+  /** Hears the output as it arrives (progress of long work); the result still holds all of it. */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
 }
 
 export interface PutOptions {

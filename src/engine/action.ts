@@ -1,5 +1,6 @@
 import type { Command } from '../connection/shell.js';
 import type { HostContext } from './host-context.js';
+import type { ProgressKind } from './progress.js';
 
 /*
  * What a change does, as data. A step's plan returns a list of actions; the engine (execute.ts) runs
@@ -18,6 +19,8 @@ export interface RunAction {
   /** Sent on standard input (secrets go here, never in argv); shown as its size only. */
   stdin?: string;
   timeoutMs?: number;
+  /** Long work whose output tells how far it got: progress events from it while it runs (src/engine/progress.ts). */
+  progress?: ProgressKind;
 }
 
 /** Writes a file atomically with this owner and mode. */

@@ -7,6 +7,8 @@ export type RunEvent =
   | { type: 'command'; host: string; command: string }
   | { type: 'message'; host?: string; text: string }
   | { type: 'result'; task: string; data: unknown; text: string }
+  /** Long work under way (a backup, a restore, a clone): bytes done of total, rate, time left; about once a second. */
+  | { type: 'progress'; host: string; step: string; done: number; total?: number; rateBytesPerSec?: number; etaSeconds?: number }
   | { type: 'recap'; hosts: Record<string, HostStats> };
 
 export interface HostStats {

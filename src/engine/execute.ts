@@ -1,6 +1,7 @@
 import { psql } from '../steps/postgres.js';
 import { describeAction, type Action } from './action.js';
 import type { HostContext } from './host-context.js';
+import { ProgressMeter, progressParser, type ProgressKind } from './progress.js';
 
 /**
  * Runs a change's actions in order on one host; the first failure stops the rest (and the step fails).
@@ -8,7 +9,7 @@ import type { HostContext } from './host-context.js';
  * so a handler reports what it would do ("would reload"). With -v every action is printed before it
  * runs, secrets masked: what `--check -v` shows is exactly what a real run executes.
  */
-export async function executeActions(ctx: HostContext, actions: Action[]): Promise<void> {
+export async function executeActions(ctx: HostContext, actions: Action[], stepName = ''): Promise<void> {
   if (!ctx.check && actions.some((a) => a.kind !== 'notify')) ctx.changed();
   for (const a of actions) {
     if (ctx.options.verbose && a.kind !== 'notify') {
@@ -20,16 +21,22 @@ export async function executeActions(ctx: HostContext, actions: Action[]): Promi
       continue;
     }
     if (ctx.check) continue;
-    await execute(ctx, a);
+    await execute(ctx, a, stepName);
     // Facts read before a change may no longer hold: the next step that asks reads them again.
     ctx.facts.clear();
   }
 }
 
-async function execute(ctx: HostContext, a: Exclude<Action, { kind: 'notify' }>): Promise<void> {
+async function execute(ctx: HostContext, a: Exclude<Action, { kind: 'notify' }>, stepName: string): Promise<void> {
   switch (a.kind) {
     case 'run':
-      await ctx.run(a.command, { user: a.user, stdin: a.stdin, timeoutMs: a.timeoutMs, quiet: true });
+      await ctx.run(a.command, {
+        user: a.user,
+        stdin: a.stdin,
+        timeoutMs: a.timeoutMs,
+        quiet: true,
+        onOutput: a.progress && progressEvents(ctx, a.progress, stepName),
+      });
       return;
     case 'put':
       await ctx.put(a.path, a.content, { owner: a.owner, group: a.group, mode: a.mode, quiet: true });
@@ -47,4 +54,16 @@ async function execute(ctx: HostContext, a: Exclude<Action, { kind: 'notify' }>)
       await a.fn(ctx);
       return;
   }
+}
+
+/** Output of a long command read for progress: an event per host and step about once a second, and at the end. */
+function progressEvents(ctx: HostContext, kind: ProgressKind, step: string): (stream: 'stdout' | 'stderr', chunk: string) => void {
+  const parser = progressParser(kind);
+  const meter = new ProgressMeter();
+  return (stream, chunk) => {
+    const sample = parser.feed(stream, chunk);
+    if (!sample) return;
+    const r = meter.reading(sample);
+    if (meter.due(r)) ctx.reporter.emit({ type: 'progress', host: ctx.host, step, ...r });
+  };
 }

@@ -54,7 +54,7 @@ export async function runStep(ctx: HostContext, s: Step): Promise<Status> {
   let plan: Plan;
   try {
     plan = await s.plan(ctx.view);
-    if (plan.kind === 'change') await executeActions(ctx, plan.actions);
+    if (plan.kind === 'change') await executeActions(ctx, plan.actions, s.name);
   } catch (err) {
     if ((err as Error).name === 'UnreachableError') throw err;
     report('failed', (err as Error).message);

@@ -39,10 +39,10 @@ describe('restore-cluster steps on the restore host', () => {
       /if \[ -n "\$\(ls -A \/var\/lib\/postgresql\/15\/rehearsal 2>\/dev\/null\)" \]; then echo .*refusing to restore over it.* exit 1; fi/,
     );
     expect(prepare!.command).toContain('rm -rf /var/lib/postgresql/15/rehearsal.pgtasks-restore');
-    expect(restore).toMatchObject({ user: 'postgres', timeoutMs: 6 * 60 * 60_000 });
+    expect(restore).toMatchObject({ user: 'postgres', timeoutMs: 6 * 60 * 60_000, progress: 'pgbackrest' });
     expect(restore!.command).toMatch(/^set -e\nexport PGTASKS_RUN=/);
     expect(restore!.command).toContain(
-      `pgbackrest --stanza=demo --pg1-path=/var/lib/postgresql/15/rehearsal.pgtasks-restore --type=time '--target=2026-11-25 15:12:00.000+00' --target-action=promote '--recovery-option=restore_command=pgbackrest --stanza=demo --pg1-path=/var/lib/postgresql/15/rehearsal archive-get %f "%p"' restore`,
+      `pgbackrest --log-level-console=detail --stanza=demo --pg1-path=/var/lib/postgresql/15/rehearsal.pgtasks-restore --type=time '--target=2026-11-25 15:12:00.000+00' --target-action=promote '--recovery-option=restore_command=pgbackrest --stanza=demo --pg1-path=/var/lib/postgresql/15/rehearsal archive-get %f "%p"' restore`,
     );
     const rename = (steps['restore: rename in']!.actions as { command: string }[])[0]!.command;
     expect(rename).toContain('filled up during the restore: refusing to replace it');
