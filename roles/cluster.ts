@@ -1,6 +1,6 @@
 import { clusterCredentials, ADMIN_USER } from '../src/cluster/credentials.js';
 import { memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
-import { primaryAddressLines } from '../src/cluster/connect-lines.js';
+import { primaryAddressLines, tlsConnParams, tlsConnText } from '../src/cluster/connect-lines.js';
 import { gatherCluster } from '../src/cluster/gather.js';
 import { planCluster, PlanRefused, type ClusterPlan } from '../src/cluster/plan.js';
 import type { ClusterSpec } from '../src/cluster/vars.js';
@@ -207,19 +207,21 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
 export function announceNewCluster(run: Run, cc: Pick<ClusterContext, 'spec' | 'plan' | 'creds'>): void {
   const host = cc.spec.serviceName ?? cc.plan.primary.address;
   const passwordFile = `${cc.creds.dir}/${ADMIN_USER}.password`;
+  // pg_tls: verified TLS, the server's name checked against the CA in the credentials folder.
+  const tls = tlsConnParams(cc.spec);
   // --json output is kept in logs and CI artifacts: it says where the password is, never what it is.
   const text = run.options.json
     ? ''
     : [
         '',
         `Cluster ${cc.spec.name} is ready. Connect with:`,
-        `  psql "host=${host} port=${cc.spec.port} user=${ADMIN_USER} dbname=postgres"`,
+        `  psql "host=${host} port=${cc.spec.port} user=${ADMIN_USER} dbname=postgres${tlsConnText(tls)}"`,
         `  password: ${cc.creds.admin}`,
         `(kept in ${passwordFile}, mode 0600; it is not shown again)`,
         // The service name may not resolve on this machine (the lab's lives on its own BIND): a line that works here too.
-        ...primaryAddressLines(cc.spec, cc.plan.primary, ADMIN_USER),
+        ...primaryAddressLines(cc.spec, cc.plan.primary, ADMIN_USER, tls),
         '',
       ].join('\n');
-  const data = { cluster: cc.spec.name, host, port: cc.spec.port, user: ADMIN_USER, dbname: 'postgres', passwordFile };
+  const data = { cluster: cc.spec.name, host, port: cc.spec.port, user: ADMIN_USER, dbname: 'postgres', passwordFile, ...tls };
   run.emit({ type: 'result', task: 'configure-cluster', data, text });
 }

@@ -13,6 +13,7 @@ import { slotName, type HbaRule } from '../src/cluster/vars.js';
 import { filesStep, readFiles, type FileSpec } from '../src/steps/files.js';
 import { change, ok, step, type Step } from '../src/engine/step.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
+import { explainingTls, pgTlsFiles, pgTlsPaths, tlsEnabled } from './tls.js';
 
 /** pg_hba addresses: a bare IP becomes a single-host CIDR; names and CIDRs pass through. */
 export function hbaAddress(address: string): string {
@@ -39,6 +40,8 @@ export function configFiles(cc: ClusterContext, host: string): FileSpec[] {
     conf_dir: dir,
     data_dir: dataDir(cc.version, cc.spec.name),
     replication_user: REPLICATION_USER,
+    // pg_tls: ssl = on with the files roles/tls.ts puts beside these; remote pg_hba rules hostssl; replicas verify their primary.
+    tls: tlsEnabled(cc.spec) ? pgTlsPaths(cc.version, cc.spec.name) : null,
   };
   const owned = { owner: 'postgres', group: 'postgres' };
   return [
@@ -92,26 +95,31 @@ export function configRole(cc: ClusterContext, host: string): Step[] {
       return change(`create ${dir}`, [runAction(sh`install -d -o postgres -g postgres -m 0755 ${`/etc/postgresql/${cc.version}`} ${dir}`)]);
     }),
     notifying(
-      filesStep('config: files', () => configFiles(cc, host), {
-        // Only a changed postgresql.conf costs a look at the settings: a no-op run adds no round trip.
-        planned: async (view, differing) => {
-          const next = differing.find((f) => f.path === conf);
-          if (next) await checkParameters(cc, view, next.content);
-        },
-        // On a new host nothing exists yet: no read.
-        before: async (view, differing, existing) => [
-          rememberPrevious(
-            differing,
-            existing.length === 0
-              ? new Map()
-              : await readFiles(
-                  view,
-                  existing.map((f) => f.path),
-                ),
-          ),
-        ],
-        then: async () => judgedOnceWritten(cc, host),
-      }),
+      // pg_tls: the server's certificate, key and CA are among its files (in place before the server starts with ssl = on).
+      explainingTls(
+        cc,
+        host,
+        filesStep('config: files', async (view) => [...configFiles(cc, host), ...(await pgTlsFiles(cc, host, view))], {
+          // Only a changed postgresql.conf costs a look at the settings: a no-op run adds no round trip.
+          planned: async (view, differing) => {
+            const next = differing.find((f) => f.path === conf);
+            if (next) await checkParameters(cc, view, next.content);
+          },
+          // On a new host nothing exists yet: no read.
+          before: async (view, differing, existing) => [
+            rememberPrevious(
+              differing,
+              existing.length === 0
+                ? new Map()
+                : await readFiles(
+                    view,
+                    existing.map((f) => f.path),
+                  ),
+            ),
+          ],
+          then: async () => judgedOnceWritten(cc, host),
+        }),
+      ),
       'postgresql-reload',
     ),
   ];

@@ -13,9 +13,11 @@ import { fact } from '../src/engine/fact.js';
 import { systemFact, type SystemFacts } from '../src/facts/system.js';
 import type { ClusterSpec } from '../src/cluster/vars.js';
 import { notifying } from './config.js';
+import { BOUNCER_TLS, bouncerTlsFiles, tlsEnabled } from './tls.js';
 
 export const PGBOUNCER_INI = '/etc/pgbouncer/pgbouncer.ini';
 export const PGBOUNCER_USERLIST = '/etc/pgbouncer/userlist.txt';
+export const PGBOUNCER_HBA = '/etc/pgbouncer/pg_hba.conf';
 const PIDFILE = '/var/run/postgresql/pgbouncer.pid';
 
 /** userlist.txt lines: the exact scram verifiers of pg_authid, so PgBouncer can pass them through. */
@@ -64,9 +66,14 @@ export function pgbouncerFiles(
         pool_mode: vars.pg_pgbouncer_pool_mode,
         max_client_conn: 1000,
         default_pool_size: 20,
+        tls: tlsEnabled(spec) ? { ...BOUNCER_TLS, hba: PGBOUNCER_HBA } : null,
       }),
     },
     { path: PGBOUNCER_USERLIST, ...owned, mode: '0640', secret: true, content: userlist(roles) },
+    // pg_tls: plain text from this host only (pgtasks' admin sessions come over loopback), TLS from elsewhere.
+    ...(tlsEnabled(spec)
+      ? [{ path: PGBOUNCER_HBA, ...owned, mode: '0640', content: templates.render('pgbouncer_hba.conf.j2', { cluster: spec.name, host }) }]
+      : []),
   ];
 }
 
@@ -136,7 +143,11 @@ export function pgbouncerRole(cc: ClusterContext, host: string, roles: () => { n
       ]);
     }),
     notifying(
-      filesStep('pgbouncer: config', () => pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles(), cc.templates)),
+      // With pg_tls, its copy of the member's certificate and key too: a new one reloads PgBouncer (SIGHUP re-reads them).
+      filesStep('pgbouncer: config', async (view) => [
+        ...pgbouncerFiles(cc.spec, host, cc.plan.primary.address, roles(), cc.templates),
+        ...(await bouncerTlsFiles(cc.spec, host, view)),
+      ]),
       'pgbouncer-reload',
     ),
     pgbouncerServiceStep(cc, host),

@@ -13,6 +13,7 @@ import { pgServiceCommand } from '../src/steps/postgres.js';
 import { configureCluster } from './cluster.js';
 import { runStage } from './handover.js';
 import { pgServiceAction } from './service.js';
+import { pgTlsPaths, tlsEnabled } from './tls.js';
 
 /** What the rewind's actions need to know of a host: its PostgreSQL major, and whether systemd owns the service. */
 export type RewoundHost = (host: string) => { version: number; systemd: boolean };
@@ -41,7 +42,7 @@ export function rewindActions(
       const { version } = of(host);
       const dir = dataDir(version, spec.name);
       const passfile = `/tmp/pgtasks-rewind-${pid}`;
-      const source = `host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}`;
+      const source = `host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}${tlsEnabled(spec) ? ` sslmode=verify-full sslrootcert=${pgTlsPaths(version, spec.name).ca}` : ''}`;
       const command = sh`${inline(runTagAssignment(spec.name))} ${`/usr/lib/postgresql/${version}/bin/pg_rewind`} ${`--target-pgdata=${dir}`} ${`--config-file=${confDir(version, spec.name)}/postgresql.conf`} ${`--source-server=${source}`} 2>&1; status=$?; rm -f ${passfile}; exit $status`;
       return [
         putAction({

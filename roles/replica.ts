@@ -2,13 +2,14 @@ import { REPLICATION_USER } from '../src/cluster/credentials.js';
 import { freshFacts, type ClusterContext } from '../src/cluster/cluster-context.js';
 import { longCommandEnv } from '../src/cluster/lock.js';
 import { slotName } from '../src/cluster/vars.js';
-import { raw, script, sh } from '../src/connection/shell.js';
+import { inline, raw, script, sh } from '../src/connection/shell.js';
 import { runAction, sqlAction } from '../src/engine/action.js';
 import { change, ok, skip, step, type Step } from '../src/engine/step.js';
 import { lit, query } from '../src/steps/postgres.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 import { configRole } from './config.js';
 import { backupToClone, replicaSource, restoreCloneCommand } from './replica-from-backup.js';
+import { pgTlsPaths, tlsEnabled } from './tls.js';
 import { serviceRole } from './service.js';
 import { warnUnknownSlots } from './unknown-slots.js';
 
@@ -26,6 +27,7 @@ export function cloneStep(cc: ClusterContext, host: string): Step {
   const dir = dataDir(cc.version, cc.spec.name);
   const tmp = `${dir}.pgtasks-clone`;
   const primary = cc.plan.primary;
+  const sslEnv = tlsEnabled(cc.spec) ? sh`PGSSLMODE=verify-full PGSSLROOTCERT=${pgTlsPaths(cc.version, cc.spec.name).ca}` : raw('');
   return step('clone', async (view) => {
     const planned = cc.plan.replicas.find((r) => r.member.host === host);
     if (planned?.action !== 'clone') return skip('data directory exists');
@@ -50,7 +52,8 @@ export function cloneStep(cc: ClusterContext, host: string): Step {
           script(
             raw('set -e'),
             longCommandEnv(cc.spec.name),
-            sh`PGPASSFILE=${`${confDir(cc.version, cc.spec.name)}/pgpass`} ${`/usr/lib/postgresql/${cc.version}/bin/pg_basebackup`} -h ${primary.address} -p ${cc.spec.port} -U ${REPLICATION_USER} -D ${tmp} -X stream -S ${slotName(host)} -c fast -w --progress`,
+            // pg_tls: over TLS, the primary verified against the cluster's CA (root.crt, put by the config role).
+            sh`PGPASSFILE=${`${confDir(cc.version, cc.spec.name)}/pgpass`} ${inline(sslEnv)} ${`/usr/lib/postgresql/${cc.version}/bin/pg_basebackup`} -h ${primary.address} -p ${cc.spec.port} -U ${REPLICATION_USER} -D ${tmp} -X stream -S ${slotName(host)} -c fast -w --progress`,
             sh`touch ${`${tmp}/standby.signal`}`,
             sh`rm -f ${['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'].map((f) => `${tmp}/${f}`)}`,
           ),

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isIP } from 'node:net';
@@ -103,6 +103,37 @@ extendedKeyUsage = clientAuth
 const KEY_ARGS = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 const DAYS = '3650';
 
+/** How long a certificate is made for, and (when set) how close to its end it is made again. */
+interface Validity {
+  /** Days, as openssl -days takes them (default 3650). */
+  days?: string;
+  /** Renewed when it ends within this many days (or has ended). */
+  renewWithinDays?: number;
+  now?: Date;
+}
+
+/** What a certificate says, read with node:crypto (no openssl run): its end, names and fingerprint. */
+export interface CertInfo {
+  notAfter: Date;
+  /** subjectAltName entries as openssl prints them: DNS:h1, IP Address:10.0.0.1. */
+  san: string[];
+  fingerprint: string;
+}
+
+export function certInfo(pem: string): CertInfo {
+  const x = new X509Certificate(pem);
+  return { notAfter: new Date(x.validTo), san: (x.subjectAltName ?? '').split(/,\s*/).filter(Boolean), fingerprint: x.fingerprint256 };
+}
+
+/** Why a certificate must be made again (it ends within `days` of `now`, or has ended), or undefined. */
+export function renewalReason(info: Pick<CertInfo, 'notAfter'>, now: Date, days: number): string | undefined {
+  const left = (info.notAfter.getTime() - now.getTime()) / 86_400_000;
+  const end = info.notAfter.toISOString().slice(0, 10);
+  if (left <= 0) return `it expired on ${end}`;
+  if (left <= days) return `it expires on ${end}, in ${Math.floor(left)} day(s) (renewed within ${days})`;
+  return undefined;
+}
+
 async function openssl(args: string[], env: Record<string, string> = {}): Promise<void> {
   try {
     // The config names ${ENV::PGTASKS_SAN}: it must be set whenever openssl reads it.
@@ -145,10 +176,18 @@ async function ensureCa(dir: string, label: string): Promise<{ cert: string; key
  * A certificate `name`.crt/.key in `dir`, signed by the CA, made again when what it says (CN, SAN) or
  * its CA changed: a sidecar `name`.json remembers both, so a no-op run runs no openssl at all.
  */
-async function ensureCert(dir: string, name: string, want: CertWanted, ca: { cert: string; keyPath: string }): Promise<{ cert: string; key: string }> {
+async function ensureCert(
+  dir: string,
+  name: string,
+  want: CertWanted,
+  ca: { cert: string; keyPath: string },
+  validity: Validity = {},
+): Promise<{ cert: string; key: string; renewed?: string }> {
   const meta = JSON.stringify({ cn: want.cn, san: want.san ?? null, usage: want.usage, ca: sha256(ca.cert) });
   const [cert, key, seen] = await Promise.all([readText(join(dir, `${name}.crt`)), readText(join(dir, `${name}.key`)), readText(join(dir, `${name}.json`))]);
-  if (cert && key && seen?.trim() === meta) return { cert, key };
+  const expiring =
+    cert && validity.renewWithinDays !== undefined ? renewalReason(certInfo(cert), validity.now ?? new Date(), validity.renewWithinDays) : undefined;
+  if (cert && key && seen?.trim() === meta && !expiring) return { cert, key };
   const conf = join(dir, 'openssl.cnf');
   await writeFile(conf, OPENSSL_CONF, { mode: 0o600 });
   const [k, csr, crt, caCrt] = [`${name}.key`, `${name}.csr`, `${name}.crt`, `${name}.ca.crt`].map((x) => join(dir, x)) as [string, string, string, string];
@@ -169,7 +208,7 @@ async function ensureCert(dir: string, name: string, want: CertWanted, ca: { cer
       '-set_serial',
       serial,
       '-days',
-      DAYS,
+      validity.days ?? DAYS,
       '-out',
       crt,
       '-extfile',
@@ -181,7 +220,7 @@ async function ensureCert(dir: string, name: string, want: CertWanted, ca: { cer
   );
   await Promise.all([rm(csr, { force: true }), rm(caCrt, { force: true })]);
   await writeFile(join(dir, `${name}.json`), `${meta}\n`, { mode: 0o600 });
-  return { cert: await readFile(crt, 'utf8'), key: await readFile(k, 'utf8') };
+  return { cert: await readFile(crt, 'utf8'), key: await readFile(k, 'utf8'), ...(expiring ? { renewed: expiring } : {}) };
 }
 
 /**
@@ -277,4 +316,104 @@ export async function cipherPass(credentialsDir: string, cluster: string, write:
  */
 export async function backupMaterialExists(credentialsDir: string, cluster: string): Promise<boolean> {
   return (await readText(join(clusterBackupDir(credentialsDir, cluster), 'client.json'))) !== undefined;
+}
+
+// ---- PostgreSQL's TLS (pg_tls, issue 10) ----------------------------------------------------------
+
+/*
+ * One CA per cluster (not the repository host's: that one is shared by every cluster backing up to the
+ * same host, and PostgreSQL clients trusting it would trust other clusters' servers too):
+ *
+ *   <credentials>/<cluster>/tls/   ca.{crt,key}, <host>.server.{crt,key,json}
+ *
+ * A member's server certificate names its host, its address (an IP SAN, and the address as a DNS name
+ * too for clients that match DNS names only) and the cluster's service name (any member may become the
+ * primary the name points at). Made for 825 days and made again by a run within 30 days of its end.
+ */
+
+export const PG_TLS_RENEW_DAYS = 30;
+const PG_SERVER_DAYS = '825';
+
+export function clusterTlsDir(credentialsDir: string, cluster: string): string {
+  return join(resolve(credentialsDir), safeName(cluster), 'tls');
+}
+
+/** The CA clients verify the cluster's servers with (sslrootcert). */
+export function clusterCaFile(credentialsDir: string, cluster: string): string {
+  return join(clusterTlsDir(credentialsDir, cluster), 'ca.crt');
+}
+
+/** The SAN of a member's PostgreSQL certificate: its address (DNS and IP), its host name, the service name. */
+export function postgresSan(address: string, host: string, serviceName?: string): string {
+  const dns = [...new Set([address, host, ...(serviceName ? [serviceName] : [])])].map((n) => `DNS:${n}`);
+  return [...dns, ...(isIP(address) ? [`IP:${address}`] : [])].join(',');
+}
+
+export interface PostgresTlsInput {
+  credentialsDir: string;
+  cluster: string;
+  serviceName?: string;
+  members: { host: string; address: string }[];
+  /** False in check mode: nothing is written in the credentials folder. */
+  write: boolean;
+  now?: Date;
+}
+
+export interface PostgresServerPair {
+  cert: string;
+  key: string;
+  /** Set when this call made it again because it was close to its end (the reason). */
+  renewed?: string;
+}
+
+/** The cluster's CA and each member's server pair, made when missing, when their names changed, or close to their end. */
+export async function postgresTls(i: PostgresTlsInput): Promise<{ ca: string; servers: Map<string, PostgresServerPair> }> {
+  const base = resolve(i.credentialsDir);
+  const cluster = join(base, safeName(i.cluster));
+  if (i.write) {
+    await mkdir(cluster, { recursive: true, mode: 0o700 });
+    await chmod(cluster, 0o700);
+  }
+  return withFolders(base, [clusterTlsDir(base, i.cluster)], i.write, async ([dir]) => {
+    const ca = await ensureCa(dir!, `pgtasks PostgreSQL CA (${i.cluster})`);
+    const servers = new Map<string, PostgresServerPair>();
+    for (const m of i.members) {
+      const san = postgresSan(m.address, m.host, i.serviceName);
+      const validity = { days: PG_SERVER_DAYS, renewWithinDays: PG_TLS_RENEW_DAYS, now: i.now };
+      servers.set(m.host, await ensureCert(dir!, `${safeName(m.host)}.server`, { cn: m.host, san, usage: 'server' }, ca, validity));
+    }
+    return { ca: ca.cert, servers };
+  });
+}
+
+/**
+ * What keeps certificates the inventory names (pg_tls.cert_file) from working: replicas and PgBouncer
+ * dial a member by its address with sslmode=verify-full, so the certificate must name that address,
+ * come from ca_file, and match its key.
+ */
+export function namedCertProblems(i: { ca: string; cert: string; key: string; address: string }): string[] {
+  let x: X509Certificate;
+  let ca: X509Certificate;
+  try {
+    x = new X509Certificate(i.cert);
+  } catch {
+    return ['is not a PEM certificate'];
+  }
+  try {
+    ca = new X509Certificate(i.ca);
+  } catch {
+    return ['pg_tls.ca_file is not a PEM certificate'];
+  }
+  const problems: string[] = [];
+  const names = (x.subjectAltName ?? '').split(/,\s*/).filter(Boolean);
+  const ip = isIP(i.address);
+  if (!names.includes(`DNS:${i.address}`) && !(ip && names.some((n) => n === `IP Address:${i.address}` || n === `IP Address:${i.address.toUpperCase()}`)))
+    problems.push(`does not name ${i.address} (it names ${names.join(', ') || 'nothing in subjectAltName'}): replicas and PgBouncer verify it by that address`);
+  if (!x.checkIssued(ca) || !x.verify(ca.publicKey)) problems.push('is not signed by pg_tls.ca_file');
+  try {
+    if (!x.checkPrivateKey(createPrivateKey(i.key))) problems.push('does not match pg_tls.key_file');
+  } catch {
+    problems.push('pg_tls.key_file is not a PEM private key (without a passphrase)');
+  }
+  return problems;
 }

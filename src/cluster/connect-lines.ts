@@ -1,4 +1,24 @@
-import type { RegistrySpec } from './pg-vars-schema.js';
+import { clusterCaFile } from '../backup/certs.js';
+import type { RegistrySpec, TlsSpec } from './pg-vars-schema.js';
+
+/**
+ * What a client adds to its connection string to reach the cluster over verified TLS (pg_tls): the CA
+ * in the credentials folder (or the inventory's ca_file); nothing when pg_tls is false.
+ */
+export function tlsConnParams(spec: {
+  name: string;
+  credentialsDir: string;
+  members: { vars: { pg_tls: TlsSpec } }[];
+}): { sslmode: string; sslrootcert: string } | undefined {
+  const t = spec.members[0]?.vars.pg_tls;
+  if (!t?.enabled) return undefined;
+  return { sslmode: 'verify-full', sslrootcert: t.ca_file ?? clusterCaFile(spec.credentialsDir, spec.name) };
+}
+
+/** ` sslmode=verify-full sslrootcert=PATH` for a psql line, or ''. */
+export function tlsConnText(tls: { sslmode: string; sslrootcert: string } | undefined): string {
+  return tls ? ` sslmode=${tls.sslmode} sslrootcert=${tls.sslrootcert}` : '';
+}
 
 /**
  * The psql line for the primary's address, printed under the service name's line when a cluster is
@@ -12,11 +32,12 @@ export function primaryAddressLines(
   spec: { serviceName?: string; port: number; registry?: RegistrySpec },
   primary: { host: string; address: string },
   user: string,
+  tls?: { sslmode: string; sslrootcert: string },
 ): string[] {
   if (!spec.serviceName || spec.serviceName === primary.address) return [];
   return [
     `Where ${spec.serviceName} does not resolve${registeredAt(spec.registry)}, reach the primary ${primary.host} by its address:`,
-    `  psql "host=${primary.address} port=${spec.port} user=${user} dbname=postgres"`,
+    `  psql "host=${primary.address} port=${spec.port} user=${user} dbname=postgres${tlsConnText(tls)}"`,
   ];
 }
 

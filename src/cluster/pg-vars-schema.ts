@@ -105,6 +105,35 @@ export const backupProviders = [
 const backup = z.discriminatedUnion('provider', backupProviders, must('a mapping with a provider: pgbackrest'));
 
 /**
+ * TLS (issue 10): on by default. `true`/`false`, or a mapping; certificate files the inventory names
+ * (on this machine, relative to the inventory's folder; `{host}` stands for the member's inventory
+ * name) replace the generated ones: all three or none.
+ */
+export const tlsObject = z
+  .strictObject(
+    {
+      enabled: bool.default(true),
+      /** The CA that signed cert_file: replicas, PgBouncer and clients verify the servers with it. */
+      ca_file: localPath.optional(),
+      cert_file: localPath.optional(),
+      key_file: localPath.optional(),
+    },
+    must('true, false or a mapping {enabled, ca_file, cert_file, key_file}'),
+  )
+  .superRefine((t, ctx) => {
+    const given = (['ca_file', 'cert_file', 'key_file'] as const).filter((k) => t[k] !== undefined);
+    if (given.length && given.length < 3)
+      for (const k of (['ca_file', 'cert_file', 'key_file'] as const).filter((x) => t[x] === undefined))
+        ctx.addIssue({
+          code: 'custom',
+          path: [k],
+          message: `is required with ${given.join(' and ')} (the inventory names all three, or none: pgtasks makes them)`,
+        });
+    if (given.length && !t.enabled) ctx.addIssue({ code: 'custom', path: [given[0]!], message: 'is for enabled: true' });
+  });
+const tls = z.preprocess((v) => (typeof v === 'boolean' || typeof v === 'string' ? { enabled: v } : v), tlsObject);
+
+/**
  * Role and database names: what PostgreSQL takes unquoted (lowercase letters, digits, _), at most 63
  * bytes. pgtasks quotes them always (ident()), but a name that needs quoting in the team's own SQL, or
  * that PostgreSQL reserves, is a mistake to catch here rather than in a half-done run.
@@ -206,6 +235,8 @@ export const pgVarsSchema = z.object({
   /** Users and databases converged on the primary (roles/users.ts); cluster-wide. */
   pg_users: users.default([]),
   pg_databases: databases.default([]),
+  /** TLS for every remote connection (roles/tls.ts); cluster-wide. */
+  pg_tls: tls.default({ enabled: true }),
 });
 
 export type PgVars = z.output<typeof pgVarsSchema>;
@@ -215,6 +246,7 @@ export type BackupSpec = z.output<typeof backup>;
 export type UserSpec = z.output<typeof userSchema>;
 export type DatabaseSpec = z.output<typeof databaseSchema>;
 export type GrantSpec = z.output<typeof grantSchema>;
+export type TlsSpec = z.output<typeof tlsObject>;
 
 /** The variables every member of a cluster must agree on (checked when the inventory loads). */
 export const CLUSTER_WIDE: (keyof PgVars)[] = [
@@ -227,6 +259,7 @@ export const CLUSTER_WIDE: (keyof PgVars)[] = [
   'pg_backup',
   'pg_users',
   'pg_databases',
+  'pg_tls',
 ];
 
 /** `~/x` is in the home directory; any other relative path is relative to `base` (the inventory's folder). */
@@ -242,5 +275,7 @@ export function resolvePath(base: string, path: string): string {
 export function withAbsolutePaths(v: PgVars, base: string): PgVars {
   const registry = v.pg_registry?.provider === 'dns' ? { ...v.pg_registry, key_file: resolvePath(base, v.pg_registry.key_file) } : v.pg_registry;
   const users = v.pg_users.map((u) => (u.password_file === undefined ? u : { ...u, password_file: resolvePath(base, u.password_file) }));
-  return { ...v, pg_credentials_dir: resolvePath(base, v.pg_credentials_dir), pg_registry: registry, pg_users: users };
+  const files = (['ca_file', 'cert_file', 'key_file'] as const).filter((k) => v.pg_tls[k] !== undefined);
+  const tls = { ...v.pg_tls, ...Object.fromEntries(files.map((k) => [k, resolvePath(base, v.pg_tls[k]!)])) };
+  return { ...v, pg_credentials_dir: resolvePath(base, v.pg_credentials_dir), pg_registry: registry, pg_users: users, pg_tls: tls };
 }

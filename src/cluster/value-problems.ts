@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Origin } from '../inventory/types.js';
 import { didYouMean } from './did-you-mean.js';
-import { databaseSchema, grantSchema, hbaRuleObject, pgVarsSchema, registryProviders, userSchema } from './pg-vars-schema.js';
+import { databaseSchema, grantSchema, hbaRuleObject, pgVarsSchema, registryProviders, tlsObject, userSchema } from './pg-vars-schema.js';
 
 /*
  * Checks of single pg_* values, each reported at the line that set it: unknown names, types, the parts
@@ -63,6 +63,7 @@ const pathText = (path: Path): string => path.map((p) => (typeof p === 'number' 
 function knownKeys(path: Path, value: unknown): string[] {
   if (path[0] === 'pg_hba') return Object.keys(hbaRuleObject.shape);
   if (path[0] === 'pg_users') return Object.keys(userSchema.shape);
+  if (path[0] === 'pg_tls') return Object.keys(tlsObject.shape);
   if (path[0] === 'pg_databases') return Object.keys((path[2] === 'grants' ? grantSchema : databaseSchema).shape);
   if (path[0] === 'pg_registry') {
     const provider = (value as { provider?: unknown } | null)?.provider;
@@ -133,6 +134,10 @@ const MANAGED_SETTINGS: Record<string, string> = {
   ident_file: 'pgtasks writes it',
   external_pid_file: 'pgtasks and pg_ctlcluster rely on it',
   unix_socket_directories: 'pgtasks connects through /var/run/postgresql',
+  ssl: 'set pg_tls instead',
+  ssl_cert_file: 'set pg_tls.cert_file instead',
+  ssl_key_file: 'set pg_tls.key_file instead',
+  ssl_ca_file: 'set pg_tls.ca_file instead',
 };
 
 /** Checks the meaning of values whose type is right (pg_parameters that would break the cluster). */

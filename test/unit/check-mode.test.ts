@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { configFiles, configRole } from '../../roles/config.js';
 import { pgbouncerFiles, pgbouncerRole } from '../../roles/pgbouncer.js';
 import { rolesStep } from '../../roles/primary.js';
@@ -11,7 +11,8 @@ import { runSteps } from '../../src/engine/step.js';
 import { sha256 } from '../../src/steps/files.js';
 import { nodeFacts } from './helpers/node-facts.js';
 import { RecordingConnection, type Recorded, type Responder } from './helpers/recording-connection.js';
-import { clusterFixture, member } from './helpers/role-fixture.js';
+import { clusterFixture, fixtureView, member } from './helpers/role-fixture.js';
+import { bouncerTlsFiles, pgTlsFiles } from '../../roles/tls.js';
 
 /*
  * Check mode end to end through the engine: real steps, a real HostContext, a connection that records
@@ -97,6 +98,12 @@ describe('check mode through the engine (-v --diff)', () => {
   const oldRoles = [roles[0]!, { name: 'app', verifier: OLD_VERIFIER }];
   for (const f of pgbouncerFiles(before.spec, 'h2', '10.0.0.1', oldRoles, before.templates))
     onHost.set(f.path, { content: f.content, owner: 'postgres', mode: f.mode! });
+  // pg_tls (default): the member's certificate, key and CA are in place, PostgreSQL's and PgBouncer's copies.
+  beforeAll(async () => {
+    const view = fixtureView({ host: 'h2', check: true });
+    for (const f of [...(await pgTlsFiles(before, 'h2', view)), ...(await bouncerTlsFiles(before.spec, 'h2', view))])
+      onHost.set(f.path, { content: f.content, owner: 'postgres', mode: f.mode! });
+  });
 
   test('config differs: puts described, reload reported as changed, PgBouncer reloaded, only reads sent, no secret in any event', async () => {
     const { events, sent, unwrapped, changed, ctx } = await checkRun(
@@ -157,6 +164,7 @@ describe('check mode through the engine (-v --diff)', () => {
     const everything = JSON.stringify(events);
     for (const secret of SECRETS) expect(everything).not.toContain(secret);
     expect(everything).not.toContain('********');
+    expect(everything).not.toContain('PRIVATE KEY');
   });
 
   test('-vv: the reads are shown too, plainly (no "would run"), each a declared read', async () => {

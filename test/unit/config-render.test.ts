@@ -51,7 +51,9 @@ describe('configuration rendered from templates/', () => {
 
   test('a replica streams from the planned primary through its slot, password in a passfile only', () => {
     const conf = file('db2', 'postgresql.conf').content;
-    expect(conf).toContain("primary_conninfo = 'host=10.0.0.1 port=5433 user=replicator passfile=/etc/postgresql/16/orders/pgpass application_name=db2'");
+    expect(conf).toContain(
+      "primary_conninfo = 'host=10.0.0.1 port=5433 user=replicator passfile=/etc/postgresql/16/orders/pgpass application_name=db2 sslmode=verify-full sslrootcert=/etc/postgresql/16/orders/root.crt'",
+    );
     expect(conf).toContain("primary_slot_name = 'db2'");
     expect(conf).not.toContain('replpw');
     const pgpass = file('db2', 'pgpass');
@@ -60,7 +62,7 @@ describe('configuration rendered from templates/', () => {
 
   test('pg_hba: replication from members only, scram everywhere, no trust, extra rules appended', () => {
     const hba = file('db1', 'pg_hba.conf').content;
-    expect(hba).toMatch(/host +replication +replicator +10\.0\.0\.2\/32 +scram-sha-256/);
+    expect(hba).toMatch(/hostssl +replication +replicator +10\.0\.0\.2\/32 +scram-sha-256/);
     expect(
       hba
         .split('\n')
@@ -90,7 +92,10 @@ describe('configuration rendered from templates/', () => {
     const [ini, users] = pgbouncerFiles(cc.spec, 'db2', '10.0.0.1', [{ name: 'admin', verifier: 'SCRAM-SHA-256$4096:abc$def:ghi' }], cc.templates);
     expect(ini!.content).toContain('* = host=10.0.0.1 port=5433');
     expect(ini!.content).toContain('pool_mode = transaction');
-    expect(ini!.content).toContain('auth_type = scram-sha-256');
+    // pg_tls (default): PgBouncer's own hba rules, TLS required from other hosts, PostgreSQL verified.
+    expect(ini!.content).toContain('auth_type = hba\nauth_hba_file = /etc/pgbouncer/pg_hba.conf');
+    expect(ini!.content).toContain('client_tls_sslmode = prefer');
+    expect(ini!.content).toContain('server_tls_sslmode = verify-full\nserver_tls_ca_file = /etc/pgbouncer/root.crt');
     expect(users).toMatchObject({ mode: '0640', secret: true, content: '"admin" "SCRAM-SHA-256$4096:abc$def:ghi"\n' });
     expect(userlist([{ name: 'we"ird', verifier: 'v' }])).toBe('"we""ird" "v"\n');
   });

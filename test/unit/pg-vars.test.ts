@@ -231,6 +231,12 @@ describe('pg_* value rules', () => {
       [{ name: 'd', extensions: ['bad ext'] }],
       'pg_databases.0.extensions.0: must be an extension name (lowercase letters, digits, _ and -) (got "bad ext")',
     ],
+    // pg_tls (issue 10): a boolean, or a mapping; named certificate files come as all three or none.
+    ['pg_tls', 'maybe', 'pg_tls.enabled: must be true or false (yes, no, on, off also do) (got "maybe")'],
+    ['pg_tls', 5, 'pg_tls: must be true, false or a mapping {enabled, ca_file, cert_file, key_file} (got 5)'],
+    ['pg_tls', { enable: false }, 'pg_tls.enable: unknown key; did you mean enabled? (it takes enabled, ca_file, cert_file, key_file)'],
+    ['pg_parameters', { ssl: 'off' }, 'pg_parameters.ssl: is set by pgtasks; set pg_tls instead'],
+    ['pg_parameters', { ssl_cert_file: '/x.crt' }, 'pg_parameters.ssl_cert_file: is set by pgtasks; set pg_tls.cert_file instead'],
     ['pg_databases', [{ name: 'd', locale: "C'; x" }], 'pg_databases.0.locale: must be a locale name such as C.UTF-8 (got "C\'; x")'],
   ])('%s = %j', (name, value, message) => {
     expect(messages(name, value)).toEqual([message]);
@@ -243,6 +249,10 @@ describe('pg_* value rules', () => {
       { provider: 'pgbackrest', repo_host: 'b1', retention_full: 4, schedule: { full: '0 1 * * 0', incr: '0 */4 * * *' }, encrypt: false, tls_port: 8433 },
     ],
     ['pg_replica_source', 'backup'],
+    ['pg_tls', false],
+    ['pg_tls', 'off'],
+    ['pg_tls', { enabled: true }],
+    ['pg_tls', { ca_file: 'tls/ca.crt', cert_file: 'tls/{host}.crt', key_file: 'tls/{host}.key' }],
     ['pg_primary', 'yes'],
     ['pg_primary', 'Off'],
     ['pg_primary', 'TRUE'],
@@ -420,5 +430,42 @@ describe('pg_users and pg_databases: cluster-wide, checked together, paths resol
     expect(spec!.members[0]!.vars.pg_users).toEqual([
       { name: 'app', login: true, connection_limit: -1, member_of: [], password_file: join(dir, 'inv', 'secrets', 'app.pw'), state: 'present' },
     ]);
+  });
+});
+
+describe('pg_tls: on by default, cluster-wide, named files resolved', () => {
+  test('default on; false and the boolean words turn it off', async () => {
+    const dir = tree({ 'i.yml': 'db:\n  vars:\n    pg_cluster: c\n  hosts:\n    a:\n    b:\n      pg_cluster: d\n      pg_tls: no\n' });
+    const specs = clustersOf(await loadInventory(join(dir, 'i.yml')));
+    expect(specs.map((s) => [s.name, s.members[0]!.vars.pg_tls])).toEqual([
+      ['c', { enabled: true }],
+      ['d', { enabled: false }],
+    ]);
+  });
+
+  test('certificate files: all three or none, only when enabled; relative to the inventory folder, {host} kept', async () => {
+    expect(messages('pg_tls', { cert_file: 'a.crt' })).toEqual([
+      'pg_tls.ca_file: is required with cert_file (the inventory names all three, or none: pgtasks makes them)',
+      'pg_tls.key_file: is required with cert_file (the inventory names all three, or none: pgtasks makes them)',
+    ]);
+    expect(messages('pg_tls', { enabled: false, ca_file: 'c', cert_file: 'a', key_file: 'k' })).toEqual(['pg_tls.ca_file: is for enabled: true']);
+    const dir = tree({
+      'inv/hosts.yml':
+        'db:\n  vars:\n    pg_cluster: c\n    pg_tls: { ca_file: tls/ca.crt, cert_file: "tls/{host}.crt", key_file: "/etc/k/{host}.key" }\n  hosts:\n    a:\n',
+    });
+    const [spec] = clustersOf(await loadInventory(join(dir, 'inv/hosts.yml')));
+    expect(spec!.members[0]!.vars.pg_tls).toEqual({
+      enabled: true,
+      ca_file: join(dir, 'inv', 'tls', 'ca.crt'),
+      cert_file: join(dir, 'inv', 'tls', '{host}.crt'),
+      key_file: '/etc/k/{host}.key',
+    });
+  });
+
+  test('a member with TLS off in a cluster with it on is the odd one out, at its line', async () => {
+    const dir = tree({ 'i.yml': 'db:\n  vars:\n    pg_cluster: c\n  hosts:\n    a:\n    b:\n    c:\n      pg_tls: false\n' });
+    const lines = await problems(join(dir, 'i.yml'), `${dir}/`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^i\.yml:8: cluster c: pg_tls differs between .*; it must be the same on every member of a cluster$/);
   });
 });

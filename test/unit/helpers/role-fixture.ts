@@ -11,6 +11,8 @@ import { Templates } from '../../../src/engine/templates.js';
 import type { BouncerFacts } from '../../../src/facts/pgbouncer.js';
 import type { PgNodeFacts } from '../../../src/facts/postgres.js';
 import type { FileSpec } from '../../../src/steps/files.js';
+import { provideTlsMaterial } from '../../../roles/tls.js';
+import { fixtureTlsMaterial } from './tls-fixture.js';
 
 /*
  * Role fixtures, the pyinfra way: a step is planned against a host that exists only as data (inventory
@@ -109,6 +111,8 @@ export function clusterFixture(f: ClusterFixture): ClusterContext {
     serviceName: f.serviceName,
     registry: f.registry,
   };
+  // pg_tls (on by default): the members' certificates come from a temporary folder, never the fixture's credentials one.
+  provideTlsMaterial(spec, () => fixtureTlsMaterial(spec));
   const gathered: MemberFacts[] = f.members.map((m) => ({ member: m, facts: f.facts[m.host] }));
   const facts = new Map(Object.entries(f.facts).filter((e): e is [string, PgNodeFacts] => e[1] !== undefined));
   return {

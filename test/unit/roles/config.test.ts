@@ -1,5 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { configFiles, configRole } from '../../../roles/config.js';
+import { pgTlsFiles } from '../../../roles/tls.js';
+import type { ClusterContext } from '../../../src/cluster/cluster-context.js';
+import type { FileSpec } from '../../../src/steps/files.js';
 import { pendingRestarts } from '../../../src/cluster/pending-restarts.js';
 import { describeAction, putAction } from '../../../src/engine/action.js';
 import { nodeFacts } from '../helpers/node-facts.js';
@@ -25,15 +28,18 @@ const currentContent = (files: { path: string; content: string }[]): ReadAnswer 
 });
 
 const [h1, h2] = [member('h1'), member('h2')];
+/** The files the config step wants: configFiles and, with pg_tls (the default), the certificate, key and CA. */
+const withTls = async (cc: ClusterContext, host: string, files: FileSpec[]) => [...files, ...(await pgTlsFiles(cc, host, fixtureView({ host })))];
 const running = () => ({ h1: nodeFacts('PRIMARY'), h2: nodeFacts('REPLICA', { upstream: '10.0.0.1' }) });
 
 describe('config role: {vars, facts, reads} -> actions', () => {
   test('files as wanted: both steps ok, and the only read is the one stat of the files', async () => {
     const cc = clusterFixture({ members: [h1, h2], facts: running() });
-    const view = fixtureView({ host: 'h2', reads: [filesAsWanted(configFiles(cc, 'h2'))] });
+    // pg_tls (default on): the certificate, key and CA are among the files, in the same one stat.
+    const view = fixtureView({ host: 'h2', reads: [filesAsWanted(await withTls(cc, 'h2', configFiles(cc, 'h2')))] });
     expect(await plannedAll(configRole(cc, 'h2'), view)).toEqual({
       'config: directories': { kind: 'ok' },
-      'config: files': { kind: 'ok', reason: '7 file(s) up to date' },
+      'config: files': { kind: 'ok', reason: '10 file(s) up to date' },
     });
     expect(view.readsMade).toHaveLength(1);
     expect(view.readsMade[0]).toMatch(/^for f in .*stat -c/s);
@@ -46,7 +52,7 @@ describe('config role: {vars, facts, reads} -> actions', () => {
     const old = configFiles(before, 'h1');
     const wanted = configFiles(cc, 'h1');
     const oldConf = old.find((f) => f.path.endsWith('/postgresql.conf'))!;
-    const view = fixtureView({ host: 'h1', reads: [filesAsWanted(old), serverSettings, currentContent([oldConf])] });
+    const view = fixtureView({ host: 'h1', reads: [filesAsWanted(await withTls(before, 'h1', old)), serverSettings, currentContent([oldConf])] });
     const plan = await planned(configRole(cc, 'h1')[1]!, view);
     expect(plan).toEqual({
       kind: 'change',
@@ -71,12 +77,15 @@ describe('config role: {vars, facts, reads} -> actions', () => {
       facts: { h1: nodeFacts('PRIMARY') },
     });
     const old = configFiles(before, 'h1');
-    const view = fixtureView({ host: 'h1', check: true, reads: [filesAsWanted(old), serverSettings, currentContent([old[0]!])] });
+    const view = fixtureView({ host: 'h1', check: true, reads: [filesAsWanted(await withTls(before, 'h1', old)), serverSettings, currentContent([old[0]!])] });
     expect(await planned(configRole(cc, 'h1')[1]!, view)).toMatchObject({ kind: 'change' });
     expect(pendingRestarts(cc).get('h1')).toEqual({ names: ['shared_buffers'], predicted: [{ name: 'shared_buffers', from: '128MB', to: '256MB' }] });
     // Not in a real run: there the service step reads pending_restart after its reload.
     const real = clusterFixture({ members: cc.spec.members, facts: { h1: nodeFacts('PRIMARY') } });
-    await planned(configRole(real, 'h1')[1]!, fixtureView({ host: 'h1', reads: [filesAsWanted(old), serverSettings, currentContent([old[0]!])] }));
+    await planned(
+      configRole(real, 'h1')[1]!,
+      fixtureView({ host: 'h1', reads: [filesAsWanted(await withTls(before, 'h1', old)), serverSettings, currentContent([old[0]!])] }),
+    );
     expect(pendingRestarts(real).size).toBe(0);
   });
 
@@ -86,14 +95,17 @@ describe('config role: {vars, facts, reads} -> actions', () => {
     const view = fixtureView({
       host: 'h1',
       reads: [
-        filesMissing(configFiles(cc, 'h1').map((f) => f.path)),
+        filesMissing((await withTls(cc, 'h1', configFiles(cc, 'h1'))).map((f) => f.path)),
+        // The certificate is among the new files: the plan reads the one the host serves (none) to say why.
+        { match: /tls-cert:/, result: { stdout: `@@pgtasks-fact:tls-cert:${CONF}/server.crt\n` } },
         { match: /--describe-config/, result: { stdout: 'work_mem\tuser\tResource Usage\tINTEGER\t4096\t64\t2147483647\tdesc\tdesc' } },
         currentContent([]),
       ],
     });
     const plan = await planned(configRole(cc, 'h1')[1]!, view);
     const kinds = (plan.actions as { kind: string; what?: string }[]).map((a) => a.kind);
-    expect(kinds).toEqual(['call', 'put', 'put', 'put', 'put', 'put', 'put', 'put', 'notify']);
+    expect(kinds).toEqual(['call', 'put', 'put', 'put', 'put', 'put', 'put', 'put', 'put', 'put', 'put', 'notify']);
+    expect(plan.summary).toMatch(/^new server certificate \(valid until \d{4}-\d\d-\d\d\): /);
     expect((plan.actions as { what?: string }[])[0]!.what).toBe('remember the 0 replaced file(s), to put them back if PostgreSQL rejects the new ones');
     expect(view.readsMade.find((r) => r.includes('--describe-config'))).toBe('/usr/lib/postgresql/15/bin/postgres --describe-config');
     expect(view.readsMade.some((r) => r.includes('PGOPTIONS'))).toBe(false);
@@ -124,7 +136,7 @@ describe('config role: {vars, facts, reads} -> actions', () => {
     const view = fixtureView({
       host: 'h1',
       reads: [
-        filesAsWanted(configFiles(clusterFixture({ members: [h1], facts: { h1: nodeFacts('PRIMARY') } }), 'h1')),
+        filesAsWanted(await withTls(cc, 'h1', configFiles(clusterFixture({ members: [h1], facts: { h1: nodeFacts('PRIMARY') } }), 'h1'))),
         serverSettings,
         { match: /check zero_damaged_pages off/, result: { stdout: '@@ 0\n' } },
         currentContent([]),
@@ -137,7 +149,7 @@ describe('config role: {vars, facts, reads} -> actions', () => {
     const cc = clusterFixture({ members: [h1, h2], facts: running() });
     const conf = (host: string) => configFiles(cc, host).find((f) => f.path === `${CONF}/postgresql.conf`)!.content;
     expect(conf('h2')).toContain(
-      `primary_conninfo = 'host=10.0.0.1 port=5432 user=replicator passfile=${CONF}/pgpass application_name=h2'\nprimary_slot_name = 'h2'`,
+      `primary_conninfo = 'host=10.0.0.1 port=5432 user=replicator passfile=${CONF}/pgpass application_name=h2 sslmode=verify-full sslrootcert=${CONF}/root.crt'\nprimary_slot_name = 'h2'`,
     );
     expect(conf('h1')).not.toMatch(/primary_conninfo|primary_slot_name/);
     for (const host of ['h1', 'h2']) {
@@ -164,9 +176,19 @@ describe('config role: {vars, facts, reads} -> actions', () => {
     expect(hba).toMatchObject({ owner: 'postgres', group: 'postgres', mode: '0640' });
     const lines = hba.content.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());
     for (const cidr of ['10.0.0.1/32', '10.0.0.2/32', 'fd00::3/128']) {
-      expect(lines).toContain(`host replication replicator ${cidr} scram-sha-256`);
-      expect(lines).toContain(`host all all ${cidr} scram-sha-256`);
+      expect(lines).toContain(`hostssl replication replicator ${cidr} scram-sha-256`);
+      expect(lines).toContain(`hostssl all all ${cidr} scram-sha-256`);
     }
+    // pg_tls: plain text from elsewhere than this host is refused before any rule that could let it in (the inventory's too).
+    const reject = lines.indexOf('hostnossl all all 0.0.0.0/0 reject');
+    expect(reject).toBeGreaterThan(lines.indexOf('host all all ::1/128 scram-sha-256'));
+    expect(lines.slice(reject, reject + 4)).toEqual([
+      'hostnossl all all 0.0.0.0/0 reject',
+      'hostnossl all all ::/0 reject',
+      'hostnossl replication all 0.0.0.0/0 reject',
+      'hostnossl replication all ::/0 reject',
+    ]);
+    expect(reject).toBeLessThan(lines.indexOf('hostssl replication replicator 10.0.0.1/32 scram-sha-256'));
     expect(lines.slice(-3)).toEqual(['hostssl app app 192.168.0.0/16 scram-sha-256', 'host reports bi 10.9.0.0/16 scram-sha-256', '']);
     expect(lines.filter((l) => !l.startsWith('#')).join('\n')).not.toMatch(/\btrust\b/);
     // Another member gets the cluster's member rules but not h1's own extra rules.
@@ -190,7 +212,13 @@ describe('config role: {vars, facts, reads} -> actions', () => {
       reads: [
         {
           match: /^for f in .*stat -c/s,
-          result: { stdout: [filesAsWanted(others).result.stdout, `S ${pgpass.path} postgres postgres 600`, `H ${'0'.repeat(64)}  ${pgpass.path}`].join('\n') },
+          result: {
+            stdout: [
+              filesAsWanted(await withTls(cc, 'h2', others)).result.stdout,
+              `S ${pgpass.path} postgres postgres 600`,
+              `H ${'0'.repeat(64)}  ${pgpass.path}`,
+            ].join('\n'),
+          },
         },
         currentContent([{ path: pgpass.path, content: '*:5432:*:replicator:an-old-password\n' }]),
       ],

@@ -87,7 +87,9 @@ describe('failover steps: actions', () => {
     expect(data[0]).toMatchObject({ kind: 'put', path: '/tmp/pgtasks-rewind-42', mode: '0600', owner: 'postgres', content: '(secret)' });
     expect(data[1]).toMatchObject({ kind: 'run', command: 'rm -f /var/lib/postgresql/15/main/standby.signal' });
     const rewind = describeAction(actions[2]!);
-    expect(rewind).toContain("'--source-server=host=10.0.0.2 port=5432 user=admin dbname=postgres passfile=/tmp/pgtasks-rewind-42'");
+    expect(rewind).toContain(
+      "'--source-server=host=10.0.0.2 port=5432 user=admin dbname=postgres passfile=/tmp/pgtasks-rewind-42 sslmode=verify-full sslrootcert=/etc/postgresql/15/main/root.crt'",
+    );
     expect(rewind).toContain('rm -f /tmp/pgtasks-rewind-42');
     expect(rewind).not.toContain('admin-secret-pw');
   });

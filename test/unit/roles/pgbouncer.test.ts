@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { PGBOUNCER_INI, PGBOUNCER_USERLIST, pgbouncerFiles, pgbouncerRole, pgbouncerServiceStep } from '../../../roles/pgbouncer.js';
+import { PGBOUNCER_HBA, PGBOUNCER_INI, PGBOUNCER_USERLIST, pgbouncerFiles, pgbouncerRole, pgbouncerServiceStep } from '../../../roles/pgbouncer.js';
+import { BOUNCER_TLS, bouncerTlsFiles } from '../../../roles/tls.js';
 import { scramVerifier } from '../../../src/cluster/scram.js';
 import type { BouncerFacts } from '../../../src/facts/pgbouncer.js';
 import type { SystemFacts } from '../../../src/facts/system.js';
@@ -43,7 +44,8 @@ describe('pgbouncer role: install and files', () => {
 
   test('installed, files as wanted, routes to the primary, not notified: three ok steps, one read (the files)', async () => {
     const cc = cluster({ h2: { host: '10.0.0.1', paused: false } });
-    const files = pgbouncerFiles(cc.spec, 'h2', '10.0.0.1', roles, cc.templates);
+    // pg_tls (default): its hba rules and its copy of the member's certificate, key and CA, in the same one stat.
+    const files = [...pgbouncerFiles(cc.spec, 'h2', '10.0.0.1', roles, cc.templates), ...(await bouncerTlsFiles(cc.spec, 'h2', fixtureView({ host: 'h2' })))];
     const view = fixtureView({ host: 'h2', facts: { system: system() }, reads: [filesAsWanted(files)] });
     expect(
       await plannedAll(
@@ -52,7 +54,7 @@ describe('pgbouncer role: install and files', () => {
       ),
     ).toEqual({
       'pgbouncer: install': { kind: 'ok', reason: 'present' },
-      'pgbouncer: config': { kind: 'ok', reason: '2 file(s) up to date' },
+      'pgbouncer: config': { kind: 'ok', reason: '6 file(s) up to date' },
       'pgbouncer: service': { kind: 'ok', reason: 'running' },
     });
     expect(view.readsMade).toHaveLength(1);
@@ -63,7 +65,7 @@ describe('pgbouncer role: install and files', () => {
     const view = fixtureView({
       host: 'h2',
       facts: { system: system({ pgbouncerInstalled: false, pgbouncerRunning: false }) },
-      reads: [filesMissing([PGBOUNCER_INI, PGBOUNCER_USERLIST]), pidAnswer(false)],
+      reads: [filesMissing([PGBOUNCER_INI, PGBOUNCER_USERLIST, PGBOUNCER_HBA, ...Object.values(BOUNCER_TLS)]), pidAnswer(false)],
     });
     const plans = await plannedAll(
       pgbouncerRole(cc, 'h2', () => roles),
@@ -75,13 +77,34 @@ describe('pgbouncer role: install and files', () => {
       actions: [{ kind: 'run', command: 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer', user: 'root', timeoutMs: 600_000 }],
     });
     const config = plans['pgbouncer: config']!;
-    expect(config).toMatchObject({ kind: 'change', summary: `${PGBOUNCER_INI}, ${PGBOUNCER_USERLIST}` });
-    const [ini, userlist, notify] = config.actions as Record<string, unknown>[];
+    expect(config).toMatchObject({
+      kind: 'change',
+      summary: [PGBOUNCER_INI, PGBOUNCER_USERLIST, PGBOUNCER_HBA, BOUNCER_TLS.ca, BOUNCER_TLS.cert, BOUNCER_TLS.key].join(', '),
+    });
+    const [ini, userlist, hba, ca, cert, key, notify] = config.actions as Record<string, unknown>[];
     expect(ini).toMatchObject({ kind: 'put', path: PGBOUNCER_INI, owner: 'postgres', group: 'postgres', mode: '0640' });
     expect(ini!.content).toContain('postgres = host=10.0.0.1 port=5432\n* = host=10.0.0.1 port=5432');
     expect(ini!.content).toContain('listen_port = 6432');
     expect(ini!.content).toContain('pool_mode = transaction');
-    expect(ini!.content).toContain('auth_type = scram-sha-256');
+    expect(ini!.content).toContain('auth_type = hba');
+    expect(ini!.content).toContain('client_tls_key_file = /etc/pgbouncer/server.key');
+    // Plain text from this host only (pgtasks' own admin sessions come over loopback), TLS from anywhere else.
+    expect(hba).toMatchObject({ kind: 'put', path: PGBOUNCER_HBA, owner: 'postgres', mode: '0640' });
+    const rules = String(hba!.content)
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split(/\s+/).join(' '));
+    expect(rules).toEqual([
+      'local all all scram-sha-256',
+      'host all all 127.0.0.1/32 scram-sha-256',
+      'host all all ::1/128 scram-sha-256',
+      'hostssl all all 0.0.0.0/0 scram-sha-256',
+      'hostssl all all ::/0 scram-sha-256',
+      'hostnossl all all 0.0.0.0/0 reject',
+      'hostnossl all all ::/0 reject',
+    ]);
+    expect([ca, cert].map((f) => f!.mode)).toEqual(['0644', '0644']);
+    expect(key).toEqual({ kind: 'put', path: BOUNCER_TLS.key, owner: 'postgres', group: 'postgres', mode: '0600', secret: true, content: '(secret)' });
     expect(userlist).toEqual({ kind: 'put', path: PGBOUNCER_USERLIST, owner: 'postgres', group: 'postgres', mode: '0640', secret: true, content: '(secret)' });
     expect(notify).toEqual({ kind: 'notify', handler: 'pgbouncer-reload' });
     expect(JSON.stringify(plans)).not.toMatch(/SCRAM-SHA-256|secret-pw/);

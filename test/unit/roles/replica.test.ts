@@ -33,7 +33,8 @@ describe('replica role: clone', () => {
     expect(clone).toMatchObject({ kind: 'run', user: 'postgres', timeoutMs: 6 * 60 * 60_000 });
     expect(clone!.stdin).toBeUndefined();
     expect(clone!.command).toContain(
-      `PGPASSFILE=/etc/postgresql/15/main/pgpass /usr/lib/postgresql/15/bin/pg_basebackup -h 10.0.0.1 -p 5432 -U replicator -D ${SIDE} -X stream -S h2 -c fast -w`,
+      // pg_tls (default): over TLS, the primary verified against the cluster's CA.
+      `PGPASSFILE=/etc/postgresql/15/main/pgpass PGSSLMODE=verify-full PGSSLROOTCERT=/etc/postgresql/15/main/root.crt /usr/lib/postgresql/15/bin/pg_basebackup -h 10.0.0.1 -p 5432 -U replicator -D ${SIDE} -X stream -S h2 -c fast -w`,
     );
     expect(clone!.command).toContain(`touch ${SIDE}/standby.signal`);
     expect(clone!.command).toContain(`rm -f ${SIDE}/postgresql.conf ${SIDE}/pg_hba.conf ${SIDE}/pg_ident.conf`);
