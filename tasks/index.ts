@@ -13,6 +13,7 @@ import infoList from './info-list.js';
 import inventory from './inventory.js';
 import migrateToMaster from './migrate-to-master.js';
 import restoreCluster from './restore-cluster.js';
+import rotatePasswords from './rotate-passwords.js';
 
 /** The built-in tasks, one module each in this folder. */
 export const builtinTasks: Task[] = [
@@ -27,6 +28,7 @@ export const builtinTasks: Task[] = [
   migrateToMaster,
   rejoin,
   restoreCluster,
+  rotatePasswords,
   userCreate,
   userDelete,
   userPassword,

@@ -44,6 +44,8 @@ export function optionsFromSchema(schema: z.ZodObject): Option[] {
     const placeholder = info.kind === 'number' ? '<n>' : `<${flag.split('-').pop()}>`;
     const opt = new Option(`--${flag} ${placeholder}`, help);
     if (info.kind === 'number') opt.argParser((v: string) => Number(v));
+    // A list (z.array): the flag may be given several times, each value added (`--user a --user b`).
+    if (info.kind === 'array') opt.argParser((v: string, previous: unknown) => [...(Array.isArray(previous) ? (previous as string[]) : []), v]);
     if (info.choices) opt.choices(info.choices);
     if (info.defaultValue !== undefined) opt.default(info.defaultValue);
     if (!info.optional) opt.makeOptionMandatory();

@@ -8,6 +8,7 @@ import { systemFact } from '../facts/system.js';
 import { TaskRefused } from '../engine/task.js';
 import { pgSession, withTimeout } from '../steps/pg-client.js';
 import { ADMIN_USER, clusterCredentials } from './credentials.js';
+import { settleInterruptedRotations } from './rotation.js';
 import type { MemberFacts } from './plan.js';
 import type { ClusterSpec } from './vars.js';
 
@@ -86,6 +87,8 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
         `pg_credentials_dir is resolved against the inventory's folder: point it at the folder where they were created; nothing was changed`,
     );
   }
+  // A rotation killed between its steps left <file>.next: settled from what the primary holds, before anyone reads the credentials.
+  await settleInterruptedRotations(run, spec, found.values());
   return {
     members: spec.members.map((member) => ({ member, facts: found.get(member.host), unreachable: failures.get(member.host) })),
     systemd,
