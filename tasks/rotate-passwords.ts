@@ -105,7 +105,7 @@ async function rotate(run: Run, cc: ClusterContext, primary: HostContext, files:
     throw err;
   }
   const committed = Date.now();
-  const hold = Number(process.env[HOLD_ENV] ?? 0);
+  const hold = Number(run.io.env[HOLD_ENV] ?? 0);
   if (hold > 0 && !check) {
     run.message(`rotate-passwords: committed; holding ${hold} ms before writing any file (${HOLD_ENV})`);
     await new Promise((r) => setTimeout(r, hold));

@@ -136,8 +136,9 @@ export function renewalReason(info: Pick<CertInfo, 'notAfter'>, now: Date, days:
 
 async function openssl(args: string[], env: Record<string, string> = {}): Promise<void> {
   try {
-    // The config names ${ENV::PGTASKS_SAN}: it must be set whenever openssl reads it.
-    await run('openssl', args, { env: { ...process.env, PGTASKS_SAN: 'DNS:unused', ...env }, timeout: 30_000 });
+    // The config names ${ENV::PGTASKS_SAN}: it must be set whenever openssl reads it. A fixed PATH, and
+    // nothing else of this process's environment (module code reaches no process state: see run-io.ts).
+    await run('openssl', args, { env: { PATH: '/usr/local/bin:/usr/bin:/bin', PGTASKS_SAN: 'DNS:unused', ...env }, timeout: 30_000 });
   } catch (err) {
     const e = err as Error & { stderr?: string };
     throw new Error(`openssl ${args[0]} failed: ${(e.stderr ?? e.message).trim()}`);

@@ -35,7 +35,7 @@ async function readIfThere(path: string): Promise<string | undefined> {
 export async function writeSecretFile(path: string, value: string): Promise<void> {
   const dir = resolve(path, '..');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   await writeFile(tmp, `${value}\n`, { mode: 0o600 });
   await chmod(tmp, 0o600);
   await rename(tmp, path);
