@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
-import { startLoad } from '../lab/load.js';
+import { LAB_TLS, startLoad } from '../lab/load.js';
 import { changedSteps, eventually, pgtasks, type CliResult } from './helpers/pgtasks.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
@@ -181,7 +181,7 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
   });
 
   test('PgBouncer cannot pause (a transaction stays open): RESUMEd, the primary is not restarted; once it ends, a re-run finishes', async () => {
-    const holder = new pg.Client({ host: address('h2'), port: 6432, user: 'admin', password, database: 'postgres' });
+    const holder = new pg.Client({ host: address('h2'), port: 6432, user: 'admin', password, database: 'postgres', ssl: LAB_TLS });
     await holder.connect();
     await holder.query('begin');
     await holder.query('insert into load (id) values (-1)');
@@ -196,7 +196,7 @@ labDescribe('configuration safety: parameter checks and ordered restarts (lab)',
     expect(Date.now() - t0).toBeLessThan(60_000);
     expect(await sql(lab, 'h1', 'select pg_postmaster_start_time()')).toBe(primaryStarted);
     // Resumed: another client gets through PgBouncer at once.
-    const other = new pg.Client({ host: address('h2'), port: 6432, user: 'admin', password, database: 'postgres', query_timeout: 3000 });
+    const other = new pg.Client({ host: address('h2'), port: 6432, user: 'admin', password, database: 'postgres', query_timeout: 3000, ssl: LAB_TLS });
     await other.connect();
     expect((await other.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
     await other.end();

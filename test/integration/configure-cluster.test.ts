@@ -56,6 +56,9 @@ labDescribe('configure-cluster on the lab (real sshd, PostgreSQL, BIND)', () => 
       user: 'admin',
       dbname: 'postgres',
       passwordFile: join(lab.dir, 'credentials', 'orders', 'admin.password'),
+      // pg_tls (default on): verified TLS against the cluster's CA.
+      sslmode: 'verify-full',
+      sslrootcert: join(lab.dir, 'credentials', 'orders', 'tls', 'ca.crt'),
     });
     expect(await sql(lab, 'h1', 'select pg_is_in_recovery()')).toBe('f');
     const repl = await eventually(

@@ -16,14 +16,21 @@ export interface LoadResult {
 /** Ids stay unique across loads of one test file, so every committed row can be found again. */
 let next = 0;
 
-export function startLoad(host: string, port: number, password: string, maxMs = 120_000) {
+/**
+ * TLS as the lab's PgBouncer wants it from another machine (pg_tls, on by default: plain text from its
+ * own host only). node-postgres does no TLS unless told; the certificate is not verified here (the load
+ * measures availability; the TLS lab test verifies names against the CA). `tls: false` for a cluster with pg_tls: false.
+ */
+export const LAB_TLS = { rejectUnauthorized: false } as const;
+
+export function startLoad(host: string, port: number, password: string, maxMs = 120_000, tls = true) {
   const committed: number[] = [];
   const failures: string[] = [];
   const commitTimes: number[] = [];
   let attempts = 0;
   let running = true;
   const started = Date.now();
-  const config = { host, port, user: 'admin', password, database: 'postgres', connectionTimeoutMillis: 10_000 };
+  const config = { host, port, user: 'admin', password, database: 'postgres', connectionTimeoutMillis: 10_000, ...(tls ? { ssl: LAB_TLS } : {}) };
   const insert = async (client: pg.Client) => {
     const id = ++next;
     attempts++;
