@@ -29,7 +29,7 @@ const COLORS: Record<Status | 'title' | 'dim', string> = {
 export class TextReporter implements Reporter {
   private heldBanner: string | undefined;
   /** Progress lines now shown, by host (with the step they belong to). */
-  private readonly progress = new Map<string, { step: string; line: string; printedAt: number }>();
+  private readonly progress = new Map<string, { step: string; line: string; printedAt: number; done: number }>();
   private drawn = 0;
 
   constructor(
@@ -61,15 +61,15 @@ export class TextReporter implements Reporter {
     const finished = e.total !== undefined && e.done >= e.total;
     if (this.live) {
       this.erase();
-      this.progress.set(e.host, { step: e.step, line, printedAt: 0 });
+      this.progress.set(e.host, { step: e.step, line, printedAt: 0, done: e.done });
       this.draw();
       return;
     }
     const last = this.progress.get(e.host);
     const at = this.now();
-    if (last?.step === e.step && !finished && at - last.printedAt < this.progressEveryMs) return;
+    if (last?.step === e.step && !(finished && e.done !== last.done) && at - last.printedAt < this.progressEveryMs) return;
     this.write(this.paint('dim', line) + '\n');
-    this.progress.set(e.host, { step: e.step, line, printedAt: at });
+    this.progress.set(e.host, { step: e.step, line, printedAt: at, done: e.done });
   }
 
   /** Removes the live progress lines (the cursor goes back to where the first one began). */

@@ -64,6 +64,8 @@ function progressEvents(ctx: HostContext, kind: ProgressKind, step: string): (st
     const sample = parser.feed(stream, chunk);
     if (!sample) return;
     const r = meter.reading(sample);
-    if (meter.due(r)) ctx.reporter.emit({ type: 'progress', host: ctx.host, step, ...r });
+    if (!meter.due(r)) return;
+    const { final: _final, ...shown } = r;
+    ctx.reporter.emit({ type: 'progress', host: ctx.host, step, ...shown });
   };
 }

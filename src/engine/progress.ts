@@ -12,6 +12,8 @@ export interface ProgressSample {
   done: number;
   /** Unknown until the command says (pgBackRest: estimated from its percentage). */
   total?: number;
+  /** The command says it is all done (100 %): the reading is sent even if one was sent a moment ago. */
+  final?: boolean;
 }
 
 export interface ProgressParser {
@@ -47,8 +49,8 @@ function basebackupParser(): ProgressParser {
     feed(stream, chunk) {
       let last: ProgressSample | undefined;
       for (const l of lines[stream](chunk)) {
-        const m = /(\d+)\/(\d+) kB \(\d+%\)/.exec(l);
-        if (m) last = { done: Number(m[1]) * 1024, total: Math.max(Number(m[1]), Number(m[2])) * 1024 };
+        const m = /(\d+)\/(\d+) kB \((\d+)%\)/.exec(l);
+        if (m) last = { done: Number(m[1]) * 1024, total: Math.max(Number(m[1]), Number(m[2])) * 1024, final: m[3] === '100' };
       }
       return last;
     },
@@ -78,7 +80,7 @@ function pgbackrestParser(): ProgressParser {
         // Sizes are rounded (1.2MB): the estimate settles as the share grows; below 1 % it is noise.
         if (pct >= 1) total = Math.max(done, Math.round((done * 100) / pct));
         if (pct >= 100) total = done;
-        last = { done, total };
+        last = { done, total, final: pct >= 100 };
       }
       return last;
     },
@@ -92,6 +94,7 @@ export function progressParser(kind: ProgressKind): ProgressParser {
 export interface ProgressReading {
   done: number;
   total?: number;
+  final?: boolean;
   rateBytesPerSec?: number;
   etaSeconds?: number;
 }
@@ -104,6 +107,7 @@ export interface ProgressReading {
 export class ProgressMeter {
   private samples: { at: number; done: number }[] = [];
   private lastEmit = -Infinity;
+  private lastDone = -1;
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -117,7 +121,7 @@ export class ProgressMeter {
     // The oldest sample kept is the last one at or before the window's start: a rate always spans the window.
     while (this.samples.length > 2 && at - this.samples[1]!.at >= this.windowMs) this.samples.shift();
     const first = this.samples[0]!;
-    const r: ProgressReading = { done: s.done, total: s.total };
+    const r: ProgressReading = { done: s.done, total: s.total, final: s.final };
     if (at - first.at >= 500 && s.done >= first.done) {
       r.rateBytesPerSec = Math.round(((s.done - first.done) * 1000) / (at - first.at));
       if (s.total !== undefined && r.rateBytesPerSec > 0) r.etaSeconds = Math.max(0, Math.round((s.total - s.done) / r.rateBytesPerSec));
@@ -127,9 +131,11 @@ export class ProgressMeter {
 
   due(r: ProgressReading): boolean {
     const at = this.now();
-    const finished = r.total !== undefined && r.done >= r.total;
-    if (!finished && at - this.lastEmit < this.everyMs) return false;
+    // The end is always sent, once (pgBackRest's empty files after it change nothing).
+    const end = r.final === true && r.done !== this.lastDone;
+    if (!end && at - this.lastEmit < this.everyMs) return false;
     this.lastEmit = at;
+    this.lastDone = r.done;
     return true;
   }
 }

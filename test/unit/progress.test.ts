@@ -55,7 +55,7 @@ describe('progress parsers (captured output)', () => {
     for (const name of ['pg_basebackup-piped.txt', 'pg_basebackup-tty.txt']) {
       const all = samples('pg_basebackup', fixture(name), 13, 'stderr');
       expect(all.length, name).toBeGreaterThanOrEqual(5);
-      expect(all.at(-1)).toEqual({ done: 137250 * 1024, total: 137250 * 1024 });
+      expect(all.at(-1)).toEqual({ done: 137250 * 1024, total: 137250 * 1024, final: true });
       expect(all[0]!.total).toBe(137240 * 1024);
     }
     expect(samples('pg_basebackup', fixture('pg_basebackup-piped.txt'), 100, 'stdout').at(-1)?.done).toBe(137250 * 1024);
@@ -74,6 +74,21 @@ describe('progress parsers (captured output)', () => {
 });
 
 describe('progress meter', () => {
+  test('a real backup fed line by line at 100 lines a second: about one event a second, the last one at 100 %', () => {
+    let now = 0;
+    const m = new ProgressMeter(() => now);
+    const p = progressParser('pgbackrest');
+    const sent: ProgressSample[] = [];
+    for (const line of fixture('pgbackrest-backup-full.txt').split('\n')) {
+      now += 10;
+      const s = p.feed('stdout', `${line}\n`);
+      if (s && m.due(m.reading(s))) sent.push(s);
+    }
+    expect(sent.length).toBeLessThanOrEqual(Math.ceil(now / 1000) + 1);
+    expect(sent.at(-1)).toMatchObject({ final: true });
+    expect(sent.at(-1)!.done).toBe(sent.at(-1)!.total);
+  });
+
   test('rate over the recent window, time left, at most one event a second and always the last', () => {
     let now = 0;
     const m = new ProgressMeter(() => now);
@@ -89,9 +104,11 @@ describe('progress meter', () => {
     const r2 = m.reading({ done: 50 * MB, total: 100 * MB });
     expect(m.due(r2)).toBe(true);
     now = 20_100;
-    const r3 = m.reading({ done: 100 * MB, total: 100 * MB });
+    const r3 = m.reading({ done: 100 * MB, total: 100 * MB, final: true });
     expect(r3.etaSeconds).toBe(0);
     expect(m.due(r3)).toBe(true);
+    // The end once: a second final reading with nothing more done is not sent.
+    expect(m.due(m.reading({ done: 100 * MB, total: 100 * MB, final: true }))).toBe(false);
     expect(formatProgress({ done: 50 * MB, total: 100 * MB, rateBytesPerSec: 2.5 * MB, etaSeconds: 80 })).toBe(
       '50.0/100.0 MB (50%), 2.5 MB/s, 1 min 20 s left',
     );
