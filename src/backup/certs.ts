@@ -1,3 +1,4 @@
+import { isDnsName } from '../cluster/address-syntax.js';
 import { execFile } from 'node:child_process';
 import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -51,8 +52,23 @@ function safeName(name: string): string {
   return name;
 }
 
+/**
+ * A file or folder name for an inventory host name, which Ansible lets hold almost anything: the name
+ * itself when it is plain, else its plain characters and a hash of it (distinct names, distinct files).
+ */
+export function hostFileName(host: string): string {
+  if (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(host)) return host;
+  return `${host.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]/, 'h')}-${sha256(host).slice(0, 8)}`;
+}
+
+/** The IP SAN for an address; an IPv6 zone (fe80::1%eth0) is this machine's, not part of the address a certificate names. */
+const ipSan = (address: string) => (isIP(address) ? [`IP:${address.replace(/%.*$/, '')}`] : []);
+
+/** SAN entries for names: a name that is not a DNS name (an odd inventory host name) is left out, never spliced in. */
+const dnsNames = (names: string[]) => [...new Set(names)].filter(isDnsName).map((n) => `DNS:${n}`);
+
 export function repoCredentialsDir(credentialsDir: string, repoHost: string): string {
-  return join(resolve(credentialsDir), '_pgbackrest', safeName(repoHost));
+  return join(resolve(credentialsDir), '_pgbackrest', hostFileName(repoHost));
 }
 
 export function clusterBackupDir(credentialsDir: string, cluster: string): string {
@@ -61,8 +77,8 @@ export function clusterBackupDir(credentialsDir: string, cluster: string): strin
 
 /** The server certificate's SAN: pgBackRest 2.45 matches the dialled host against DNS names only, so an IP is a DNS name too. */
 export function serverSan(address: string, name: string): string {
-  const dns = [...new Set([address, name])].map((n) => `DNS:${n}`);
-  return [...dns, ...(isIP(address) ? [`IP:${address}`] : [])].join(',');
+  const dns = dnsNames([address, name]);
+  return [...dns, ...ipSan(address)].join(',');
 }
 
 async function readText(path: string): Promise<string | undefined> {
@@ -285,7 +301,7 @@ export async function memberTls(i: MemberTlsInput): Promise<HostTls> {
   const base = resolve(i.credentialsDir);
   return withFolders(base, [repoCredentialsDir(base, i.repoHost), clusterBackupDir(base, i.cluster)], i.write, async ([repoDir, dir]) => {
     const { ca } = await repoMaterial(repoDir!, i);
-    const server = await ensureCert(dir!, `${safeName(i.host)}.server`, { cn: i.address, san: serverSan(i.address, i.host), usage: 'server' }, ca);
+    const server = await ensureCert(dir!, `${hostFileName(i.host)}.server`, { cn: i.address, san: serverSan(i.address, i.host), usage: 'server' }, ca);
     const client = await ensureCert(dir!, 'client', { cn: clusterClientCn(i.cluster), usage: 'client' }, ca);
     return { ca: ca.cert, serverCert: server.cert, serverKey: server.key, clientCert: client.cert, clientKey: client.key };
   });
@@ -346,8 +362,8 @@ export function clusterCaFile(credentialsDir: string, cluster: string): string {
 
 /** The SAN of a member's PostgreSQL certificate: its address (DNS and IP), its host name, the service name. */
 export function postgresSan(address: string, host: string, serviceName?: string): string {
-  const dns = [...new Set([address, host, ...(serviceName ? [serviceName] : [])])].map((n) => `DNS:${n}`);
-  return [...dns, ...(isIP(address) ? [`IP:${address}`] : [])].join(',');
+  const dns = dnsNames([address, host, ...(serviceName ? [serviceName] : [])]);
+  return [...dns, ...ipSan(address)].join(',');
 }
 
 export interface PostgresTlsInput {
@@ -381,7 +397,8 @@ export async function postgresTls(i: PostgresTlsInput): Promise<{ ca: string; se
     for (const m of i.members) {
       const san = postgresSan(m.address, m.host, i.serviceName);
       const validity = { days: PG_SERVER_DAYS, renewWithinDays: PG_TLS_RENEW_DAYS, now: i.now };
-      servers.set(m.host, await ensureCert(dir!, `${safeName(m.host)}.server`, { cn: m.host, san, usage: 'server' }, ca, validity));
+      const cn = isDnsName(m.host) ? m.host : m.address;
+      servers.set(m.host, await ensureCert(dir!, `${hostFileName(m.host)}.server`, { cn, san, usage: 'server' }, ca, validity));
     }
     return { ca: ca.cert, servers };
   });
