@@ -1,36 +1,15 @@
 import { describe, expect, test } from 'vitest';
 import { planCluster, PlanRefused, type MemberFacts } from '../../src/cluster/plan.js';
 import { pgVarsSchema, type ClusterSpec, type Member } from '../../src/cluster/vars.js';
-import type { NodeState, PgNodeFacts } from '../../src/facts/postgres.js';
+import type { PgNodeFacts } from '../../src/facts/postgres.js';
+import { nodeFacts } from './helpers/node-facts.js';
 
 function member(host: string, extra: Record<string, unknown> = {}): Member {
   return { host, address: `10.0.0.${host.slice(1)}`, vars: pgVarsSchema.parse({ pg_cluster: 'main', ...extra }) };
 }
 
-function facts(state: NodeState, extra: Partial<PgNodeFacts> = {}): PgNodeFacts {
-  const hasData = state === 'PRIMARY' || state === 'REPLICA';
-  return {
-    version: 15,
-    cluster: 'main',
-    port: 5432,
-    installed: true,
-    configured: hasData,
-    state,
-    running: hasData,
-    systemIdentifier: hasData ? '7000' : undefined,
-    timeline: hasData ? 1 : undefined,
-    lsn: hasData ? '0/3000000' : undefined,
-    pendingRestart: [],
-    slots: [],
-    deactivatedDirs: [],
-    streaming: [],
-    roles: [],
-    replayPaused: false,
-    confStale: false,
-    confErrors: [],
-    ...extra,
-  };
-}
+// Facts of a healthy member in `state` (cluster 'main', PostgreSQL 15): the shared fixture.
+const facts = nodeFacts;
 
 function spec(members: Member[], sync = 0): ClusterSpec {
   return { name: 'main', members, port: 5432, syncReplicas: sync, credentialsDir: './credentials' };

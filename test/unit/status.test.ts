@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { nodeFacts } from './helpers/node-facts.js';
 import { describe, expect, test } from 'vitest';
 import { pgVarsSchema } from '../../src/cluster/vars.js';
 import type { PgNodeFacts } from '../../src/facts/postgres.js';
@@ -41,24 +42,17 @@ const primary = (lag: number, seconds: number | null = null, extra: Partial<Live
 const replica = (extra: Partial<LiveStatus> = {}) => live({ recovery: true, upstream: '10.0.0.1', receiver: 'streaming', ...extra });
 const obs = (o: Partial<MemberObservation> & { host: string }): MemberObservation => ({ member: member(o.host), ...o });
 const stoppedFacts = (extra: Partial<PgNodeFacts> & { controlState?: string }) =>
-  ({
-    version: 15,
+  nodeFacts('REPLICA', {
     cluster: 'c',
-    port: 5432,
-    installed: true,
     configured: true,
-    state: 'REPLICA',
     running: false,
-    pendingRestart: [],
-    slots: [],
-    deactivatedDirs: [],
-    streaming: [],
-    roles: [],
-    replayPaused: false,
-    confStale: false,
-    confErrors: [],
+    systemIdentifier: undefined,
+    timeline: undefined,
+    lsn: undefined,
     ...extra,
-  }) as PgNodeFacts & { controlState?: string };
+  }) as PgNodeFacts & {
+    controlState?: string;
+  };
 const healthy = () => [
   obs({ host: 'h1', live: primary(0) }),
   obs({ host: 'h2', live: replica({ lsn: '0/5000000' }) }),

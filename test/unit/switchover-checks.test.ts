@@ -1,3 +1,4 @@
+import { nodeFacts } from './helpers/node-facts.js';
 import { describe, expect, test } from 'vitest';
 import type { MemberFacts } from '../../src/cluster/plan.js';
 import { switchoverProblems, type PrimaryActivity } from '../../src/cluster/switchover-checks.js';
@@ -5,23 +6,8 @@ import { pgVarsSchema, type ClusterSpec } from '../../src/cluster/vars.js';
 import type { NodeState, PgNodeFacts } from '../../src/facts/postgres.js';
 
 const member = (host: string) => ({ host, address: `10.0.0.${host.slice(1)}`, vars: pgVarsSchema.parse({ pg_cluster: 'c' }) });
-const facts = (state: NodeState, running = true): PgNodeFacts => ({
-  version: 15,
-  cluster: 'c',
-  port: 5432,
-  installed: true,
-  configured: true,
-  state,
-  running,
-  pendingRestart: [],
-  slots: [],
-  deactivatedDirs: [],
-  streaming: [],
-  roles: [],
-  replayPaused: false,
-  confStale: false,
-  confErrors: [],
-});
+const facts = (state: NodeState, running = true): PgNodeFacts =>
+  nodeFacts(state, { cluster: 'c', configured: true, running, systemIdentifier: undefined, timeline: undefined, lsn: undefined });
 const spec: ClusterSpec = { name: 'c', members: ['h1', 'h2', 'h3'].map(member), port: 5432, syncReplicas: 1, credentialsDir: '.' };
 const healthy = (): MemberFacts[] => [
   { member: member('h1'), facts: facts('PRIMARY') },
