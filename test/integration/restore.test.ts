@@ -146,7 +146,7 @@ labDescribe('restore-cluster on the lab (demo h1-h3, repository h4, rehearsal h5
     const check = await run('--check', '-v', 'restore-cluster', '--cluster', 'demo', '--to', pointInTime, '--into', 'rehearsal');
     expect(check.code, tail(check)).toBe(0);
     expect(check.stdout).toMatch(
-      /would run: \[as postgres\] .*pgbackrest --stanza=demo --pg1-path=\/var\/lib\/postgresql\/15\/rehearsal\.pgtasks-restore --type=time/,
+      /would run: \[as postgres\] .*pgbackrest (--log-level-console=detail )?--stanza=demo --pg1-path=\/var\/lib\/postgresql\/15\/rehearsal\.pgtasks-restore --type=time/,
     );
     expect(await empty('h5', 'rehearsal')).toBe(true);
     expect((await hostExec(lab, 'h5', 'ls /etc/postgresql/15/rehearsal 2>/dev/null | wc -l')).stdout.trim()).toBe('0');
