@@ -1,8 +1,5 @@
 import { z } from 'zod';
-import { backupHealth } from '../src/backup/health.js';
-import { clusterBackups, renderBackupList, type ClusterBackups } from '../src/backup/list-render.js';
-import { readArchiver, readStanza } from '../src/backup/read.js';
-import { clustersOf } from '../src/cluster/vars.js';
+import type { ClusterBackups } from '../src/backup/list-render.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
 
@@ -19,6 +16,12 @@ schedule, none exists, or archiving fails; 4 when the repository host is unreach
     cluster: z.string().optional().describe('only this cluster (a pg_cluster value)'),
   }),
   async run(run, args) {
+    const [{ backupHealth }, { clusterBackups, renderBackupList }, { readArchiver, readStanza }, { clustersOf }] = await Promise.all([
+      import('../src/backup/health.js'),
+      import('../src/backup/list-render.js'),
+      import('../src/backup/read.js'),
+      import('../src/cluster/vars.js'),
+    ]);
     const specs = clustersOf(await run.inventory(), args.cluster).filter((s) => s.backup);
     if (!specs.length)
       throw new UserError(args.cluster ? `cluster ${args.cluster} has no pg_backup: it has no backups to list` : 'no cluster of the inventory has pg_backup');

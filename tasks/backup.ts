@@ -1,13 +1,8 @@
 import { z } from 'zod';
-import { backupCommand, PGBACKREST_USER, presentMembers, readStanza } from '../roles/backup.js';
-import { STANZA_STATUS, statusMessage } from '../src/backup/pgbackrest-info.js';
-import { clustersOf, type ClusterSpec } from '../src/cluster/vars.js';
-import { runAction } from '../src/engine/action.js';
+import type { ClusterSpec } from '../src/cluster/vars.js';
 import type { Run } from '../src/engine/run.js';
-import { change, runSteps, step } from '../src/engine/step.js';
 import { task } from '../src/engine/task.js';
 import { UserError } from '../src/errors.js';
-import { query } from '../src/steps/postgres.js';
 
 const TYPES = ['full', 'diff', 'incr'] as const;
 type BackupType = (typeof TYPES)[number];
@@ -32,6 +27,7 @@ export interface BackupResult {
 
 /** Which member is the primary, and whether a replica streams from it (pgBackRest then reads from that standby). */
 async function memberRoles(run: Run, spec: ClusterSpec): Promise<{ primary?: string; streaming: string[]; unreachable: string[] }> {
+  const [{ presentMembers }, { query }] = await Promise.all([import('../roles/backup.js'), import('../src/steps/postgres.js')]);
   const roles = new Map<string, { recovery: boolean; streaming: boolean }>();
   const outcome = await run.onHosts(
     presentMembers(spec).map((m) => m.host),
@@ -55,6 +51,12 @@ async function memberRoles(run: Run, spec: ClusterSpec): Promise<{ primary?: str
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 async function backupCluster(run: Run, spec: ClusterSpec, type: BackupType): Promise<BackupResult | undefined> {
+  const [{ backupCommand, PGBACKREST_USER, readStanza }, { STANZA_STATUS, statusMessage }, { runAction }, { change, runSteps, step }] = await Promise.all([
+    import('../roles/backup.js'),
+    import('../src/backup/pgbackrest-info.js'),
+    import('../src/engine/action.js'),
+    import('../src/engine/step.js'),
+  ]);
   const repo = spec.backup!.repo_host;
   // Before anything: the repository host, the stanza, the primary. A refusal here has changed nothing.
   try {
@@ -119,6 +121,7 @@ size, size in the repository and duration.`,
     type: z.enum(TYPES).default('incr').describe('full, diff (changes since the last full) or incr (since the last backup)'),
   }),
   async run(run, args) {
+    const { clustersOf } = await import('../src/cluster/vars.js');
     const all = clustersOf(await run.inventory(), args.cluster);
     const specs = all.filter((s) => s.backup);
     if (!specs.length)

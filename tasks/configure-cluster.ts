@@ -1,9 +1,4 @@
 import { z } from 'zod';
-import { configureCluster } from '../roles/cluster.js';
-import { withClusterLock } from '../src/cluster/lock.js';
-import { clustersOf } from '../src/cluster/vars.js';
-import { forEachCluster } from '../src/cluster/fleet.js';
-import { limitToClusters } from '../src/cluster/limit-scope.js';
 import { task } from '../src/engine/task.js';
 
 export default task({
@@ -22,6 +17,14 @@ says which hosts outside the limit it takes too.`,
     cluster: z.string().optional().describe('only this cluster (a pg_cluster value)'),
   }),
   async run(run, args) {
+    // Loaded when the task runs: --list, --help and the other tasks do not pay for the roles.
+    const [{ configureCluster }, { withClusterLock }, { clustersOf }, { forEachCluster }, { limitToClusters }] = await Promise.all([
+      import('../roles/cluster.js'),
+      import('../src/cluster/lock.js'),
+      import('../src/cluster/vars.js'),
+      import('../src/cluster/fleet.js'),
+      import('../src/cluster/limit-scope.js'),
+    ]);
     const inventory = await run.inventory();
     // --limit keeps the clusters of the hosts it names, whole, and says which hosts it added.
     const specs = await limitToClusters(run, clustersOf(inventory, args.cluster));

@@ -1,10 +1,6 @@
 import { z } from 'zod';
-import { onClusterPrimary } from '../roles/user-tasks.js';
 import { databaseName, roleRef } from '../src/cluster/pg-vars-schema.js';
-import { sqlAction } from '../src/engine/action.js';
-import { change, runSteps, step } from '../src/engine/step.js';
 import { task } from '../src/engine/task.js';
-import { ident, lit, query } from '../src/steps/postgres.js';
 import { checkedName } from './user-create.js';
 
 export default task({
@@ -21,6 +17,12 @@ with that owner is left as it is; one with another owner is refused: nothing is 
   async run(run, args) {
     const name = checkedName('--name', args.name, databaseName);
     const owner = checkedName('--owner', args.owner, roleRef);
+    const [{ onClusterPrimary }, { sqlAction }, { change, runSteps, step }, { ident, lit, query }] = await Promise.all([
+      import('../roles/user-tasks.js'),
+      import('../src/engine/action.js'),
+      import('../src/engine/step.js'),
+      import('../src/steps/postgres.js'),
+    ]);
     await onClusterPrimary(run, 'db-create', args.cluster, async (cc, ctx) => {
       const rows = await query(
         ctx,

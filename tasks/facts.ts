@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { gather } from '../src/engine/fact.js';
 import { task } from '../src/engine/task.js';
-import { pgClustersFact, type PgClusterLine } from '../src/facts/pg-clusters.js';
-import { systemFact, type SystemFacts } from '../src/facts/system.js';
+import type { PgClusterLine } from '../src/facts/pg-clusters.js';
+import type { SystemFacts } from '../src/facts/system.js';
 
 export default task({
   name: 'facts',
@@ -13,6 +12,11 @@ export default task({
     hosts: z.string().default('all').describe('Ansible host pattern of the hosts to look at'),
   }),
   async run(run, args) {
+    const [{ gather }, { pgClustersFact }, { systemFact }] = await Promise.all([
+      import('../src/engine/fact.js'),
+      import('../src/facts/pg-clusters.js'),
+      import('../src/facts/system.js'),
+    ]);
     const hosts = await run.hosts(args.hosts);
     const rows: Record<string, { system: SystemFacts; clusters: PgClusterLine[] }> = {};
     await run.onHosts(hosts, async (ctx) => {

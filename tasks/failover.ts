@@ -1,7 +1,4 @@
 import { z } from 'zod';
-import { failover } from '../roles/failover.js';
-import { withClusterLock } from '../src/cluster/lock.js';
-import { clustersOf } from '../src/cluster/vars.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
 
@@ -19,6 +16,11 @@ confirmation unless --yes. Bring the old primary back with 'pgtasks rejoin --hos
     force: z.boolean().default(false).describe('fail over even though the primary is running'),
   }),
   async run(run, args) {
+    const [{ failover }, { withClusterLock }, { clustersOf }] = await Promise.all([
+      import('../roles/failover.js'),
+      import('../src/cluster/lock.js'),
+      import('../src/cluster/vars.js'),
+    ]);
     const specs = clustersOf(await run.inventory(), args.cluster);
     if (specs.length !== 1) throw new UserError(`failover: say which cluster with --cluster (${specs.map((s) => s.name).join(', ')})`);
     await withClusterLock(run, specs[0]!, 'failover', () =>

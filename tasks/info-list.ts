@@ -1,15 +1,6 @@
 import { z } from 'zod';
-import { backupHealth } from '../src/backup/health.js';
-import { readStanza } from '../src/backup/read.js';
-import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
-import { clustersOf } from '../src/cluster/vars.js';
-import { fact } from '../src/engine/fact.js';
 import { task } from '../src/engine/task.js';
-import { readBouncer } from '../src/facts/pgbouncer.js';
-import { clusterStatus, primaryArchiver, type ClusterStatus, type MemberObservation } from '../src/status/model.js';
-import { statusNodeFact } from '../src/status/node-fact.js';
-import { queryStatus } from '../src/status/query.js';
-import { renderStatus } from '../src/status/render.js';
+import type { ClusterStatus, MemberObservation } from '../src/status/model.js';
 
 export default task({
   name: 'info-list',
@@ -28,6 +19,29 @@ Exits non-zero when a host is unreachable, a cluster is not IN SYNC or DELAY, or
     cluster: z.string().optional().describe('only this cluster (a pg_cluster value)'),
   }),
   async run(run, args) {
+    const [
+      { backupHealth },
+      { readStanza },
+      { ADMIN_USER, clusterCredentials },
+      { clustersOf },
+      { fact },
+      { readBouncer },
+      { clusterStatus, primaryArchiver },
+      { statusNodeFact },
+      { queryStatus },
+      { renderStatus },
+    ] = await Promise.all([
+      import('../src/backup/health.js'),
+      import('../src/backup/read.js'),
+      import('../src/cluster/credentials.js'),
+      import('../src/cluster/vars.js'),
+      import('../src/engine/fact.js'),
+      import('../src/facts/pgbouncer.js'),
+      import('../src/status/model.js'),
+      import('../src/status/node-fact.js'),
+      import('../src/status/query.js'),
+      import('../src/status/render.js'),
+    ]);
     const specs = clustersOf(await run.inventory(), args.cluster);
     const clusters: ClusterStatus[] = await Promise.all(
       specs.map(async (spec) => {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { task } from '../src/engine/task.js';
-import { ansibleJson, toAnsibleList } from '../src/inventory/index.js';
 
 export default task({
   name: 'inventory',
@@ -10,6 +9,7 @@ export default task({
     list: z.boolean().default(false).describe('print the whole inventory (the only mode, as in ansible-inventory --list)'),
   }),
   async run(run) {
+    const { ansibleJson, toAnsibleList } = await import('../src/inventory/index.js');
     const data = toAnsibleList(await run.inventory());
     run.emit({ type: 'result', task: 'inventory', data, text: ansibleJson(data) });
   },

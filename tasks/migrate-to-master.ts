@@ -1,7 +1,4 @@
 import { z } from 'zod';
-import { switchover } from '../roles/switchover.js';
-import { withClusterLock } from '../src/cluster/lock.js';
-import { clustersOf, requireClusters } from '../src/cluster/vars.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
 
@@ -27,6 +24,11 @@ the target, the other replicas are repointed, the service name moves. Prints how
       .describe('seconds PAUSE may wait for running transactions before the switchover is called off (clients resumed, nothing changed)'),
   }),
   async run(run, args) {
+    const [{ switchover }, { withClusterLock }, { clustersOf, requireClusters }] = await Promise.all([
+      import('../roles/switchover.js'),
+      import('../src/cluster/lock.js'),
+      import('../src/cluster/vars.js'),
+    ]);
     const inventory = await run.inventory();
     requireClusters(inventory);
     const host = inventory.hosts.get(args.target);

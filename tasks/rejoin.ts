@@ -1,7 +1,4 @@
 import { z } from 'zod';
-import { rejoin } from '../roles/rejoin.js';
-import { withClusterLock } from '../src/cluster/lock.js';
-import { clustersOf, requireClusters } from '../src/cluster/vars.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
 
@@ -16,6 +13,11 @@ and starts it as a replica, then converges the cluster. With --full, its data di
     full: z.boolean().default(false).describe('re-clone instead of pg_rewind'),
   }),
   async run(run, args) {
+    const [{ rejoin }, { withClusterLock }, { clustersOf, requireClusters }] = await Promise.all([
+      import('../roles/rejoin.js'),
+      import('../src/cluster/lock.js'),
+      import('../src/cluster/vars.js'),
+    ]);
     const inventory = await run.inventory();
     requireClusters(inventory);
     const cluster = inventory.hosts.get(args.host)?.vars.pg_cluster as string | undefined;

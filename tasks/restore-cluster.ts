@@ -1,8 +1,4 @@
 import { z } from 'zod';
-import { restoreCluster } from '../roles/restore.js';
-import { targetFromFlags } from '../src/backup/restore-target.js';
-import { withClusterLock } from '../src/cluster/lock.js';
-import { clustersOf } from '../src/cluster/vars.js';
 import { UserError } from '../src/errors.js';
 import { task } from '../src/engine/task.js';
 
@@ -35,6 +31,12 @@ holding data, the repository host unreachable.`,
     yes: z.boolean().default(false).describe('confirm an --in-place restore'),
   }),
   async run(run, args) {
+    const [{ restoreCluster }, { targetFromFlags }, { withClusterLock }, { clustersOf }] = await Promise.all([
+      import('../roles/restore.js'),
+      import('../src/backup/restore-target.js'),
+      import('../src/cluster/lock.js'),
+      import('../src/cluster/vars.js'),
+    ]);
     const inventory = await run.inventory();
     let target;
     try {

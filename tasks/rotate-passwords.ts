@@ -1,18 +1,11 @@
 import { z } from 'zod';
-import { alterRolesStep, pgpassStep, rotatedUserlist, rotationOrder, userlistStep, type Rotation } from '../roles/rotate.js';
-import { onClusterPrimary } from '../roles/user-tasks.js';
-import { readUserlist } from '../roles/pgbouncer.js';
-import { memberOf, type ClusterContext } from '../src/cluster/cluster-context.js';
-import { ADMIN_USER, REPLICATION_USER } from '../src/cluster/credentials.js';
-import { clusterSecretFile, dropNext, keepNext, nextFile, promoteNext, resumeDecision } from '../src/cluster/rotation.js';
-import { scramVerifier } from '../src/cluster/scram.js';
-import { newPassword, userPasswordPath } from '../src/cluster/user-credentials.js';
+import type { Rotation } from '../roles/rotate.js';
+import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import type { Run } from '../src/engine/run.js';
-import { runSteps, type Step } from '../src/engine/step.js';
+import type { Step } from '../src/engine/step.js';
 import { task } from '../src/engine/task.js';
 import { UserError } from '../src/errors.js';
-import { lit, psql } from '../src/steps/postgres.js';
 import { checkedName } from './user-create.js';
 
 /** A test hook: the run waits this long right after the ALTER ROLE commit (before any file is written), to be killed there. */
@@ -48,9 +41,13 @@ with its own password_file is refused (change that file and run configure-cluste
     ].map((u) => checkedName('--user', u));
     if (!args.admin && !args.replication && !users.length)
       throw new UserError('rotate-passwords: say what to rotate: --admin, --replication and/or --user NAME');
+    const [{ onClusterPrimary }, { ADMIN_USER, REPLICATION_USER }] = await Promise.all([
+      import('../roles/user-tasks.js'),
+      import('../src/cluster/credentials.js'),
+    ]);
     await onClusterPrimary(run, 'rotate-passwords', args.cluster, async (cc, primary) => {
       const roles = [...(args.admin ? [ADMIN_USER] : []), ...(args.replication ? [REPLICATION_USER] : []), ...users];
-      const files = refusedOrFiles(run, cc, roles);
+      const files = await refusedOrFiles(run, cc, roles);
       if (!files) return;
       await rotate(run, cc, primary, files);
     });
@@ -58,7 +55,14 @@ with its own password_file is refused (change that file and run configure-cluste
 });
 
 /** The password file of each role to rotate, or undefined (refused, nothing changed) when one cannot be rotated. */
-function refusedOrFiles(run: Run, cc: ClusterContext, roles: string[]): Map<string, string> | undefined {
+async function refusedOrFiles(run: Run, cc: ClusterContext, roles: string[]): Promise<Map<string, string> | undefined> {
+  const [{ rotationOrder }, { memberOf }, { ADMIN_USER, REPLICATION_USER }, { clusterSecretFile }, { userPasswordPath }] = await Promise.all([
+    import('../roles/rotate.js'),
+    import('../src/cluster/cluster-context.js'),
+    import('../src/cluster/credentials.js'),
+    import('../src/cluster/rotation.js'),
+    import('../src/cluster/user-credentials.js'),
+  ]);
   const refuse = (why: string) => (run.refuse(`rotate-passwords: ${why}; nothing was changed`), undefined);
   const live = cc.facts.get(cc.plan.primary.host)!.roles;
   const pgUsers = memberOf(cc, cc.plan.primary.host).vars.pg_users;
@@ -79,6 +83,23 @@ function refusedOrFiles(run: Run, cc: ClusterContext, roles: string[]): Map<stri
 }
 
 async function rotate(run: Run, cc: ClusterContext, primary: HostContext, files: Map<string, string>): Promise<void> {
+  const [
+    { alterRolesStep, pgpassStep, rotatedUserlist, userlistStep },
+    { readUserlist },
+    { REPLICATION_USER },
+    { keepNext, promoteNext },
+    { scramVerifier },
+    { newPassword },
+    { runSteps },
+  ] = await Promise.all([
+    import('../roles/rotate.js'),
+    import('../roles/pgbouncer.js'),
+    import('../src/cluster/credentials.js'),
+    import('../src/cluster/rotation.js'),
+    import('../src/cluster/scram.js'),
+    import('../src/cluster/user-credentials.js'),
+    import('../src/engine/step.js'),
+  ]);
   const check = run.options.check;
   const rotations: Rotation[] = [...files].map(([role, file]) => {
     const password = run.secrets.register(newPassword());
@@ -167,6 +188,10 @@ async function rotate(run: Run, cc: ClusterContext, primary: HostContext, files:
  * the primary holds decides, as after a killed run; unreadable, the .next files stay for the next run.
  */
 async function settleAfterFailedCommit(run: Run, cc: ClusterContext, primary: HostContext, rotations: Rotation[]): Promise<void> {
+  const [{ dropNext, nextFile, promoteNext, resumeDecision }, { lit, psql }] = await Promise.all([
+    import('../src/cluster/rotation.js'),
+    import('../src/steps/postgres.js'),
+  ]);
   let rows: string[][];
   try {
     rows = await psql(

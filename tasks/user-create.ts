@@ -1,14 +1,7 @@
 import { z } from 'zod';
-import { onClusterPrimary, syncUserlists } from '../roles/user-tasks.js';
-import { parseRoles, rolesQuery, userChanges, transactionSql } from '../roles/users.js';
-import { memberOf } from '../src/cluster/cluster-context.js';
 import { userName } from '../src/cluster/pg-vars-schema.js';
-import { userPassword } from '../src/cluster/user-credentials.js';
-import { sqlAction } from '../src/engine/action.js';
-import { change, runSteps, step } from '../src/engine/step.js';
 import { task } from '../src/engine/task.js';
 import { UserError } from '../src/errors.js';
-import { query } from '../src/steps/postgres.js';
 
 /** A role name as pg_users takes it, or exit 2 with the rule. */
 export function checkedName(flag: string, value: string, schema = userName): string {
@@ -33,6 +26,23 @@ exists already is left as it is (user-password gives it a new password).`,
   }),
   async run(run, args) {
     const name = checkedName('--name', args.name);
+    const [
+      { onClusterPrimary, syncUserlists },
+      { parseRoles, rolesQuery, userChanges, transactionSql },
+      { memberOf },
+      { userPassword },
+      { sqlAction },
+      { change, runSteps, step },
+      { query },
+    ] = await Promise.all([
+      import('../roles/user-tasks.js'),
+      import('../roles/users.js'),
+      import('../src/cluster/cluster-context.js'),
+      import('../src/cluster/user-credentials.js'),
+      import('../src/engine/action.js'),
+      import('../src/engine/step.js'),
+      import('../src/steps/postgres.js'),
+    ]);
     const groups = (args.memberOf ?? '')
       .split(',')
       .map((g) => g.trim())

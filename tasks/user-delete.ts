@@ -1,11 +1,6 @@
 import { z } from 'zod';
-import { onClusterPrimary, syncUserlists } from '../roles/user-tasks.js';
-import { describeOwned, dropUserActions, ownedQuery, parseOwned } from '../roles/users.js';
-import { memberOf } from '../src/cluster/cluster-context.js';
 import { roleRef } from '../src/cluster/pg-vars-schema.js';
-import { change, runSteps, step } from '../src/engine/step.js';
 import { task } from '../src/engine/task.js';
-import { query } from '../src/steps/postgres.js';
 import { checkedName } from './user-create.js';
 
 export default task({
@@ -24,6 +19,19 @@ would make it again; set state: absent there instead.`,
   async run(run, args) {
     const name = checkedName('--name', args.name);
     const target = args.reassignTo === undefined ? undefined : checkedName('--reassign-to', args.reassignTo, roleRef);
+    const [
+      { onClusterPrimary, syncUserlists },
+      { describeOwned, dropUserActions, ownedQuery, parseOwned },
+      { memberOf },
+      { change, runSteps, step },
+      { query },
+    ] = await Promise.all([
+      import('../roles/user-tasks.js'),
+      import('../roles/users.js'),
+      import('../src/cluster/cluster-context.js'),
+      import('../src/engine/step.js'),
+      import('../src/steps/postgres.js'),
+    ]);
     await onClusterPrimary(run, 'user-delete', args.cluster, async (cc, ctx) => {
       const kept = memberOf(cc, cc.plan.primary.host).vars.pg_users.find((u) => u.name === name && u.state === 'present');
       if (kept)

@@ -1,14 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { onClusterPrimary, syncUserlists } from '../roles/user-tasks.js';
-import { parseRoles, rolesQuery, transactionSql } from '../roles/users.js';
-import { memberOf } from '../src/cluster/cluster-context.js';
-import { scramVerifier } from '../src/cluster/scram.js';
-import { newPassword, userPasswordPath, writeSecretFile } from '../src/cluster/user-credentials.js';
-import { sqlAction } from '../src/engine/action.js';
-import { change, runSteps, step } from '../src/engine/step.js';
 import { task } from '../src/engine/task.js';
-import { ident, lit, query } from '../src/steps/postgres.js';
 import { checkedName } from './user-create.js';
 
 export default task({
@@ -27,6 +19,25 @@ refused: change that file and run configure-cluster.`,
   }),
   async run(run, args) {
     const name = checkedName('--name', args.name);
+    const [
+      { onClusterPrimary, syncUserlists },
+      { parseRoles, rolesQuery, transactionSql },
+      { memberOf },
+      { scramVerifier },
+      { newPassword, userPasswordPath, writeSecretFile },
+      { sqlAction },
+      { change, runSteps, step },
+      { ident, lit, query },
+    ] = await Promise.all([
+      import('../roles/user-tasks.js'),
+      import('../roles/users.js'),
+      import('../src/cluster/cluster-context.js'),
+      import('../src/cluster/scram.js'),
+      import('../src/cluster/user-credentials.js'),
+      import('../src/engine/action.js'),
+      import('../src/engine/step.js'),
+      import('../src/steps/postgres.js'),
+    ]);
     await onClusterPrimary(run, 'user-password', args.cluster, async (cc, ctx) => {
       const inInventory = memberOf(cc, cc.plan.primary.host).vars.pg_users.find((u) => u.name === name);
       if (inInventory?.password_file !== undefined)

@@ -3,11 +3,10 @@ import { Command, CommanderError, Help } from 'commander';
 import { UnreachableError } from '../connection/types.js';
 import { UserError } from '../errors.js';
 import type { Reporter } from '../engine/events.js';
-import { Run, sshConnector, type Connector } from '../engine/run.js';
+import type { Connector } from '../engine/run.js';
 import type { InterruptSignal, RunIO } from '../engine/run-io.js';
 import { Secrets, withRunSecrets } from '../engine/secrets.js';
 import { TaskRefused, type Task } from '../engine/task.js';
-import { loadInventory } from '../inventory/index.js';
 import { DisplayFilter, displayOptions, useColor } from './display.js';
 import { kebab, optionsFromSchema, taskFlagSpec } from './flags.js';
 import { flagClashes, globalFlagSpec, globalOptions } from './global-flags.js';
@@ -190,6 +189,8 @@ async function execute(argv: string[], io: ProgramIO, builtins: Task[], version:
       );
   // Relative to the working directory the program was given, as every other path on the command line.
   const inventoryPath = resolve(io.cwd, globals.inventory);
+  // The engine and the inventory reader load only when a task runs: --version, --list and --help do without.
+  const [{ Run, sshConnector }, { loadInventory }] = await Promise.all([import('../engine/run.js'), import('../inventory/index.js')]);
   const run = new Run(
     () => loadInventory(inventoryPath),
     {

@@ -1,5 +1,9 @@
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import nunjucks from 'nunjucks';
+import type nunjucks from 'nunjucks';
+
+/** nunjucks (CommonJS) loads on the first render, synchronously: runs that render nothing never pay for it. */
+const loadNunjucks = () => createRequire(import.meta.url)('nunjucks') as typeof nunjucks;
 
 /** The project's templates/ folder, found from here whether running from src/ or dist/src/. */
 function templatesDir(): string[] {
@@ -20,6 +24,7 @@ export class Templates {
 
   private environment(): nunjucks.Environment {
     if (!this.env) {
+      const nunjucks = loadNunjucks();
       this.env = new nunjucks.Environment(new nunjucks.FileSystemLoader([...this.extraDirs, ...templatesDir()], { noCache: false }), {
         autoescape: false,
         throwOnUndefined: true,

@@ -3,7 +3,6 @@ import { raw, script, sh } from '../connection/shell.js';
 import { putAction, type Action } from '../engine/action.js';
 import { reads, type HostView } from '../engine/host-view.js';
 import { change, ok, step, type Step } from '../engine/step.js';
-import { unifiedDiff } from './diff.js';
 
 export interface FileSpec {
   path: string;
@@ -94,6 +93,8 @@ export function filesStep(name: string, files: (view: HostView) => FileSpec[] | 
     await hooks.planned?.(ctx, differing);
     let diff = '';
     if (ctx.options.diff) {
+      // jsdiff loads only for --diff.
+      const { unifiedDiff } = await import('./diff.js');
       const shown = differing.filter((f) => remote.get(f.path)!.exists && !f.secret);
       const before = shown.length
         ? await readFiles(
