@@ -48,7 +48,9 @@ sub start {
 }
 print "\@\@pgtasks-server-ready " . $ARGV[0] . "\n";
 while (1) {
-  for my $r ($sel->can_read(0.05)) {
+  # A command whose output has closed is about to exit: look again at once, not in 50 ms.
+  my $soon = grep { !$_->{open} && !defined $_->{status} } values %job;
+  for my $r ($sel->can_read($soon ? 0.001 : 0.05)) {
     if (fileno($r) == fileno(STDIN)) {
       my $n = sysread(STDIN, my $buf, 1 << 16);
       if (!$n) { kill('KILL', -$_->{pid}) for values %job; exit 0; }

@@ -36,8 +36,8 @@ export const sshConnector: Connector = async (host, vars, env) =>
       (await import('../connection/ssh.js')).SshConnection.open({
         ...sshTargetFromVars(host, vars),
         agent: env.SSH_AUTH_SOCK || undefined,
-        // Off until the whole lab suite has run with it (issue 11): PGTASKS_COMMAND_SERVER=1 turns it on.
-        commandServer: env.PGTASKS_COMMAND_SERVER === '1',
+        // PGTASKS_COMMAND_SERVER=0: an SSH exec per command, as before the command server (for comparisons).
+        commandServer: env.PGTASKS_COMMAND_SERVER !== '0',
       });
 
 export interface HostOutcome {
