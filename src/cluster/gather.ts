@@ -1,4 +1,6 @@
+import { sh } from '../connection/shell.js';
 import { reads } from '../engine/host-view.js';
+import { dirStatesFact } from '../steps/files.js';
 import { batchScript, splitBatchOutput } from '../engine/fact.js';
 import type { HostContext } from '../engine/host-context.js';
 import type { Run } from '../engine/run.js';
@@ -43,6 +45,8 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
   const creds = await clusterCredentials(spec.credentialsDir, spec.name, false, run.secrets);
   const viaPg = !creds.created;
   const fileFact = pgNodeFact({ cluster: spec.name, version: spec.version, port: spec.port, live: !viaPg });
+  // The folders the roles' file steps look at, read in the same round trip: a no-op run needs no other.
+  const dirsFact = dirStatesFact(sh`/etc/postgresql/*/${spec.name} /etc/pgbouncer /etc/pgbackrest`);
   const found = new Map<string, PgNodeFacts>();
   const systemd = new Map<string, boolean>();
   const bouncers = new Map<string, BouncerFacts>();
@@ -52,7 +56,7 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
     async (ctx) => {
       const vars = spec.members.find((m) => m.host === ctx.host)!.vars;
       const [shell, live, bouncer] = await Promise.all([
-        ctx.read(reads(batchScript([systemFact, fileFact])), { allowFailure: true }),
+        ctx.read(reads(batchScript([systemFact, fileFact, dirsFact])), { allowFailure: true }),
         viaPg ? liveLines(ctx, spec.port, creds.admin) : undefined,
         // What PgBouncer routes to now and whether it is paused: a killed switchover leaves it so.
         vars.pg_pgbouncer && !creds.created ? readBouncer(ctx, vars.pg_pgbouncer_port, ADMIN_USER, creds.admin).catch((err: Error) => err) : undefined,
@@ -73,6 +77,8 @@ export async function gatherCluster(run: Run, spec: ClusterSpec): Promise<Gather
       }
       ctx.facts.set(systemFact.name, system);
       ctx.facts.set(fileFact.name, f);
+      const dirs = sections.get(dirsFact.name);
+      if (dirs !== undefined) ctx.facts.set(dirsFact.name, dirsFact.parse(dirs));
       found.set(ctx.host, f);
       systemd.set(ctx.host, system.systemd);
       run.emit({ type: 'step', host: ctx.host, step: 'facts', status: f.unreadable ? 'failed' : 'ok', message: describeNode(f), check: run.options.check });

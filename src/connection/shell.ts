@@ -38,6 +38,9 @@ const isInline = (v: unknown): v is InlineCommand => typeof v === 'object' && v 
  * text, give inline(command).
  */
 export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Command {
+  // A tagged template with an invalid escape (\1, \d) has no cooked text for that part: it would be
+  // dropped without a word. Write such backslashes doubled (\\1).
+  if (strings.some((s) => s === undefined)) throw new Error(`sh\`${strings.raw.join('${…}')}\`: an invalid escape sequence drops text; double the backslash`);
   let out = strings[0] ?? '';
   values.forEach((value, i) => {
     if (isInline(value)) out += value[INLINE];

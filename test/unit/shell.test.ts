@@ -50,3 +50,11 @@ describe('shell quoting', () => {
     expect(() => execFileSync(process.execPath, [tsc, ...args], { encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
   }, 30_000);
 });
+
+describe('sh`` never drops text', () => {
+  test('an invalid escape (a sed back-reference written \\1) is an error, not a silently shorter command', () => {
+    // In a tagged template, `\1` leaves that part of the text undefined: it used to vanish, with what followed it.
+    expect(() => sh`sed -E 's/(a)/\1/' ${'file'}`).toThrow(/invalid escape sequence drops text/);
+    expect(sh`sed -E 's/(a)/\\1/' ${'file'}`).toBe("sed -E 's/(a)/\\1/' file");
+  });
+});

@@ -36,10 +36,10 @@ describe('register: /etc/hosts provider', () => {
 });
 
 describe('register: providers run from this machine (a call, described)', () => {
-  /** A PATH whose `dig` answers `a` to A questions and nothing to CNAME ones. */
+  /** A PATH whose `dig` answers `a` as the A record of main-db.lab.test (its answer section), and has no CNAME. */
   const fakeDig = (a: string) => {
     const bin = tempDir('pgtasks-dig-');
-    writeFileSync(join(bin, 'dig'), `#!/bin/sh\nfor last; do :; done\n[ "$last" = A ] && [ -n "${a}" ] && echo "${a}"\nexit 0\n`);
+    writeFileSync(join(bin, 'dig'), `#!/bin/sh\n[ -n "${a}" ] && printf 'main-db.lab.test.\\t5\\tIN\\tA\\t%s\\n' "${a}"\nexit 0\n`);
     chmodSync(join(bin, 'dig'), 0o755);
     return { PATH: `${bin}:/usr/bin:/bin` };
   };
