@@ -87,10 +87,7 @@ export class SshConnection implements Connection {
     client.on('error', () => {
       /* later transport errors surface through the command that hit them */
     });
-    const connection = new SshConnection(client, target);
-    // Started now, so its start-up (the login shell's files, once) overlaps the run's first exec (the lock).
-    void connection.commandServer();
-    return connection;
+    return new SshConnection(client, target);
   }
 
   private wrap(command: Command, user?: string): Command {
@@ -118,10 +115,20 @@ export class SshConnection implements Connection {
     return this.server;
   }
 
+  private runs = 0;
+  private started?: CommandServer;
+
+  /**
+   * A host that gets one or two commands (a no-op run: its facts; info-list) is better served by an exec
+   * each: the server's own start costs as much. From the second command on, the server is started in the
+   * background and takes over once it is ready; until then, and when it cannot run, commands get an exec.
+   * (30 lab hosts on 2 cores: info-list 1.52 s with the server from the first command, 1.14 s without.)
+   */
   async run(command: Command, options: RunOptions = {}): Promise<CommandResult> {
     const full = this.wrap(command, options.user);
+    if (++this.runs === 2) void this.commandServer().then((s) => (this.started = s));
     // Output heard as it arrives needs a channel of its own: the command server hands back whole results.
-    const server = options.onOutput ? undefined : await this.commandServer();
+    const server = options.onOutput ? undefined : this.started;
     if (server?.alive) return server.run(full, options.stdin ?? '', options.timeoutMs);
     return this.exec(full, options);
   }
