@@ -15,7 +15,9 @@ import type { CommandResult } from './types.js';
  *                          K <id>\n                                                kill its process group
  *   server -> controller   R <id> <exit code> <stdout bytes> <stderr bytes>\n<stdout><stderr>
  * The server announces itself with a line holding a nonce, so whatever a start-up file prints before
- * it is skipped. It exits, killing what still runs, when its stdin closes (the connection went away).
+ * it is skipped. It exits when its stdin closes (the connection went away), leaving what still runs as
+ * an exec channel's command is left: a run's long commands carry its tag, and the run's lock holder
+ * stops them and says which (src/cluster/lock-script.ts), as it always did.
  */
 const SERVER = String.raw`
 use strict; use warnings; use IO::Select; use POSIX ();
@@ -53,7 +55,7 @@ while (1) {
   for my $r ($sel->can_read($soon ? 0.001 : 0.05)) {
     if (fileno($r) == fileno(STDIN)) {
       my $n = sysread(STDIN, my $buf, 1 << 16);
-      if (!$n) { kill('KILL', -$_->{pid}) for values %job; exit 0; }
+      if (!$n) { exit 0; }
       $in .= $buf;
       while ($in =~ /\A([^\n]*)\n/) {
         my $hl = length($1) + 1; my @h = split / /, $1;
