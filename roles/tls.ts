@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import type { ClusterSpec } from '../src/cluster/vars.js';
-import { certInfo, namedCertProblems, PG_TLS_RENEW_DAYS, postgresTls, renewalReason, type CertInfo } from '../src/backup/certs.js';
+import { namedCertProblems, PG_TLS_RENEW_DAYS, postgresTls } from '../src/tls/postgres-certs.js';
+import { certInfo, renewalReason, type CertInfo } from '../src/tls/x509.js';
 import { sh } from '../src/connection/shell.js';
 import { fact, type Fact } from '../src/engine/fact.js';
 import type { HostView } from '../src/engine/host-view.js';

@@ -1,4 +1,4 @@
-import { clusterCaFile } from '../backup/certs.js';
+import { clusterCaFile } from '../tls/postgres-certs.js';
 import type { RegistrySpec, TlsSpec } from './pg-vars-schema.js';
 
 /**

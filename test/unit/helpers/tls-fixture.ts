@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postgresTls } from '../../../src/backup/certs.js';
+import { postgresTls } from '../../../src/tls/postgres-certs.js';
 import type { ClusterSpec } from '../../../src/cluster/vars.js';
 import type { MemberTls } from '../../../roles/tls.js';
 
