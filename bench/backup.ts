@@ -17,7 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { sql } from '../test/lab/cluster-inventory.js';
+import { sql, labConnectionVars } from '../test/lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, type Lab } from '../test/lab/lab.js';
 import { eventually } from '../test/lab/poll.js';
 
@@ -95,12 +95,7 @@ try {
   });
   const doc = {
     all: {
-      vars: {
-        ansible_user: 'root',
-        ansible_ssh_private_key_file: lab.privateKeyFile,
-        ssh_known_hosts_file: lab.knownHostsFile,
-        ssh_host_key_checking: 'strict',
-      },
+      vars: labConnectionVars(lab),
       children: { bench: cluster('bench', ['h1', 'h2']), copy: cluster('copy', ['h4']), repo: { hosts: { h3: { ansible_host: address('h3') } } } },
     },
   };

@@ -11,6 +11,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { labConnectionVars } from '../test/lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, wipeHost, type Lab } from '../test/lab/lab.js';
 
 const bin = fileURLToPath(new URL('../../bin/pgtasks.js', import.meta.url));
@@ -64,12 +65,7 @@ function inventory(lab: Lab, file: string, clusters: number): string {
   }
   const doc = {
     all: {
-      vars: {
-        ansible_user: 'root',
-        ansible_ssh_private_key_file: lab.privateKeyFile,
-        ssh_known_hosts_file: lab.knownHostsFile,
-        ssh_host_key_checking: 'strict',
-      },
+      vars: labConnectionVars(lab),
       children,
     },
   };

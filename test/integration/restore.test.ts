@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { stringify } from 'yaml';
 import type { ClusterBackups } from '../../src/backup/list-render.js';
 import type { ClusterStatus } from '../../src/status/model.js';
-import { sql } from '../lab/cluster-inventory.js';
+import { sql, labConnectionVars } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
 import { primaryOf, streamingFrom } from './helpers/cluster-state.js';
 import { eventually, pgtasks, type CliResult } from './helpers/pgtasks.js';
@@ -44,12 +44,7 @@ labDescribe('restore-cluster on the lab (demo h1-h3, repository h4, rehearsal h5
     });
     const doc = {
       all: {
-        vars: {
-          ansible_user: 'root',
-          ansible_ssh_private_key_file: lab.privateKeyFile,
-          ssh_known_hosts_file: lab.knownHostsFile,
-          ssh_host_key_checking: 'strict',
-        },
+        vars: labConnectionVars(lab),
         children: {
           demo: cluster('demo', ['h1', 'h2', 'h3']),
           rehearsal: cluster('rehearsal', ['h5', 'h6']),

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -6,6 +6,7 @@ import { verifierMatches } from '../../src/cluster/scram.js';
 import { shellQuote, sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
 import { spawnPgtasks } from './helpers/cli-process.js';
+import { startArgvSampler } from './helpers/argv-sampler.js';
 import { labDescribe } from './helpers/lab-describe.js';
 import { changedSteps, eventually, pgtasks } from './helpers/pgtasks.js';
 
@@ -119,32 +120,6 @@ async function startReplicationSampler(host: string, password: string) {
       await loop;
       await c.end().catch(() => {});
       return { samples, bad, errors };
-    },
-  };
-}
-
-/** Every command line on this machine (lab hosts included: their pid namespaces are below ours), every ~5 ms. */
-function startArgvSampler() {
-  const cmdlines = new Set<string>();
-  let sampling = true;
-  const loop = (async () => {
-    while (sampling) {
-      for (const pid of readdirSync('/proc')) {
-        if (!/^\d+$/.test(pid)) continue;
-        try {
-          cmdlines.add(readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' '));
-        } catch {
-          // gone meanwhile
-        }
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  return {
-    async stop() {
-      sampling = false;
-      await loop;
-      return cmdlines;
     },
   };
 }

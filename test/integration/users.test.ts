@@ -1,9 +1,10 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { shellQuote, sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
 import { changedSteps, pgtasks } from './helpers/pgtasks.js';
+import { startArgvSampler } from './helpers/argv-sampler.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
 /**
@@ -59,25 +60,9 @@ labDescribe('users and databases on the lab (real sshd, PostgreSQL, PgBouncer)',
 
   test('pg_users and pg_databases converge; a new user logs in through PgBouncer right after the run; no password in argv or output; a re-run changes nothing', async () => {
     writeInventory({ pg_users: USERS, pg_databases: DATABASES });
-    // Every command line on this machine (the lab hosts' processes included: their pid namespaces are below ours), sampled through the run.
-    const cmdlines = new Set<string>();
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        for (const pid of readdirSync('/proc')) {
-          if (!/^\d+$/.test(pid)) continue;
-          try {
-            cmdlines.add(readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' '));
-          } catch {
-            // gone meanwhile
-          }
-        }
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
+    const sampler = startArgvSampler();
     const r = await run('-v', 'configure-cluster');
-    sampling = false;
-    await sampler;
+    const cmdlines = await sampler.stop();
     expect(r.code, r.stdout).toBe(0);
     const changed = changedSteps(r).filter((l) => l.startsWith('h1: users') || l.startsWith('h1: database'));
     expect(changed).toEqual([

@@ -15,17 +15,17 @@ export interface ClusterInventoryOptions {
   extraHosts?: string[];
 }
 
+/** How pgtasks reaches the lab's hosts: as root with the lab's key, host keys checked against the lab's known_hosts. */
+export function labConnectionVars(lab: Lab): Record<string, string> {
+  return { ansible_user: 'root', ansible_ssh_private_key_file: lab.privateKeyFile, ssh_known_hosts_file: lab.knownHostsFile, ssh_host_key_checking: 'strict' };
+}
+
 /** Writes an inventory for a cluster on the lab's hosts, as a user would write one. */
 export function writeClusterInventory(lab: Lab, file: string, o: ClusterInventoryOptions = {}): string {
   const hosts = o.hosts ?? lab.hosts.map((h) => h.name);
   const doc = {
     all: {
-      vars: {
-        ansible_user: 'root',
-        ansible_ssh_private_key_file: lab.privateKeyFile,
-        ssh_known_hosts_file: lab.knownHostsFile,
-        ssh_host_key_checking: 'strict',
-      },
+      vars: labConnectionVars(lab),
       children: {
         [o.cluster ?? 'demo']: {
           vars: {
