@@ -61,14 +61,8 @@ export class HostContext implements HostView {
       options,
       check: options.check,
       facts: this.facts,
-      // A read-only face of the set: has/size/iteration, no add or delete.
-      notified: {
-        has: (h: string) => notified.has(h),
-        get size() {
-          return notified.size;
-        },
-        [Symbol.iterator]: () => notified.values(),
-      } as ReadonlySet<string>,
+      // Only a question about the set: no add or delete reaches it from a plan.
+      notified: { has: (h: string) => notified.has(h) },
       read: this.read.bind(this),
       message: this.message.bind(this),
     });

@@ -35,8 +35,8 @@ export interface HostView {
   readonly options: Readonly<HostContextOptions>;
   /** Facts gathered this run by name (a cache: gathering fills it). */
   readonly facts: Map<string, unknown>;
-  /** Handlers notified on this host so far (Ansible's notify), in check mode too. */
-  readonly notified: ReadonlySet<string>;
+  /** Handlers notified on this host so far (Ansible's notify), in check mode too: asked, never changed here. */
+  readonly notified: { has(handler: string): boolean };
   read(command: ReadCommand, options?: ReadOptions): Promise<CommandResult>;
   /** A warning or note about this host (masked like all output). */
   message(text: string): void;

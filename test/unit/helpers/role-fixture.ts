@@ -146,7 +146,8 @@ export async function plannedAll(steps: Step[], view: HostView): Promise<Record<
   const out: Record<string, Record<string, unknown>> = {};
   for (const s of steps) {
     const plan = await s.plan(view);
-    if (plan.kind === 'change') for (const a of plan.actions) if (a.kind === 'notify') (view.notified as Set<string>)[a.handled ? 'delete' : 'add'](a.handler);
+    if (plan.kind === 'change')
+      for (const a of plan.actions) if (a.kind === 'notify') if (view.notified instanceof Set) view.notified[a.handled ? 'delete' : 'add'](a.handler); // a fixtureView's own Set
     out[s.name] = plan.kind === 'change' ? { kind: 'change', summary: plan.summary, actions: actionData(plan.actions) } : plan;
   }
   return out;
