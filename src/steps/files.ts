@@ -53,13 +53,14 @@ export const DIR_STATES = 'dir-states';
 /**
  * A fact: the files of whole folders (a shell word list, globs allowed), read with the host's other
  * facts in the same round trip, so the roles' files steps of a no-op run need none of their own.
- * The engine drops it with every other fact after a change on the host.
+ * The engine drops it with every other fact after a change on the host. A folder this login cannot
+ * list is not reported, so its files are asked about one by one, as before.
  */
 export function dirStatesFact(dirs: Command): Fact<DirStates> {
   return {
     name: DIR_STATES,
     // One find, one stat and one sha256sum for all the folders' files (a process per file cost 60 ms).
-    command: sh`set -- ${inline(dirs)}; for d in "$@"; do [ -d "$d" ] && echo "D $d"; done
+    command: sh`set -- ${inline(dirs)}; for d in "$@"; do [ -d "$d" ] && [ -r "$d" ] && [ -x "$d" ] && echo "D $d"; done
 find "$@" -maxdepth 1 -type f -exec stat -c 'S %n %U %G %a' {} + -exec sha256sum {} + 2>/dev/null | sed -E 's/^([0-9a-f]{64} )/H \\1/'; true`,
     parse(output) {
       const files = new Map<string, RemoteFile>();
