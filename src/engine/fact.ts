@@ -63,7 +63,3 @@ export async function gather(ctx: HostView, facts: Fact<unknown>[], refresh = fa
 export async function fact<T>(ctx: HostView, f: Fact<T>, refresh = false): Promise<T> {
   return (await gather(ctx, [f as Fact<unknown>], refresh)).get(f.name) as T;
 }
-
-export function forget(ctx: HostView, ...facts: Fact<unknown>[]): void {
-  for (const f of facts) ctx.facts.delete(f.name);
-}
