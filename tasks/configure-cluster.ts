@@ -18,17 +18,21 @@ says which hosts outside the limit it takes too.`,
   }),
   async run(run, args) {
     // Loaded when the task runs: --list, --help and the other tasks do not pay for the roles.
-    const [{ configureCluster }, { withClusterLock }, { clustersOf }, { forEachCluster }, { limitToClusters }] = await Promise.all([
+    const [{ configureCluster }, { withClusterLock }, { clustersOf }, { forEachCluster }, { limitToClusters }, { clusterFactsRead }] = await Promise.all([
       import('../roles/cluster.js'),
       import('../src/cluster/lock.js'),
       import('../src/cluster/vars.js'),
       import('../src/cluster/fleet.js'),
       import('../src/cluster/limit-scope.js'),
+      import('../src/cluster/gather.js'),
     ]);
     const inventory = await run.inventory();
     // --limit keeps the clusters of the hosts it names, whole, and says which hosts it added.
     const specs = await limitToClusters(run, clustersOf(inventory, args.cluster));
     // Clusters at once, hosts bounded by --forks; one refused or failed does not stop the others.
-    await forEachCluster(run, specs, (spec) => withClusterLock(run, spec, 'configure-cluster', () => configureCluster(run, spec)).then(() => {}));
+    // Each member's first facts come back with its lock, in the same round trip.
+    await forEachCluster(run, specs, async (spec) => {
+      await withClusterLock(run, spec, 'configure-cluster', () => configureCluster(run, spec), { thenRead: await clusterFactsRead(run, spec) });
+    });
   },
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { inline, sh, type Command } from '../connection/shell.js';
 
 /**
@@ -38,7 +39,34 @@ export interface LockScriptOptions {
   cluster: string;
   /** Where the lock and run files live (a host's /var/lib/postgresql; a temp folder in tests). */
   base?: string;
+  /**
+   * A read-only command run right after the lock is taken (or found free, with --check), its output
+   * printed between @@read-begin and @@read-end: the run's first facts come in the lock's own round
+   * trip instead of one more exec (and one more shell start-up) per host.
+   */
+  thenRead?: Command;
 }
+
+/**
+ * The read after @@locked/@@free: in a subshell without the lock's descriptor (children must not hold
+ * it), set -u, or the holder's stdin (the run's pings and release); stderr joins stdout, as facts want.
+ */
+function readAfterLock(o: LockScriptOptions): Command {
+  if (!o.thenRead) return sh``;
+  // A fresh token in both markers: no line of the read's output can end it early.
+  const token = randomBytes(8).toString('hex');
+  return sh`echo ${`@@read-begin ${token}`}
+( set +u; ${inline(o.thenRead)}
+) 9>&- </dev/null 2>&1
+printf ${`\n@@read-end ${token} %s\n`} "$?"`;
+}
+
+/**
+ * The scripts' bash. --norc: bash reads ~/.bashrc when started by sshd, and this one counts as such
+ * (same shell level, stdin the SSH channel), so it would pay the login shell's start-up files a second
+ * time (~100 ms where they load pyenv or conda); it inherits that shell's environment anyway.
+ */
+const BASH = sh`bash --norc -c`;
 
 export function lockFiles(o: LockScriptOptions): { lock: string; run: string } {
   const base = o.base ?? LOCK_BASE;
@@ -113,6 +141,7 @@ fi
 side_dirs remove 9>&-
 printf '%s\\n' ${info} > "$R" || exit 3
 echo @@locked
+${inline(readAfterLock(o))}
 while IFS= read -r -t ${o.leaseSeconds} line; do
   [ "$line" = release ] || continue
   : > "$R"; exec 9>&-; echo @@released
@@ -125,7 +154,7 @@ done
 # it in the run file (which stays, telling the next run), then free the lock. Stopping is a matter of
 # milliseconds: a new run seldom finds the lock still held by a run that is gone.
 stop_tagged ${ereEscape(me)} 9>&- | while IFS= read -r l; do case "$l" in '@@stopped '*) echo "stopped=\${l#@@stopped }" >> "$R";; esac; done`;
-  return sh`exec bash -c ${script}`;
+  return sh`exec ${inline(BASH)} ${script}`;
 }
 
 /** --check: reports the lock and what a real run would clean up, changing nothing (no file is created). */
@@ -143,8 +172,9 @@ fi
 if [ -s "$R" ]; then echo @@stale; while IFS= read -r l; do echo "@@was $l"; done < "$R"; fi
 for p in $(tagged ${`${ereEscape(o.cluster)}/[0-9a-f]+`}); do echo "@@would-stop $(describe $p)"; done
 side_dirs check
-echo @@free`;
-  return sh`exec bash -c ${script}`;
+echo @@free
+${inline(readAfterLock(o))}`;
+  return sh`exec ${inline(BASH)} ${script}`;
 }
 
 export type LockReply =
@@ -163,6 +193,24 @@ export type LockReply =
       alive?: string;
     }
   | { state: 'incomplete' };
+
+/** The output and exit status of LockScriptOptions.thenRead, when it was asked for and ran. */
+export interface ReadAfterLock {
+  code: number;
+  stdout: string;
+}
+
+/** Splits a holder's or probe's output into the lock's lines and the read's; `read` undefined until @@read-end. */
+export function splitReadAfterLock(stdout: string): { lock: string; read?: ReadAfterLock } {
+  const begin = /(?:^|\n)@@read-begin ([0-9a-f]+)\n/.exec(stdout);
+  if (!begin) return { lock: stdout };
+  const lock = stdout.slice(0, begin.index + 1);
+  const rest = stdout.slice(begin.index + begin[0].length);
+  // printf puts a newline before the end marker: the read's last line may lack one.
+  const end = new RegExp(`\\n@@read-end ${begin[1]} (\\d+)\\n`).exec(rest);
+  if (!end) return { lock };
+  return { lock, read: { code: Number(end[1]), stdout: rest.slice(0, end.index) } };
+}
 
 function parseHolder(lines: string[]): Holder | undefined {
   const kv = new Map(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));

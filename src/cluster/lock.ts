@@ -1,11 +1,22 @@
-import { reads } from '../engine/host-view.js';
+import { reads, type ReadCommand } from '../engine/host-view.js';
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { sh, type Command } from '../connection/shell.js';
 import { UnreachableError, type HeldCommand } from '../connection/types.js';
 import type { Run } from '../engine/run.js';
 import { withTimeout } from '../steps/pg-client.js';
-import { describeHolder, holderScript, lockFiles, parseLockReply, probeScript, RUN_TAG_VAR, runTag, type Holder, type LockReply } from './lock-script.js';
+import {
+  describeHolder,
+  holderScript,
+  lockFiles,
+  parseLockReply,
+  probeScript,
+  RUN_TAG_VAR,
+  runTag,
+  splitReadAfterLock,
+  type Holder,
+  type LockReply,
+} from './lock-script.js';
 import type { ClusterSpec } from './vars.js';
 
 /**
@@ -56,17 +67,26 @@ interface ClusterLock {
 /** Locks this run holds, by cluster: tasks nest (migrate-to-master converges with configure-cluster's roles). */
 const held = new WeakMap<Run, Map<string, ClusterLock>>();
 
+export interface LockOptions {
+  /**
+   * The read `fn` starts with (the cluster's facts): each host runs it right after taking the lock, in
+   * the same round trip, and its result answers the first ctx.read() of that very command (see
+   * HostContext.prefetch). One exec and one shell start-up less per host and run.
+   */
+  thenRead?: ReadCommand;
+}
+
 /**
  * Runs `fn` holding the cluster's lock. When another run holds it, refuses (exit 1) naming the holder
  * and returns undefined without calling `fn`. In check mode nothing is taken or changed: a held lock is
  * still a refusal, and what a real run would clean up is shown.
  */
-export async function withClusterLock<T>(run: Run, spec: ClusterSpec, task: string, fn: () => Promise<T>): Promise<T | undefined> {
+export async function withClusterLock<T>(run: Run, spec: ClusterSpec, task: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T | undefined> {
   let mine = held.get(run);
   if (!mine) held.set(run, (mine = new Map()));
   if (mine.has(spec.name)) return fn();
   const runId = randomBytes(6).toString('hex');
-  const lock = await acquire(run, spec, task, runId);
+  const lock = await acquire(run, spec, task, runId, options.thenRead);
   if (!lock) return undefined;
   mine.set(spec.name, lock);
   runIds.set(spec.name, runId);
@@ -89,6 +109,7 @@ async function acquire(
   spec: ClusterSpec,
   task: string,
   runId: string,
+  thenRead: ReadCommand | undefined,
   deadline = Date.now() + DEAD_HOLDER_WAIT_MS,
 ): Promise<ClusterLock | undefined> {
   const holder: Holder = {
@@ -99,7 +120,7 @@ async function acquire(
     since: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     run: runId,
   };
-  const attempts = await Promise.all(spec.members.map((m) => lockHost(run, m.host, spec.name, holder)));
+  const attempts = await Promise.all(spec.members.map((m) => lockHost(run, m.host, spec.name, holder, thenRead)));
   const acquired: HostLock[] = attempts.flatMap((a) => (a.cmd && a.reply?.state === 'locked' ? [{ host: a.host, cmd: a.cmd, lost: false }] : []));
   const lock: ClusterLock = { hosts: acquired };
   for (const h of acquired) void h.cmd.exited.then(() => (h.lost = true));
@@ -112,7 +133,7 @@ async function acquire(
   if (busyNow.length && dying.length === busyNow.length && Date.now() < deadline) {
     await release(run, lock);
     await new Promise((r) => setTimeout(r, 500));
-    return acquire(run, spec, task, runId, deadline);
+    return acquire(run, spec, task, runId, thenRead, deadline);
   }
 
   for (const a of attempts) if (a.reply) reportCleanup(run, a.host, a.reply);
@@ -139,9 +160,9 @@ async function acquire(
   return lock;
 }
 
-async function lockHost(run: Run, host: string, cluster: string, holder: Holder): Promise<HostAttempt> {
+async function lockHost(run: Run, host: string, cluster: string, holder: Holder, thenRead?: ReadCommand): Promise<HostAttempt> {
   try {
-    return await tryLockHost(run, host, cluster, holder);
+    return await tryLockHost(run, host, cluster, holder, thenRead);
   } catch (err) {
     // Unreachable: the task's own facts report it, and decide whether it can go on without the host.
     if (err instanceof UnreachableError) return { host, unreachable: true };
@@ -149,22 +170,40 @@ async function lockHost(run: Run, host: string, cluster: string, holder: Holder)
   }
 }
 
-async function tryLockHost(run: Run, host: string, cluster: string, holder: Holder): Promise<HostAttempt> {
+async function tryLockHost(run: Run, host: string, cluster: string, holder: Holder, thenRead?: ReadCommand): Promise<HostAttempt> {
   const ctx = await run.context(host);
   const { lock } = lockFiles({ cluster });
+  // The read after the lock is one of the run's reads: shown as such (-vv), and kept for the first
+  // ctx.read() of the same command. A held lock runs no read; the task then reads nothing anyway.
+  const keepRead = (stdout: string) => {
+    const { lock: lines, read } = splitReadAfterLock(stdout);
+    if (thenRead && read) ctx.prefetch(thenRead, { code: read.code, stdout: read.stdout, stderr: '' });
+    return lines;
+  };
+  if (thenRead && run.options.showReads) run.emit({ type: 'command', host, command: run.secrets.mask(thenRead) });
   if (run.options.check) {
-    const r = await ctx.read(reads(probeScript({ cluster })), { allowFailure: true });
-    const reply = parseLockReply(r.stdout, true);
+    const r = await ctx.read(reads(probeScript({ cluster, thenRead })), { allowFailure: true });
+    const reply = parseLockReply(keepRead(r.stdout), true);
     return reply.state === 'incomplete' ? { host, error: r.stderr.trim() || `exit ${r.code}` } : { host, reply };
   }
   if (!ctx.connection.start) return { host, error: 'its connection cannot hold a lock' };
   if (run.options.verbose) run.emit({ type: 'command', host, command: `flock ${lock} (held until the run ends)` });
-  const cmd = await ctx.connection.start(holderScript({ cluster, holder, leaseSeconds: LEASE_SECONDS }));
+  const cmd = await ctx.connection.start(holderScript({ cluster, holder, leaseSeconds: LEASE_SECONDS, thenRead }));
   const reply = await new Promise<LockReply>((resolve) => {
     let exited = false;
+    let answered = false;
     const check = () => {
-      const r = parseLockReply(cmd.stdout, exited);
-      if (r.state !== 'incomplete' || exited) resolve(r);
+      // Once: a later call (the holder's exit at the end of the run) must not offer the read again.
+      if (answered) return;
+      const { lock: lines, read } = splitReadAfterLock(cmd.stdout);
+      const r = parseLockReply(lines, exited);
+      // Locked with a read asked for: the reply is whole once the read has ended too.
+      if (r.state === 'locked' && thenRead && !read && !exited) return;
+      if (r.state !== 'incomplete' || exited) {
+        answered = true;
+        keepRead(cmd.stdout);
+        resolve(r);
+      }
     };
     cmd.onOutput(check);
     void cmd.exited.then(() => {

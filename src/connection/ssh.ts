@@ -5,6 +5,7 @@ import { learnHostKey, knownHostsName, readKnownHosts, verifyHostKey, type HostK
 import { uploadCommand } from './file-upload.js';
 import { CommandServer, serverCommand, serverNonce } from './command-server.js';
 import { heldCommand } from './held-command.js';
+import { warmUp } from '../engine/warm-up.js';
 import { streamTo } from './output-stream.js';
 import { asUser, type Command } from './shell.js';
 import { UnreachableError, type CommandResult, type Connection, type HeldCommand, type PutOptions, type RunOptions } from './types.js';
@@ -80,6 +81,7 @@ export class SshConnection implements Connection {
         ),
       );
       client.connect(config);
+      warmUp();
     });
     if (learned) await learnHostKey(target.knownHostsFile, learned);
     // Commands are small request/response exchanges: Nagle's algorithm would add delay to each.

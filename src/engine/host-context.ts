@@ -70,7 +70,20 @@ export class HostContext implements HostView {
 
   /** The engine is about to change this host. */
   changed(): void {
+    this.prefetched.clear();
     this.onChange();
+  }
+
+  /** Results of reads already made in another round trip (the cluster lock's), by command: each answers once. */
+  private readonly prefetched = new Map<string, CommandResult>();
+
+  /**
+   * Offers the result of `command`, read by other means (the lock holder ran it right after taking the
+   * lock): the next read() of exactly that command gets it instead of running it. A change to this host
+   * drops it, as it drops cached facts.
+   */
+  prefetch(command: ReadCommand, result: CommandResult): void {
+    this.prefetched.set(command, result);
   }
 
   get check(): boolean {
@@ -87,6 +100,12 @@ export class HostContext implements HostView {
 
   /** Reads state (see HostView): the same as run(), for commands declared read-only. */
   read(command: ReadCommand, options: ReadOptions = {}): Promise<CommandResult> {
+    const ready = this.prefetched.get(command);
+    if (ready) {
+      this.prefetched.delete(command);
+      if (ready.code !== 0 && !options.allowFailure) return Promise.reject(new CommandError(this.host, command, ready, this.secrets));
+      return Promise.resolve(ready);
+    }
     // Reads are many (a no-op run is nothing but reads): shown with -vv only.
     return this.run(command, { ...options, quiet: !this.options.showReads });
   }

@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type nunjucks from 'nunjucks';
+import { warmUpLater } from './warm-up.js';
 
-/** nunjucks (CommonJS) loads on the first render, synchronously: runs that render nothing never pay for it. */
+/** nunjucks (CommonJS) loads on the first render, or while a run's hosts connect: runs that render nothing never pay for it. */
 const loadNunjucks = () => createRequire(import.meta.url)('nunjucks') as typeof nunjucks;
+warmUpLater(loadNunjucks);
 
 /** The project's templates/ folder, found from here whether running from src/ or dist/src/. */
 function templatesDir(): string[] {

@@ -1,6 +1,10 @@
 import type pg from 'pg';
 import { socketLike } from '../connection/pg-stream.js';
 import type { HostContext } from '../engine/host-context.js';
+import { warmUpLater } from '../engine/warm-up.js';
+
+const loadPg = () => import('pg');
+warmUpLater(loadPg);
 
 export interface PgSession {
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
@@ -15,7 +19,7 @@ export async function pgSession(
   ctx: HostContext,
   opts: { port: number; user: string; password: string; database: string; timeoutMs?: number },
 ): Promise<PgSession> {
-  const { default: pgModule } = await import('pg');
+  const { default: pgModule } = await loadPg();
   const channel = await ctx.forward('127.0.0.1', opts.port);
   const client: pg.Client = new pgModule.Client({
     stream: () => socketLike(channel) as never,

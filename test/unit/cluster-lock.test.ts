@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { LocalConnection } from '../../src/connection/local.js';
 import type { HeldCommand } from '../../src/connection/types.js';
-import { holderScript, parseLockReply, probeScript, type Holder, type LockReply } from '../../src/cluster/lock-script.js';
+import { sh } from '../../src/connection/shell.js';
+import { holderScript, parseLockReply, probeScript, splitReadAfterLock, type Holder, type LockReply } from '../../src/cluster/lock-script.js';
 import { waitFor } from '../lab/poll.js';
 
 describe('parseLockReply', () => {
@@ -40,6 +41,20 @@ describe('parseLockReply', () => {
       alive: undefined,
     });
     expect(parseLockReply('@@stale\n@@was user=x\n', false)).toEqual({ state: 'incomplete' });
+  });
+});
+
+describe('splitReadAfterLock', () => {
+  test('no read asked for: all of it is the lock reply', () => {
+    expect(splitReadAfterLock('@@locked\n')).toEqual({ lock: '@@locked\n' });
+  });
+  test('the read: its output whole (a last line without a newline too), its exit status, and only its own end marker ends it', () => {
+    const out = '@@locked\n@@read-begin 0a1b\nfacts\n@@read-end ffff 0\nlast\n@@read-end 0a1b 3\n';
+    expect(splitReadAfterLock(out)).toEqual({ lock: '@@locked\n', read: { code: 3, stdout: 'facts\n@@read-end ffff 0\nlast' } });
+    expect(splitReadAfterLock('@@locked\n@@read-begin 0a1b\n\n@@read-end 0a1b 0\n').read).toEqual({ code: 0, stdout: '' });
+  });
+  test('a read not ended yet: the lock lines only, no read', () => {
+    expect(splitReadAfterLock('@@locked\n@@read-begin 0a1b\nfacts so f')).toEqual({ lock: '@@locked\n' });
   });
 });
 
@@ -152,6 +167,24 @@ describe('the lock scripts, run locally', () => {
     const b = await take('bbbb08');
     expect(b.reply).toMatchObject({ state: 'locked', stale: { run: 'aaaa07' } });
     await b.cmd.end('release\n');
+  });
+
+  test("a read after the lock runs once it is taken, without the lock descriptor or the holder's stdin; a held lock runs none", async () => {
+    // The read's children must not keep the lock (fd 9) or eat the run's pings and release (stdin).
+    const thenRead = sh`ls -l /proc/self/fd/ | grep -c ' 9 -> ' || true; cat; printf 'no newline'; exit 3`;
+    const cmd = await local.start(holderScript({ cluster, base, holder: holder('dddd04'), leaseSeconds: 30, thenRead }));
+    await waitFor('the read after the lock', () => splitReadAfterLock(cmd.stdout).read, 5000);
+    const { lock, read } = splitReadAfterLock(cmd.stdout);
+    expect(parseLockReply(lock, false).state).toBe('locked');
+    expect(read).toEqual({ code: 3, stdout: '0\nno newline' });
+    const refused = await local.run(holderScript({ cluster, base, holder: holder('eeee05'), leaseSeconds: 30, thenRead }));
+    expect(refused.stdout).not.toContain('@@read-begin');
+    expect(parseLockReply(refused.stdout, true).state).toBe('held');
+    expect((await cmd.end('release\n')).stdout).toContain('@@released');
+    // --check: the probe reads after finding the lock free.
+    const probe = await local.run(probeScript({ cluster, base, thenRead: sh`echo facts` }));
+    expect(parseLockReply(splitReadAfterLock(probe.stdout).lock, true).state).toBe('free');
+    expect(splitReadAfterLock(probe.stdout).read).toEqual({ code: 0, stdout: 'facts\n' });
   });
 
   test('--check with no lock file creates none and finds nothing', async () => {
