@@ -3,7 +3,8 @@
  * configure-cluster for one cluster and for all ten, info-list over 30 hosts, Ansible's idempotent
  * re-run of ../shared/peers/ansible/site.yml on the same 3 hosts beside pgtasks' no-op, then the same
  * again with a slow shell start-up file on every host (0.1 s in root's .bashrc, as pyenv or conda
- * cost), with and without the command server (src/connection/command-server.ts). Prints figures only.
+ * cost), with and without the command server (src/connection/command-server.ts), and with
+ * PGTASKS_PERSIST (src/persist/: connections kept between runs). Prints figures only.
  *   npm run build && node dist/bench/fleet.js [--clusters 10] [--runs 3]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -92,6 +93,8 @@ try {
   const c0 = ['-i', all, 'configure-cluster', '--cluster', 'c0'];
   const withServer = { PGTASKS_COMMAND_SERVER: '1' };
   const without = { PGTASKS_COMMAND_SERVER: '0' };
+  // A persistent process of the bench's own (the tag keeps it apart from any other), stopped at the end.
+  const persist = { PGTASKS_COMMAND_SERVER: '1', PGTASKS_PERSIST: '120', PGTASKS_BENCH_TAG: `fleet-${process.pid}` };
   console.log(`fleet bench: ${CLUSTERS} clusters of 3 on ${lab.hosts.length} lab hosts (${execFileSync('nproc').toString().trim()} cores)`);
 
   // Cold, one cluster: then its hosts are wiped, and all clusters are made at once.
@@ -113,10 +116,16 @@ try {
     for (const [name, env] of [
       ['command server', withServer],
       ['an exec per command', without],
+      ['PGTASKS_PERSIST (connections kept between runs)', persist],
     ] as const) {
       const noop3: number[] = [];
       const noopAll: number[] = [];
       const info: number[] = [];
+      if (env === persist) {
+        // The first run starts the process and opens every connection; the figures below are the runs after it.
+        const first = pgtasks(['-i', all, 'configure-cluster'], env);
+        console.log(`  ${label}, ${name}: first run (starts the process, opens 30 connections) ${fmt(first)}`);
+      }
       for (let i = 0; i < RUNS; i++) {
         noop3.push(pgtasks(c0, env));
         noopAll.push(pgtasks(['-i', all, 'configure-cluster'], env));
@@ -130,12 +139,16 @@ try {
     // Ansible beside pgtasks on the same 3 hosts, alternating.
     const peerRuns: number[] = [];
     const ours: number[] = [];
+    const oursKept: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       peerRuns.push(ansible(peerInventory));
       ours.push(pgtasks(c0, withServer));
+      oursKept.push(pgtasks(c0, persist));
     }
+    const times = (x: number) => `${(median(peerRuns) / x).toFixed(0)}×`;
     console.log(
-      `    Ansible's idempotent re-run (site.yml), 3 hosts: ${fmt(median(peerRuns))}; pgtasks no-op ${fmt(median(ours))}: ${(median(peerRuns) / median(ours)).toFixed(0)}× faster`,
+      `    Ansible's idempotent re-run (site.yml), 3 hosts: ${fmt(median(peerRuns))}; pgtasks no-op ${fmt(median(ours))}: ${times(median(ours))} faster; ` +
+        `with PGTASKS_PERSIST ${fmt(median(oursKept))}: ${times(median(oursKept))} faster`,
     );
   }
   // Where a no-op run's time goes: process start, then one round trip of facts per host.
@@ -144,5 +157,10 @@ try {
   console.log(`  profile (clean hosts): node start + CLI ${fmt(start)}; facts on 3 hosts (start, SSH handshakes, one round trip) ${fmt(facts)}`);
 } finally {
   await slowShell(lab, false).catch(() => {});
+  // The bench's persistent process (found by its tag), before its hosts go.
+  spawnSync('bash', [
+    '-c',
+    `for f in $(grep -lsz 'PGTASKS_BENCH_TAG=fleet-${process.pid}' /proc/[0-9]*/environ); do p=\${f#/proc/}; kill \${p%/environ}; done`,
+  ]);
   await labDown(LAB);
 }

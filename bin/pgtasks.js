@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-import { cli } from '../dist/src/cli/entry.js';
-
 // `pgtasks info-list | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw err;
 });
-const code = await cli(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// PGTASKS_PERSIST=<seconds>: run in this user's persistent pgtasks process (src/persist/client.ts).
+const persist = Number(process.env.PGTASKS_PERSIST || 0);
+let code = persist > 0 ? await (await import('../dist/src/persist/client.js')).runPersistent(argv, persist) : undefined;
+code ??= await (await import('../dist/src/cli/entry.js')).cli(argv);
 // The work is done: exit once stdout and stderr are flushed, whatever a dropped SSH connection
 // may still hold open (a keepalive timer of a connection that never reported its close).
 process.exitCode = code;

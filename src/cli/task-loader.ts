@@ -3,9 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 import { isTask, type Task } from '../engine/task.js';
-
-/** File names looked for in the working directory, as invoke looks for tasks.py. */
-export const TASK_FILE_NAMES = ['pgtasks.tasks.ts', 'pgtasks.tasks.mts', 'pgtasks.tasks.js', 'pgtasks.tasks.mjs'];
+import { TASK_FILE_NAMES } from './task-files.js';
 
 export function findTaskFile(cwd: string, explicit?: string): string | undefined {
   if (explicit) {

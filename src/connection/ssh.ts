@@ -7,7 +7,7 @@ import { CommandServer, serverCommand, serverNonce } from './command-server.js';
 import { heldCommand } from './held-command.js';
 import { warmUp } from '../engine/warm-up.js';
 import { streamTo } from './output-stream.js';
-import { asUser, type Command } from './shell.js';
+import { asUser, sh, type Command } from './shell.js';
 import { UnreachableError, type CommandResult, type Connection, type HeldCommand, type PutOptions, type RunOptions } from './types.js';
 
 export interface SshTarget {
@@ -89,7 +89,37 @@ export class SshConnection implements Connection {
     client.on('error', () => {
       /* later transport errors surface through the command that hit them */
     });
-    return new SshConnection(client, target);
+    const connection = new SshConnection(client, target);
+    client.once('close', () => (connection.closed = true));
+    return connection;
+  }
+
+  private closed = false;
+
+  /** The transport is still up (no close seen): what a pool checks before it hands the connection out again. */
+  get open(): boolean {
+    return !this.closed;
+  }
+
+  /**
+   * A round trip to the host and back, within `timeoutMs`: through the command server (started for it,
+   * where it can run), so a host whose start-up files are slow does not pay them for the question.
+   */
+  async ping(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const answered = (async () => {
+      this.started = await this.commandServer();
+      if (this.runs < 2) this.runs = 2; // the server is up: later commands need not start it
+      const r = await this.run(sh`true`, { timeoutMs });
+      return r.code === 0;
+    })().catch(() => false);
+    try {
+      return await Promise.race([answered, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private wrap(command: Command, user?: string): Command {

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pMap from 'p-map';
 import { LocalConnection } from '../connection/local.js';
 import { sshTargetFromVars } from '../connection/target.js';
+import type { SshTarget } from '../connection/ssh.js';
 import { UnreachableError, type Connection } from '../connection/types.js';
 import { selectHosts, type Inventory } from '../inventory/index.js';
 import { ChangeLog } from './changes.js';
@@ -28,17 +29,22 @@ export interface RunOptions {
 /** Opens a host's connection; `env` is the run's injected environment (SSH_AUTH_SOCK). */
 export type Connector = (host: string, vars: Record<string, unknown>, env: NodeJS.ProcessEnv) => Promise<Connection>;
 
+/** Where and how a host is reached over SSH: its inventory variables and the run's environment. */
+export function sshTarget(host: string, vars: Record<string, unknown>, env: NodeJS.ProcessEnv): SshTarget {
+  return {
+    ...sshTargetFromVars(host, vars),
+    agent: env.SSH_AUTH_SOCK || undefined,
+    // PGTASKS_COMMAND_SERVER=0: an SSH exec per command, as before the command server (for comparisons).
+    commandServer: env.PGTASKS_COMMAND_SERVER !== '0',
+  };
+}
+
 /** SSH by default; `ansible_connection: local` runs on this machine, as in Ansible. */
 export const sshConnector: Connector = async (host, vars, env) =>
   vars.ansible_connection === 'local'
     ? new LocalConnection(host)
     : // ssh2 loads only when a host is contacted: --list and --help stay instant.
-      (await import('../connection/ssh.js')).SshConnection.open({
-        ...sshTargetFromVars(host, vars),
-        agent: env.SSH_AUTH_SOCK || undefined,
-        // PGTASKS_COMMAND_SERVER=0: an SSH exec per command, as before the command server (for comparisons).
-        commandServer: env.PGTASKS_COMMAND_SERVER !== '0',
-      });
+      (await import('../connection/ssh.js')).SshConnection.open(sshTarget(host, vars, env));
 
 export interface HostOutcome {
   succeeded: string[];

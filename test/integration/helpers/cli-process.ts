@@ -21,8 +21,8 @@ export interface CliRun {
  * The built CLI (dist/) as a separate process, as a user would run it, for tests that SIGKILL or
  * SIGINT it: --json -v so every step and every command sent is an event, read as it comes.
  */
-export function spawnPgtasks(args: string[]): CliRun {
-  const child = spawn(process.execPath, [bin, '--json', '-v', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnPgtasks(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  const child = spawn(process.execPath, [bin, '--json', '-v', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const events: RunEvent[] = [];
   const waiters: { match: (e: RunEvent) => boolean; resolve: (e: RunEvent | undefined) => void }[] = [];
   let stdout = '';

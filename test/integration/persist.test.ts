@@ -1,0 +1,141 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { RunEvent } from '../../src/engine/events.js';
+import { writeClusterInventory } from '../lab/cluster-inventory.js';
+import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
+import { labLayout } from '../lab/layout.js';
+import { bash, must } from '../lab/shell.js';
+import { spawnPgtasks } from './helpers/cli-process.js';
+import { eventually } from './helpers/pgtasks.js';
+import { labDescribe } from './helpers/lab-describe.js';
+
+/**
+ * PGTASKS_PERSIST: runs handed to a persistent pgtasks process that keeps the hosts' SSH connections.
+ * What must hold: a re-run reuses the connections (and still reads everything afresh); a killed command
+ * stops its run on the hosts as its own death would; an inventory or known_hosts edit is seen at once.
+ */
+const LAB = 'persist';
+const CLUSTER = 'keep';
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+// A tag of this file's own: its runs get a persistent process of their own (the environment picks it).
+const TAG = randomBytes(4).toString('hex');
+const ENV = { PGTASKS_PERSIST: '30', PGTASKS_TEST_PERSIST_TAG: TAG };
+const HOSTS = ['h1', 'h2', 'h3'];
+
+const changed = (events: RunEvent[]) =>
+  events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
+const isCommand = (host: string, text: string) => (e: RunEvent) => e.type === 'command' && e.host === host && e.command.includes(text);
+
+labDescribe('PGTASKS_PERSIST: a persistent process keeps the SSH connections between runs (real CLI, sshd, PostgreSQL)', () => {
+  let lab: Lab;
+  let inventory: string;
+  const configure = (...extra: string[]) => spawnPgtasks(['-i', inventory, ...extra, 'configure-cluster'], ENV);
+  const write = (clusterVars: Record<string, unknown> = {}) =>
+    writeClusterInventory(lab, inventory, { cluster: CLUSTER, clusterVars: { pg_pgbouncer: false, ...clusterVars } });
+  /** The client ports of the SSH connections each host has open: the same ports, the same connections. */
+  const sshPeers = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        HOSTS.map(async (h) => [h, (await hostExec(lab, h, "ss -Htn state established '( sport = :22 )' | awk '{print $4}' | sort")).stdout.trim()]),
+      ),
+    );
+  const running = async (host: string, pattern: string) =>
+    (await hostExec(lab, host, `pgrep -f ${pattern} >/dev/null && echo yes || echo no`)).stdout.trim() === 'yes';
+
+  beforeAll(async () => {
+    const build = promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repo });
+    lab = await labUp({ hosts: 3, name: LAB });
+    inventory = join(lab.dir, 'persist.yml');
+    write();
+    await build;
+  }, 120_000);
+
+  afterAll(async () => {
+    // This file's persistent process, and no other: the one whose environment carries this file's tag.
+    await bash(`for f in $(grep -lsz 'PGTASKS_TEST_PERSIST_TAG=${TAG}' /proc/[0-9]*/environ); do p=\${f#/proc/}; kill \${p%/environ}; done; true`);
+    await labDown(LAB);
+  }, 60_000);
+
+  test('a cold run, then a no-op on the same connections that changes nothing', async () => {
+    const cold = await configure().done;
+    expect(cold.code, cold.stdout.slice(-2000)).toBe(0);
+    const before = await sshPeers();
+    for (const h of HOSTS) expect(before[h], `${h} has one connection from the persistent process`).toMatch(/^\S+$/);
+    const again = configure();
+    const r = await again.done;
+    expect(r.code, r.stdout.slice(-2000)).toBe(0);
+    expect(changed(again.events)).toEqual([]);
+    // Facts are read afresh each run: one per host, though no new connection was made.
+    expect(again.events.filter((e) => e.type === 'step' && e.step === 'facts')).toHaveLength(3);
+    expect(await sshPeers()).toEqual(before);
+  }, 120_000);
+
+  test('an inventory edit is seen by the next run; a changed known_hosts file means new connections', async () => {
+    write({ pg_parameters: { work_mem: '8MB' } });
+    const edited = configure();
+    expect((await edited.done).code).toBe(0);
+    const wrote = changed(edited.events).filter((c) => c.includes(': config: files: '));
+    expect(wrote.map((c) => c.split(':')[0]).sort(), changed(edited.events).join('\n')).toEqual(HOSTS);
+    const before = await sshPeers();
+    // The file the host keys were checked against changed: they are checked again, on new connections.
+    appendFileSync(join(lab.dir, 'known_hosts'), '# edited\n');
+    const next = configure();
+    expect((await next.done).code).toBe(0);
+    expect(changed(next.events)).toEqual([]);
+    const after = await sshPeers();
+    for (const h of HOSTS) expect(after[h]).not.toContain(before[h]!);
+    write();
+    expect((await configure().done).code).toBe(0);
+  }, 120_000);
+
+  test('SIGKILL of the command during a clone: the host stops pg_basebackup and frees the lock; one re-run converges', async () => {
+    // h3 loses its data directory, so the run clones it again, slowly (its traffic throttled).
+    await hostExec(lab, 'h3', `pg_ctlcluster 15 ${CLUSTER} stop -m immediate; rm -rf /var/lib/postgresql/15/${CLUSTER}`);
+    const veth = labLayout(LAB).veth(3);
+    await must(`tc qdisc replace dev ${veth} root tbf rate 40mbit burst 64kb latency 500ms`);
+    try {
+      const run = configure();
+      expect(await run.waitFor(isCommand('h3', 'pg_basebackup'))).toBeDefined();
+      expect(
+        await eventually(
+          () => running('h3', 'pg_basebacku[p]'),
+          (v) => v,
+          5000,
+        ),
+      ).toBe(true);
+      run.kill();
+      expect((await run.done).signal).toBe('SIGKILL');
+      // As when the command itself held the connections: the run's processes on the host stop at once.
+      expect(
+        await eventually(
+          () => running('h3', 'pg_basebackup'),
+          (v) => !v,
+          1500,
+        ),
+      ).toBe(false);
+      for (const h of HOSTS)
+        expect(
+          await eventually(
+            () => running(h, `'pgtasks-${CLUSTER}.lock'`),
+            (v) => !v,
+            1500,
+          ),
+          `${h}: lock holder gone`,
+        ).toBe(false);
+    } finally {
+      await must(`tc qdisc del dev ${veth} root`);
+    }
+    const rerun = configure();
+    const r = await rerun.done;
+    expect(r.code, r.stdout.slice(-3000)).toBe(0);
+    expect(rerun.events.some((e) => e.type === 'step' && e.step === 'lock' && /previous run did not finish/.test(e.message ?? ''))).toBe(true);
+    const noop = configure();
+    expect((await noop.done).code).toBe(0);
+    expect(changed(noop.events)).toEqual([]);
+  }, 120_000);
+});
