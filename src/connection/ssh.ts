@@ -195,8 +195,12 @@ export class SshConnection implements Connection {
     });
   }
 
-  /** A channel of this connection whose stdin stays open: the command ends with end() or with the connection. */
+  /**
+   * A command whose stdin stays open: it ends with end() or with the connection. Through the command
+   * server when it already runs (no login shell start-up); otherwise on an exec channel of its own.
+   */
   start(command: Command, options: Pick<RunOptions, 'user'> = {}): Promise<HeldCommand> {
+    if (this.started?.alive) return Promise.resolve(this.started.start(this.wrap(command, options.user)));
     return new Promise((resolve, reject) => {
       this.client.exec(this.wrap(command, options.user), (err, channel) => {
         if (err) return reject(new UnreachableError(this.target.name, `ssh exec failed: ${err.message}`));

@@ -1,8 +1,16 @@
 import { spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { CommandServer, serverCommand, serverNonce } from '../../src/connection/command-server.js';
 
 const servers: CommandServer[] = [];
+
+async function waitUntil(ok: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !ok();) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /** A server started the way an SSH exec starts one (`sh -c <command>`), on this machine; `noise` runs first, as a .bashrc would. */
 function open(noise = '', readyTimeoutMs?: number): CommandServer {
@@ -73,6 +81,36 @@ describe('command server: one process per host runs every command', () => {
     const server = new CommandServer(nonce, child.stdin, child.stdout, (done) => child.on('close', done), 2000);
     expect(await server.ready).toBe(false);
     await expect(server.run('echo')).rejects.toThrow(/not running/);
+  });
+
+  test('a held command: stdin stays open for writes, output comes as it is printed, end() closes stdin and gives the exit', async () => {
+    const server = open();
+    await server.ready;
+    const held = server.start('echo ready; while read -r l; do echo "got $l"; [ "$l" = bye ] && { echo gone >&2; exit 4; }; done; exit 9');
+    await waitUntil(() => held.stdout === 'ready\n');
+    held.write('one\n');
+    await waitUntil(() => held.stdout.includes('got one\n'));
+    // Other commands run beside it, and a write to it after a command ended it is no error.
+    expect((await server.run('echo beside')).stdout).toBe('beside\n');
+    held.write('bye\n');
+    expect(await held.exited).toEqual({ code: 4, stdout: 'ready\ngot one\ngot bye\n', stderr: 'gone\n' });
+    held.write('late\n');
+    expect((await server.run('echo still')).stdout).toBe('still\n');
+    // end(): stdin closes, the loop ends, its exit status comes back.
+    const second = server.start('cat; exit 2');
+    expect(await second.end('last\n')).toMatchObject({ code: 2, stdout: 'last\n' });
+  });
+
+  test('a held command reads end-of-file when the server goes away (the connection dropped), as on an SSH channel', async () => {
+    const server = open();
+    await server.ready;
+    const marker = `/tmp/pgtasks-held-${process.pid}-${Date.now()}`;
+    const held = server.start(`while read -r l; do :; done; touch ${marker}`);
+    await new Promise((r) => setTimeout(r, 100));
+    server.close();
+    await held.exited;
+    await waitUntil(() => existsSync(marker));
+    rmSync(marker, { force: true });
   });
 
   test('a command running when the server goes away fails at once', async () => {
