@@ -3,8 +3,9 @@
  * configure-cluster for one cluster and for all ten, info-list over 30 hosts, Ansible's idempotent
  * re-run of ../shared/peers/ansible/site.yml on the same 3 hosts beside pgtasks' no-op, then the same
  * again with a slow shell start-up file on every host (0.1 s in root's .bashrc, as pyenv or conda
- * cost), with and without the command server (src/connection/command-server.ts), and with
- * PGTASKS_PERSIST (src/persist/: connections kept between runs). Prints figures only.
+ * cost): in the command itself (PGTASKS_PERSIST=0), with and without the command server
+ * (src/connection/command-server.ts), and in the persistent process (src/persist/, the default:
+ * connections kept between runs). Cold runs are in the command itself. Prints figures only.
  *   npm run build && node dist/bench/fleet.js [--clusters 10] [--runs 3]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -91,8 +92,9 @@ try {
   const all = inventory(lab, join(lab.dir, 'fleet.yml'), CLUSTERS);
   const peerInventory = ansibleInventory(lab, join(lab.dir, 'ansible.ini'));
   const c0 = ['-i', all, 'configure-cluster', '--cluster', 'c0'];
-  const withServer = { PGTASKS_COMMAND_SERVER: '1' };
-  const without = { PGTASKS_COMMAND_SERVER: '0' };
+  // In the command itself (no persistent process), with and without the command server on each host.
+  const withServer = { PGTASKS_COMMAND_SERVER: '1', PGTASKS_PERSIST: '0' };
+  const without = { PGTASKS_COMMAND_SERVER: '0', PGTASKS_PERSIST: '0' };
   // A persistent process of the bench's own (the tag keeps it apart from any other), stopped at the end.
   const persist = { PGTASKS_COMMAND_SERVER: '1', PGTASKS_PERSIST: '120', PGTASKS_BENCH_TAG: `fleet-${process.pid}` };
   console.log(`fleet bench: ${CLUSTERS} clusters of 3 on ${lab.hosts.length} lab hosts (${execFileSync('nproc').toString().trim()} cores)`);
@@ -114,9 +116,9 @@ try {
     await slowShell(lab, slow);
     const label = slow ? 'hosts with a 0.1 s .bashrc' : 'clean hosts';
     for (const [name, env] of [
-      ['command server', withServer],
-      ['an exec per command', without],
-      ['PGTASKS_PERSIST (connections kept between runs)', persist],
+      ['in the command, command server', withServer],
+      ['in the command, an exec per command', without],
+      ['persistent process (the default: connections kept between runs)', persist],
     ] as const) {
       const noop3: number[] = [];
       const noopAll: number[] = [];
@@ -147,12 +149,12 @@ try {
     }
     const times = (x: number) => `${(median(peerRuns) / x).toFixed(0)}×`;
     console.log(
-      `    Ansible's idempotent re-run (site.yml), 3 hosts: ${fmt(median(peerRuns))}; pgtasks no-op ${fmt(median(ours))}: ${times(median(ours))} faster; ` +
-        `with PGTASKS_PERSIST ${fmt(median(oursKept))}: ${times(median(oursKept))} faster`,
+      `    Ansible's idempotent re-run (site.yml), 3 hosts: ${fmt(median(peerRuns))}; pgtasks no-op in the command ${fmt(median(ours))}: ${times(median(ours))} faster; ` +
+        `with its persistent process (the default) ${fmt(median(oursKept))}: ${times(median(oursKept))} faster`,
     );
   }
   // Where a no-op run's time goes: process start, then one round trip of facts per host.
-  const start = median(Array.from({ length: RUNS }, () => pgtasks(['--version'])));
+  const start = median(Array.from({ length: RUNS }, () => pgtasks(['--version'], { PGTASKS_PERSIST: '0' })));
   const facts = median(Array.from({ length: RUNS }, () => pgtasks(['-i', all, 'facts', '-l', 'c0'], withServer)));
   console.log(`  profile (clean hosts): node start + CLI ${fmt(start)}; facts on 3 hosts (start, SSH handshakes, one round trip) ${fmt(facts)}`);
 } finally {

@@ -5,8 +5,9 @@ process.stdout.on('error', (err) => {
   throw err;
 });
 const argv = process.argv.slice(2);
-// PGTASKS_PERSIST=<seconds>: run in this user's persistent pgtasks process (src/persist/client.ts).
-const persist = Number(process.env.PGTASKS_PERSIST || 0);
+// The run happens in this user's persistent pgtasks process, kept PGTASKS_PERSIST seconds after its
+// last run (60 by default; 0 runs everything in this process): src/persist/client.ts.
+const persist = process.env.PGTASKS_PERSIST === undefined ? 60 : Number(process.env.PGTASKS_PERSIST);
 let code = persist > 0 ? await (await import('../dist/src/persist/client.js')).runPersistent(argv, persist) : undefined;
 code ??= await (await import('../dist/src/cli/entry.js')).cli(argv);
 // The work is done: exit once stdout and stderr are flushed, whatever a dropped SSH connection

@@ -8,8 +8,8 @@ import { receive, send, type ToCommand } from './protocol.js';
 import { persistDir, socketPath } from './socket-path.js';
 
 /**
- * PGTASKS_PERSIST=<seconds>: the command hands its arguments to a persistent pgtasks process of this
- * user (server.ts), started on first use and ending after that many idle seconds. That process keeps
+ * The command hands its arguments to a persistent pgtasks process of this user (server.ts), started on
+ * first use and ending after PGTASKS_PERSIST idle seconds (60 unless set; 0 turns it off). That process keeps
  * node's loaded modules and every host's SSH connection and command server between runs, as Ansible's
  * ControlPersist keeps its SSH connections: a run then costs node's start-up, the run's own round trips
  * and its plan, not the module loading, the SSH handshakes or the hosts' shell start-up files again.

@@ -6,7 +6,7 @@ import { ConnectionPool } from './pool.js';
 import { receive, send, type ToProcess } from './protocol.js';
 
 /**
- * The persistent process behind PGTASKS_PERSIST (client.ts starts it): it keeps node's loaded modules
+ * The persistent process (client.ts starts it; PGTASKS_PERSIST=0 does without): it keeps node's loaded modules
  * and every host's SSH connection (with its command server) between runs, and runs each command's
  * arguments as the command itself would have (cli(), with the command's folder, environment, terminal
  * and signals), sending the output back. It ends PGTASKS_PERSIST seconds after its last command.
