@@ -227,4 +227,14 @@ export class SshConnection implements Connection {
     (await this.server)?.close();
     this.client.end();
   }
+
+  /**
+   * Drops the connection at once, as the death of the process holding it would (the TCP connection
+   * closes; nothing is waited for): every command of it on the host reads end-of-file, and the cluster
+   * lock's holder stops what the run started.
+   */
+  destroy(): void {
+    this.closed = true;
+    this.client.destroy();
+  }
 }

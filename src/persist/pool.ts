@@ -25,6 +25,8 @@ async function stamp(path: string | undefined): Promise<string> {
 export interface Poolable extends Connection {
   readonly open: boolean;
   ping(timeoutMs: number): Promise<boolean>;
+  /** Dropped at once, as the death of the process holding it would drop it. */
+  destroy(): void;
   start(command: Command, options?: Pick<RunOptions, 'user'>): Promise<HeldCommand>;
 }
 
@@ -156,11 +158,11 @@ class PooledConnection implements Connection {
     return held;
   }
 
-  /** Closes the connection now, unless the run already handed it back (it may serve another run by then). */
+  /** Drops the connection now, unless the run already handed it back (it may serve another run by then). */
   destroy(): void {
     if (this.done) return;
     this.destroyed = true;
-    void this.inner.close();
+    this.inner.destroy();
   }
 
   /** The run is done with it: back to the pool once its lock holders and forwards have closed (briefly awaited). */

@@ -57,6 +57,7 @@ function fake(name: string) {
     forward: () => Promise.reject(new Error('no')),
     start: (_c: Command) => Promise.resolve(held),
     close: () => ((state.closed = true), Promise.resolve()),
+    destroy: () => void (state.closed = true),
   };
   return { connection, state, finish: () => finish() };
 }
