@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
-import { addHosts, hostExec, labDown, labUp, startHost, stopHost, wipeHost, type Lab } from '../lab/lab.js';
-import { labLayout } from '../lab/layout.js';
-import { must } from '../lab/shell.js';
+import { addHosts, hostExec, labDown, startHost, stopHost, wipeHost, type Lab } from '../lab/lab.js';
 import { spawnPgtasks, type CliRun } from './helpers/cli-process.js';
 import { eventually } from './helpers/pgtasks.js';
+import { killDuringClone, labWithBuiltCli, throttled } from './helpers/cli-lab.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
 /**
@@ -20,7 +16,6 @@ import { labDescribe } from './helpers/lab-describe.js';
  */
 const LAB = 'kill';
 const CLUSTER = 'kill';
-const repo = fileURLToPath(new URL('../../', import.meta.url));
 const DATA = '/var/lib/postgresql/15/kill';
 
 const pgtasks = spawnPgtasks;
@@ -47,38 +42,9 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
   const running = async (host: string, name: string) =>
     (await hostExec(lab, host, `pgrep -x ${name} >/dev/null && echo yes || echo no`)).stdout.trim() === 'yes';
   const exists = async (host: string, path: string) => (await hostExec(lab, host, `[ -e ${path} ] && echo yes || echo no`)).stdout.trim() === 'yes';
-  /**
-   * Traffic into the host slowed to 5 MB/s (on its bridge port), so a clone takes seconds: a
-   * pg_basebackup gone right after the kill is one that was stopped, not one that had finished.
-   */
-  async function throttled<T>(host: string, fn: () => Promise<T>): Promise<T> {
-    const veth = labLayout(LAB).veth(Number(host.slice(1)));
-    await must(`tc qdisc replace dev ${veth} root tbf rate 40mbit burst 64kb latency 500ms`);
-    try {
-      return await fn();
-    } finally {
-      await must(`tc qdisc del dev ${veth} root`);
-    }
-  }
-  /** Kill the run as soon as pg_basebackup runs on `host`; the host must stop it at once (not after it finishes). */
-  async function killDuringClone(run: CliRun, host: string): Promise<void> {
-    expect(await run.waitFor(isCommand(host, 'pg_basebackup'))).toBeDefined();
-    expect(
-      await eventually(
-        () => running(host, 'pg_basebackup'),
-        (v) => v,
-        5000,
-      ),
-    ).toBe(true);
-    run.kill();
-    expect((await run.done).signal).toBe('SIGKILL');
-    expect(
-      await eventually(
-        () => running(host, 'pg_basebackup'),
-        (v) => !v,
-        1500,
-      ),
-    ).toBe(false);
+  /** Kill the run during the clone on `host` (stopped at once there); the half-made copy stays for the re-run to remove. */
+  async function killDuringCloneOf(run: CliRun, host: string): Promise<void> {
+    await killDuringClone(lab, run, host);
     expect(await exists(host, `${DATA}.pgtasks-clone`)).toBe(true);
   }
 
@@ -128,12 +94,9 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
   }
 
   beforeAll(async () => {
-    // The test runs the built CLI: build it (beside bringing the lab up) so it runs the code under test.
-    const build = promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repo });
-    lab = await labUp({ hosts: 3, name: LAB });
+    lab = await labWithBuiltCli(LAB, 3);
     inventory = join(lab.dir, 'kill.yml');
     writeInventory();
-    await build;
   }, 120_000);
 
   afterAll(async () => {
@@ -215,7 +178,7 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
   test('killed during a replica clone: pg_basebackup stops with the run; the re-run re-clones', async () => {
     await freshHosts();
     // The host stops what the dead run started, without waiting for the next run.
-    await throttled('h2', () => killDuringClone(configure(), 'h2'));
+    await throttled(LAB, 'h2', () => killDuringCloneOf(configure(), 'h2'));
     const rerun = configure();
     const r = await rerun.done;
     expect(r.code, r.stdout.slice(-3000)).toBe(0);
@@ -236,7 +199,7 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
     lab = await addHosts(lab, 1);
     members = ['h1', 'h2', 'h3', 'h4'];
     writeInventory();
-    await throttled('h4', () => killDuringClone(configure(), 'h4'));
+    await throttled(LAB, 'h4', () => killDuringCloneOf(configure(), 'h4'));
     const rerun = configure();
     const r = await rerun.done;
     expect(r.code, r.stdout.slice(-3000)).toBe(0);

@@ -1,17 +1,14 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
 import { writeClusterInventory } from '../lab/cluster-inventory.js';
-import { hostExec, labDown, labUp, type Lab } from '../lab/lab.js';
-import { labLayout } from '../lab/layout.js';
-import { bash, must } from '../lab/shell.js';
+import { hostExec, labDown, type Lab } from '../lab/lab.js';
+import { bash } from '../lab/shell.js';
 import { spawnPgtasks } from './helpers/cli-process.js';
 import { eventually } from './helpers/pgtasks.js';
+import { killDuringClone, labWithBuiltCli, throttled } from './helpers/cli-lab.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
 /**
@@ -21,7 +18,6 @@ import { labDescribe } from './helpers/lab-describe.js';
  */
 const LAB = 'persist';
 const CLUSTER = 'keep';
-const repo = fileURLToPath(new URL('../../', import.meta.url));
 // A tag of this file's own: its runs get a persistent process of their own (the environment picks it).
 const TAG = randomBytes(4).toString('hex');
 const ENV = { PGTASKS_PERSIST: '30', PGTASKS_TEST_PERSIST_TAG: TAG };
@@ -29,7 +25,6 @@ const HOSTS = ['h1', 'h2', 'h3'];
 
 const changed = (events: RunEvent[]) =>
   events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
-const isCommand = (host: string, text: string) => (e: RunEvent) => e.type === 'command' && e.host === host && e.command.includes(text);
 
 labDescribe('PGTASKS_PERSIST: a persistent process keeps the SSH connections between runs (real CLI, sshd, PostgreSQL)', () => {
   let lab: Lab;
@@ -48,11 +43,9 @@ labDescribe('PGTASKS_PERSIST: a persistent process keeps the SSH connections bet
     (await hostExec(lab, host, `pgrep -f ${pattern} >/dev/null && echo yes || echo no`)).stdout.trim() === 'yes';
 
   beforeAll(async () => {
-    const build = promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repo });
-    lab = await labUp({ hosts: 3, name: LAB });
+    lab = await labWithBuiltCli(LAB, 3);
     inventory = join(lab.dir, 'persist.yml');
     write();
-    await build;
   }, 120_000);
 
   afterAll(async () => {
@@ -96,28 +89,9 @@ labDescribe('PGTASKS_PERSIST: a persistent process keeps the SSH connections bet
   test('SIGKILL of the command during a clone: the host stops pg_basebackup and frees the lock; one re-run converges', async () => {
     // h3 loses its data directory, so the run clones it again, slowly (its traffic throttled).
     await hostExec(lab, 'h3', `pg_ctlcluster 15 ${CLUSTER} stop -m immediate; rm -rf /var/lib/postgresql/15/${CLUSTER}`);
-    const veth = labLayout(LAB).veth(3);
-    await must(`tc qdisc replace dev ${veth} root tbf rate 40mbit burst 64kb latency 500ms`);
-    try {
-      const run = configure();
-      expect(await run.waitFor(isCommand('h3', 'pg_basebackup'))).toBeDefined();
-      expect(
-        await eventually(
-          () => running('h3', 'pg_basebacku[p]'),
-          (v) => v,
-          5000,
-        ),
-      ).toBe(true);
-      run.kill();
-      expect((await run.done).signal).toBe('SIGKILL');
+    await throttled(LAB, 'h3', async () => {
       // As when the command itself held the connections: the run's processes on the host stop at once.
-      expect(
-        await eventually(
-          () => running('h3', 'pg_basebackup'),
-          (v) => !v,
-          1500,
-        ),
-      ).toBe(false);
+      await killDuringClone(lab, configure(), 'h3');
       for (const h of HOSTS)
         expect(
           await eventually(
@@ -127,9 +101,7 @@ labDescribe('PGTASKS_PERSIST: a persistent process keeps the SSH connections bet
           ),
           `${h}: lock holder gone`,
         ).toBe(false);
-    } finally {
-      await must(`tc qdisc del dev ${veth} root`);
-    }
+    });
     const rerun = configure();
     const r = await rerun.done;
     expect(r.code, r.stdout.slice(-3000)).toBe(0);
