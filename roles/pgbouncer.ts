@@ -106,7 +106,13 @@ export function pgbouncerServiceStep(cc: ClusterContext, host: string): Step {
       const systemd = cc.systemd.get(host) ?? false;
       const cmd = systemd
         ? raw('systemctl enable --now pgbouncer')
-        : raw(`install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`);
+        : and(
+            // A PgBouncer killed (or its host powered off) leaves its pidfile; once its pid is another
+            // process's, PgBouncer refuses to start ("pidfile exists, another instance running?", in its
+            // log only, with -q). None runs (checked above): a pidfile not naming a pgbouncer is stale.
+            sh`p=$(cat ${PIDFILE} 2>/dev/null); if [ -n "$p" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" != pgbouncer ]; then rm -f ${PIDFILE}; fi`,
+            raw(`install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q ${PGBOUNCER_INI}`),
+          );
       // A fresh PgBouncer is not paused, whatever a killed switchover's marker says.
       return change('start PgBouncer', [runAction(and(sh`rm -f ${PAUSED_MARKER}`, cmd)), handled('pgbouncer-reload')]);
     }

@@ -260,6 +260,17 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
     await expectConverged();
   });
 
+  test('a PgBouncer killed, its pidfile now naming another process: the next run starts it all the same', async () => {
+    await start('h1');
+    // As after a power cut: PgBouncer gone without a word, and its pid since taken (here by sshd).
+    await hostExec(lab, 'h3', 'pkill -KILL -x pgbouncer; sleep 0.2; pgrep -o -x sshd > /var/run/postgresql/pgbouncer.pid');
+    const r = await run('configure-cluster');
+    expect(r.code, r.stdout.slice(-2000)).toBe(0);
+    expect(changedSteps(r)).toContain('h3: pgbouncer: service: start PgBouncer');
+    expect((await hostExec(lab, 'h3', 'cat /proc/$(cat /var/run/postgresql/pgbouncer.pid)/comm')).stdout.trim()).toBe('pgbouncer');
+    await expectConverged();
+  });
+
   test("rejoin on a host holding another cluster's data is refused before anything stops", async () => {
     await start('h1');
     const primary = (await primaryOf())!;

@@ -115,8 +115,9 @@ describe('pgbouncer role: install and files', () => {
       actions: [
         {
           kind: 'run',
+          // A pidfile left by a killed PgBouncer, its pid now another process's, would stop the start: removed.
           command:
-            'rm -f /var/run/postgresql/pgbouncer.pgtasks-paused && install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q /etc/pgbouncer/pgbouncer.ini',
+            'rm -f /var/run/postgresql/pgbouncer.pgtasks-paused && p=$(cat /var/run/postgresql/pgbouncer.pid 2>/dev/null); if [ -n "$p" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" != pgbouncer ]; then rm -f /var/run/postgresql/pgbouncer.pid; fi && install -d -o postgres -g postgres -m 2775 /var/run/postgresql && runuser -u postgres -- /usr/sbin/pgbouncer -d -q /etc/pgbouncer/pgbouncer.ini',
         },
         { kind: 'notify', handler: 'pgbouncer-reload', handled: true },
       ],
