@@ -114,7 +114,8 @@ function responder(v: Values, states: NodeState[]): Responder {
     if (/pg_controldata/.test(command)) return { stdout: 'shut down\n0/3000028\n' };
     // "Is it running?" (a pid file naming a live postgres/pgbouncer): no, so the roles start them.
     if (/postmaster\.pid/.test(command) && /\/proc\/\$p\/comm/.test(command)) return { code: 1 };
-    if (/pgbouncer\.pid/.test(command) && /\/proc\/\$p\/comm/.test(command)) return { code: 1 };
+    // (The start itself reads the pid file too, to drop a stale one: it is not the question.)
+    if (/pgbouncer\.pid/.test(command) && /\/proc\/\$p\/comm/.test(command) && !/pgbouncer -d/.test(command)) return { code: 1 };
     if (/echo data \|\| echo none/.test(command)) return { stdout: 'data\n' };
     if (stdin?.includes('pg_conf_load_time() >')) return { stdout: 't\t\n' };
     if (command === 'cat /etc/hosts') return { stdout: '127.0.0.1 localhost\n' };
