@@ -1,10 +1,10 @@
-import { readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { readdir, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Run } from '../engine/run.js';
 import type { PgNodeFacts } from '../facts/postgres.js';
 import { ADMIN_USER, REPLICATION_USER } from './credentials.js';
 import { verifierMatches } from './scram.js';
-import { usersDir, writeSecretFile } from './user-credentials.js';
+import { readIfThere, usersDir, writeSecretFile } from './user-credentials.js';
 import type { ClusterSpec } from './vars.js';
 
 /*
@@ -46,15 +46,6 @@ export interface SecretFile {
 /** The cluster's own password files (admin, replicator) and the users' in <credentials>/<cluster>/users/. */
 export function clusterSecretFile(credentialsDir: string, cluster: string, role: string): string {
   return join(resolve(credentialsDir, cluster), `${role}.password`);
-}
-
-async function readIfThere(path: string): Promise<string | undefined> {
-  try {
-    return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 /** Every `.next` file a rotation left for this cluster. */

@@ -22,7 +22,8 @@ function checked(value: string, file: string): string {
   return value;
 }
 
-async function readIfThere(path: string): Promise<string | undefined> {
+/** A secret file's one line (its trailing newline dropped); undefined when there is no such file. */
+export async function readIfThere(path: string): Promise<string | undefined> {
   try {
     return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
   } catch (err) {

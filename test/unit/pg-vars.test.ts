@@ -1,32 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { closest } from '../../src/cluster/did-you-mean.js';
-import { pgVarProblems } from '../../src/cluster/value-problems.js';
 import { clustersOf } from '../../src/cluster/vars.js';
-import { UserError } from '../../src/errors.js';
-import { InventoryProblems, loadInventory } from '../../src/inventory/index.js';
-import { tree as treeIn } from './helpers/tree.js';
+import { loadInventory } from '../../src/inventory/index.js';
 
-const fixtures = fileURLToPath(new URL('../fixtures/pg-vars/', import.meta.url));
-
-const tree = (files: Record<string, string>) => treeIn(files, 'pgtasks-pgvars-');
-
-/** The problem lines of a bad inventory, with the fixture folder cut off. */
-async function problems(path: string, base = fixtures): Promise<string[]> {
-  const err = await loadInventory(path).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(InventoryProblems);
-  expect(err).toBeInstanceOf(UserError);
-  expect((err as UserError).exitCode).toBe(2);
-  return (err as InventoryProblems).problems.map((l) => l.split(base).join(''));
-}
-
-const messages = (name: string, value: unknown) => pgVarProblems(name, value).map((p) => `${p.path.join('.')}: ${p.message}`);
+import { fixtures, messages, problems, tree } from './helpers/pg-vars-problems.js';
 
 describe('every problem at once, each at the file and line that set it', () => {
   test('YAML: unknown names, types, nested values (pg_registry, pg_hba, pg_parameters), pg_primary twice', async () => {
