@@ -60,7 +60,7 @@ export { globalOptions } from './global-flags.js';
 const GLOBAL_HELP_NOTES = `
 Global flags may stand before the first task or after any task name (pgtasks configure-cluster --check -l h2); they apply to the whole run. Several tasks run in order: pgtasks configure-cluster info-list. 'pgtasks help TASK' shows a task's flags.
 
-Environment: PGTASKS_INVENTORY (default for -i), NO_COLOR (any value: no colour), PGTASKS_DISPLAY_OK_HOSTS=false and PGTASKS_DISPLAY_SKIPPED_HOSTS=false (as Ansible's; both false = --only-changes).
+Environment: PGTASKS_INVENTORY (default for -i), NO_COLOR (any value: no colour), PGTASKS_DISPLAY_OK_HOSTS=false and PGTASKS_DISPLAY_SKIPPED_HOSTS=false (as Ansible's; both false = --only-changes), PGTASKS_PERSIST=<seconds> (how long a background pgtasks process of yours keeps node and each host's SSH connection for the next run, as Ansible's ControlPersist: 60 by default, 0 = off; killing the command stops its run as before).
 `;
 
 /** A commander program for one segment of argv: the global flags plus every task as a subcommand. */

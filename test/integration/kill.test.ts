@@ -5,7 +5,7 @@ import type { RunEvent } from '../../src/engine/events.js';
 import { sql, writeClusterInventory } from '../lab/cluster-inventory.js';
 import { addHosts, hostExec, labDown, startHost, stopHost, wipeHost, type Lab } from '../lab/lab.js';
 import { spawnPgtasks, type CliRun } from './helpers/cli-process.js';
-import { eventually } from './helpers/pgtasks.js';
+import { changedSteps, eventually } from './helpers/pgtasks.js';
 import { killDuringClone, labWithBuiltCli, throttled } from './helpers/cli-lab.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
@@ -20,8 +20,6 @@ const DATA = '/var/lib/postgresql/15/kill';
 
 const pgtasks = spawnPgtasks;
 
-const changed = (events: RunEvent[]) =>
-  events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
 const isStep = (step: string, host?: string, status?: string) => (e: RunEvent) =>
   e.type === 'step' && e.step === step && (!host || e.host === host) && (!status || e.status === status);
 const isCommand = (host: string, text: string) => (e: RunEvent) => e.type === 'command' && e.host === host && e.command.includes(text);
@@ -89,7 +87,7 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
     const again = configure();
     const a = await again.done;
     expect(a.code, a.stdout.slice(-3000)).toBe(0);
-    expect(changed(again.events)).toEqual([]);
+    expect(changedSteps(again)).toEqual([]);
     return { rerun: rerun.events };
   }
 
@@ -115,7 +113,7 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
           `REFUSED: cluster ${CLUSTER}: another pgtasks run is working on it: configure-cluster by root@\\S+ \\(pid ${first.pid}\\) since \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z, on h1, h2, h3; nothing was changed`,
         ),
       );
-      expect(changed(other.events)).toEqual([]);
+      expect(changedSteps(other)).toEqual([]);
       expect(other.events.some(isStep('facts'))).toBe(false);
     }
     const r = await first.done;
@@ -167,7 +165,7 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
       },
     );
     // The stopped commands are listed in process-table order: initdb, or its single-user postgres first.
-    const lock = changed(rerun).join('\n');
+    const lock = changedSteps({ events: rerun }).join('\n');
     expect(lock).toMatch(
       /h1: lock: the previous run did not finish \(configure-cluster by root@\S+ \(pid \d+\).*; its commands were stopped when it went: pid \d+ /,
     );
@@ -184,14 +182,14 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
     expect(r.code, r.stdout.slice(-3000)).toBe(0);
     // killDuringClone saw pg_basebackup stop with the run. Who stopped it varies: the lock holder (it is
     // then listed here), or its own SIGPIPE when the connection went (its --progress output had nowhere to go).
-    expect(changed(rerun.events).join('\n')).toMatch(
+    expect(changedSteps(rerun).join('\n')).toMatch(
       /h2: lock: the previous run did not finish .*; (its commands were stopped when it went: .*pg_basebackup .*)?removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-clone/,
     );
-    expect(changed(rerun.events).join('\n')).toMatch(/h2: clone: pg_basebackup from h1/);
+    expect(changedSteps(rerun).join('\n')).toMatch(/h2: clone: pg_basebackup from h1/);
     await expectConverged();
     const again = configure();
     expect((await again.done).code).toBe(0);
-    expect(changed(again.events)).toEqual([]);
+    expect(changedSteps(again)).toEqual([]);
   }, 60_000);
 
   test('a fourth host joins; killed during its clone: one re-run makes it a streaming replica', async () => {
@@ -205,13 +203,13 @@ labDescribe('a killed pgtasks: one re-run converges (real CLI, sshd, PostgreSQL,
     expect(r.code, r.stdout.slice(-3000)).toBe(0);
     // killDuringClone saw pg_basebackup stop with the run. Who stopped it varies: the lock holder (it is
     // then listed here), or its own SIGPIPE when the connection went (its --progress output had nowhere to go).
-    expect(changed(rerun.events).join('\n')).toMatch(
+    expect(changedSteps(rerun).join('\n')).toMatch(
       /h4: lock: the previous run did not finish .*; (its commands were stopped when it went: .*pg_basebackup .*)?removed half-made \/var\/lib\/postgresql\/15\/kill\.pgtasks-clone/,
     );
     await expectConverged();
     const again = configure();
     expect((await again.done).code).toBe(0);
-    expect(changed(again.events)).toEqual([]);
+    expect(changedSteps(again)).toEqual([]);
     expect(await sql(lab, 'h4', 'select count(*) from filler')).toBe('1000');
   }, 90_000);
 });

@@ -2,12 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { RunEvent } from '../../src/engine/events.js';
 import { writeClusterInventory } from '../lab/cluster-inventory.js';
 import { hostExec, labDown, type Lab } from '../lab/lab.js';
 import { bash } from '../lab/shell.js';
 import { spawnPgtasks } from './helpers/cli-process.js';
-import { eventually } from './helpers/pgtasks.js';
+import { changedSteps, eventually } from './helpers/pgtasks.js';
 import { killDuringClone, labWithBuiltCli, throttled } from './helpers/cli-lab.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
@@ -22,9 +21,6 @@ const CLUSTER = 'keep';
 const TAG = randomBytes(4).toString('hex');
 const ENV = { PGTASKS_PERSIST: '30', PGTASKS_TEST_PERSIST_TAG: TAG };
 const HOSTS = ['h1', 'h2', 'h3'];
-
-const changed = (events: RunEvent[]) =>
-  events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
 
 labDescribe('PGTASKS_PERSIST: a persistent process keeps the SSH connections between runs (real CLI, sshd, PostgreSQL)', () => {
   let lab: Lab;
@@ -62,7 +58,7 @@ labDescribe('PGTASKS_PERSIST: a persistent process keeps the SSH connections bet
     const again = configure();
     const r = await again.done;
     expect(r.code, r.stdout.slice(-2000)).toBe(0);
-    expect(changed(again.events)).toEqual([]);
+    expect(changedSteps(again)).toEqual([]);
     // Facts are read afresh each run: one per host, though no new connection was made.
     expect(again.events.filter((e) => e.type === 'step' && e.step === 'facts')).toHaveLength(3);
     expect(await sshPeers()).toEqual(before);
@@ -72,14 +68,14 @@ labDescribe('PGTASKS_PERSIST: a persistent process keeps the SSH connections bet
     write({ pg_parameters: { work_mem: '8MB' } });
     const edited = configure();
     expect((await edited.done).code).toBe(0);
-    const wrote = changed(edited.events).filter((c) => c.includes(': config: files: '));
-    expect(wrote.map((c) => c.split(':')[0]).sort(), changed(edited.events).join('\n')).toEqual(HOSTS);
+    const wrote = changedSteps(edited).filter((c) => c.includes(': config: files: '));
+    expect(wrote.map((c) => c.split(':')[0]).sort(), changedSteps(edited).join('\n')).toEqual(HOSTS);
     const before = await sshPeers();
     // The file the host keys were checked against changed: they are checked again, on new connections.
     appendFileSync(join(lab.dir, 'known_hosts'), '# edited\n');
     const next = configure();
     expect((await next.done).code).toBe(0);
-    expect(changed(next.events)).toEqual([]);
+    expect(changedSteps(next)).toEqual([]);
     const after = await sshPeers();
     for (const h of HOSTS) expect(after[h]).not.toContain(before[h]!);
     write();
@@ -108,6 +104,43 @@ labDescribe('PGTASKS_PERSIST: a persistent process keeps the SSH connections bet
     expect(rerun.events.some((e) => e.type === 'step' && e.step === 'lock' && /previous run did not finish/.test(e.message ?? ''))).toBe(true);
     const noop = configure();
     expect((await noop.done).code).toBe(0);
-    expect(changed(noop.events)).toEqual([]);
+    expect(changedSteps(noop)).toEqual([]);
+  }, 120_000);
+
+  test('the persistent process itself killed during a clone: the command says so and fails; the host stops the clone; one re-run converges', async () => {
+    await hostExec(lab, 'h3', `pg_ctlcluster 15 ${CLUSTER} stop -m immediate; rm -rf /var/lib/postgresql/15/${CLUSTER}`);
+    await throttled(LAB, 'h3', async () => {
+      const run = configure();
+      expect(await run.waitFor((e) => e.type === 'command' && e.host === 'h3' && e.command.includes('pg_basebackup'))).toBeDefined();
+      expect(
+        await eventually(
+          () => running('h3', 'pg_basebacku[p]'),
+          (v) => v,
+          5000,
+        ),
+      ).toBe(true);
+      // The process, not the command (both carry the tag): the one running persist/main.js.
+      await bash(
+        `for f in $(grep -lsz 'PGTASKS_TEST_PERSIST_TAG=${TAG}' /proc/[0-9]*/environ); do p=\${f#/proc/}; p=\${p%/environ}; grep -qs persist/main.js /proc/$p/cmdline && kill -KILL $p; done; true`,
+      );
+      const end = await run.done;
+      expect(end.code).toBe(70);
+      expect(end.stderr).toMatch(/the persistent pgtasks process ended during the run/);
+      // Its connections died with it: the host stops what the run started, as after the command's own death.
+      expect(
+        await eventually(
+          () => running('h3', 'pg_basebackup'),
+          (v) => !v,
+          1500,
+        ),
+      ).toBe(false);
+    });
+    const rerun = configure();
+    const r = await rerun.done;
+    expect(r.code, r.stdout.slice(-3000)).toBe(0);
+    expect(changedSteps(rerun).join('\n')).toMatch(/h3: clone: pg_basebackup from h1/);
+    const noop = configure();
+    expect((await noop.done).code).toBe(0);
+    expect(changedSteps(noop)).toEqual([]);
   }, 120_000);
 });

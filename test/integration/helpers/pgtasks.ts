@@ -32,7 +32,8 @@ export async function pgtasks(argv: string[], cwd = process.cwd()): Promise<CliR
   return { code, stdout, stderr, events, recap: recapEvent && recapEvent.type === 'recap' ? recapEvent.hosts : {} };
 }
 
-export function changedSteps(r: CliResult): string[] {
+/** "host: step: message" of every changed step, from a run's events (an in-process CliResult or a spawned CliRun). */
+export function changedSteps(r: Pick<CliResult, 'events'>): string[] {
   return r.events.flatMap((e) => (e.type === 'step' && e.status === 'changed' ? [`${e.host}: ${e.step}: ${e.message ?? ''}`] : []));
 }
 
