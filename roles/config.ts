@@ -5,6 +5,7 @@ import { findSuspects, parameterErrors, restartChanges, type SettingInfo } from 
 import { notePendingRestart } from '../src/cluster/pending-restarts.js';
 import type { HostContext } from '../src/engine/host-context.js';
 import { reads, type HostView } from '../src/engine/host-view.js';
+import { renderLater } from '../src/engine/templates.js';
 import { call, notify, runAction, type Action } from '../src/engine/action.js';
 import { sh } from '../src/connection/shell.js';
 import { describedSettings, fileSettingErrors, postgresVerdicts, serverSettings } from '../src/steps/pg-settings.js';
@@ -14,6 +15,9 @@ import { filesStep, readFiles, type FileSpec } from '../src/steps/files.js';
 import { change, ok, step, type Step } from '../src/engine/step.js';
 import { confDir, dataDir } from '../src/facts/postgres.js';
 import { explainingTls, pgTlsFiles, pgTlsPaths, tlsEnabled } from './tls.js';
+
+// This role renders postgresql.conf and pg_hba.conf: nunjucks loads while the run's hosts connect.
+renderLater();
 
 /** pg_hba addresses: a bare IP becomes a single-host CIDR; names and CIDRs pass through. */
 export function hbaAddress(address: string): string {

@@ -3,9 +3,11 @@ import { fileURLToPath } from 'node:url';
 import type nunjucks from 'nunjucks';
 import { warmUpLater } from './warm-up.js';
 
-/** nunjucks (CommonJS) loads on the first render, or while a run's hosts connect: runs that render nothing never pay for it. */
+/** nunjucks (CommonJS) loads on the first render: runs that render nothing never pay for it. */
 const loadNunjucks = () => createRequire(import.meta.url)('nunjucks') as typeof nunjucks;
-warmUpLater(loadNunjucks);
+
+/** For the modules that render (the roles writing config files): nunjucks then loads while the run's hosts connect. */
+export const renderLater = () => warmUpLater(loadNunjucks);
 
 /** The project's templates/ folder, found from here whether running from src/ or dist/src/. */
 function templatesDir(): string[] {
