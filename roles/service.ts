@@ -25,10 +25,14 @@ export async function isRunning(view: HostView, s: PgService): Promise<boolean> 
  * standby never ended (the lab's intermittent "run that never finishes").
  */
 export function pgServiceAction(s: PgService, action: 'start' | 'stop' | 'restart' | 'reload', mode?: 'fast' | 'immediate'): ServiceAction {
-  const direct = action === 'start' && !s.systemd;
-  const command = direct
-    ? sh`setsid -w ${`/usr/lib/postgresql/${s.version}/bin/pg_ctl`} start -w -t 90 -s -D ${dataDir(s.version, s.cluster)} -l ${`/var/log/postgresql/postgresql-${s.version}-${s.cluster}.log`} -o ${`-c config_file=${confDir(s.version, s.cluster)}/postgresql.conf`}`
-    : pgServiceCommand(s, action, mode);
+  const pgCtl = `/usr/lib/postgresql/${s.version}/bin/pg_ctl`;
+  // A reload is pg_ctl's SIGHUP to the postmaster either way: pg_ctlcluster (Perl) only adds its start.
+  const direct = (action === 'start' || action === 'reload') && !s.systemd;
+  const command = !direct
+    ? pgServiceCommand(s, action, mode)
+    : action === 'reload'
+      ? sh`${pgCtl} reload -s -D ${dataDir(s.version, s.cluster)}`
+      : sh`setsid -w ${pgCtl} start -w -t 90 -s -D ${dataDir(s.version, s.cluster)} -l ${`/var/log/postgresql/postgresql-${s.version}-${s.cluster}.log`} -o ${`-c config_file=${confDir(s.version, s.cluster)}/postgresql.conf`}`;
   return { kind: 'service', service: `postgresql@${s.version}-${s.cluster}`, action, command, user: direct ? 'postgres' : undefined, diagnose: pgLogTail(s) };
 }
 

@@ -142,7 +142,9 @@ function distroMajorLine(): Command {
  */
 export function pgNodeFact(opts: { cluster: string; version?: number; port: number; live?: boolean }): Fact<PgNodeFacts> {
   // The query as it is, one quoted word: its E'\n' must stay a newline (history lines are joined with '|').
-  const live = sh`  pgsu psql -X -A -t -q -p "$P" -d postgres -c ${PG_NODE_QUERY} 2>&1 | sed 's/^psql:/psqlerror=/'`;
+  // psql of the cluster's own major, not /usr/bin/psql: that is Debian's pg_wrapper, a Perl start first.
+  const live = sh`  Q=/usr/lib/postgresql/$V/bin/psql; [ -x "$Q" ] || Q=psql
+  pgsu "$Q" -X -A -t -q -p "$P" -d postgres -c ${PG_NODE_QUERY} 2>&1 | sed 's/^psql:/psqlerror=/'`;
   return {
     name: `pg-node:${opts.cluster}`,
     command: script(

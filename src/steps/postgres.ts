@@ -1,8 +1,13 @@
-import { inline, sh, type Command } from '../connection/shell.js';
+import { inline, raw, sh, type Command } from '../connection/shell.js';
 import type { HostContext } from '../engine/host-context.js';
 import { reads, type HostView } from '../engine/host-view.js';
 
-const psqlCommand = (port: number, db: string) => sh`psql -X -A -t -q -F ${'\t'} -v ON_ERROR_STOP=1 -p ${port} -d ${db} -f -`;
+/**
+ * psql by its own path (the last major installed, by the shell's glob), not /usr/bin/psql: that is
+ * Debian's pg_wrapper, a Perl start of ~20 ms of CPU before every query. `env` is assignments for psql.
+ */
+const psqlCommand = (port: number, db: string, env: Command = raw('')) =>
+  sh`for psql in /usr/lib/postgresql/*/bin/psql; do :; done; [ -x "$psql" ] || psql=psql; ${inline(env)}"$psql" -X -A -t -q -F ${'\t'} -v ON_ERROR_STOP=1 -p ${port} -d ${db} -f -`;
 
 const rowsOf = (stdout: string) =>
   stdout
@@ -21,7 +26,7 @@ export async function psql(ctx: HostContext, port: number, sql: string, db = 'po
  * write in it, whatever the SQL says.
  */
 export async function query(view: HostView, port: number, sql: string, db = 'postgres'): Promise<string[][]> {
-  const command = reads(sh`PGOPTIONS='-c default_transaction_read_only=on' ${inline(psqlCommand(port, db))}`);
+  const command = reads(psqlCommand(port, db, raw("PGOPTIONS='-c default_transaction_read_only=on' ")));
   const { stdout } = await view.read(command, { user: 'postgres', stdin: sql });
   return rowsOf(stdout);
 }

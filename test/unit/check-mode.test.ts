@@ -40,7 +40,7 @@ function fakeHost(files: Map<string, { content: string; owner: string; mode: str
     }
     if (/^for f in .*printf 'F%s/s.test(command)) return { stdout: [...files].map(([path, f]) => `F${path}\0${f.content}\0`).join('') };
     if (command.includes('@@pgtasks-fact:system')) return { stdout: `@@pgtasks-fact:system\n${system}\n` };
-    if (/^PGOPTIONS='-c default_transaction_read_only=on' psql /.test(command) && stdin?.startsWith('select name, vartype')) {
+    if (/^for psql in .*; PGOPTIONS='-c default_transaction_read_only=on' "\$psql" /.test(command) && stdin?.startsWith('select name, vartype')) {
       return { stdout: SETTINGS_ROWS.map((r) => r.join('\t')).join('\n') };
     }
     return undefined;
@@ -52,7 +52,7 @@ const READS = [
   /^for f in .*stat -c 'S %n %U %G %a'/s,
   /^for f in .*printf 'F%s/s,
   /^echo '?@@pgtasks-fact:system/,
-  /^PGOPTIONS='-c default_transaction_read_only=on' psql -X /,
+  /^for psql in .*; PGOPTIONS='-c default_transaction_read_only=on' "\$psql" -X /,
   /^p=\$\(head -1 \/var\/lib\/postgresql\/15\/main\/postmaster\.pid/,
 ];
 
@@ -132,7 +132,7 @@ describe('check mode through the engine (-v --diff)', () => {
       `put ${CONF}/pgpass (0600 postgres:postgres, secret, 35 bytes)`,
       'then: check that PostgreSQL accepts the new files (pg_file_settings); put the previous ones back if not',
       'then: check that PostgreSQL accepts the files written (put the previous ones back if not)',
-      'reload postgresql@15-main: pg_ctlcluster 15 main reload',
+      'reload postgresql@15-main: /usr/lib/postgresql/15/bin/pg_ctl reload -s -D /var/lib/postgresql/15/main',
       'then: collect the settings that wait for a restart (pending_restart)',
       expect.stringMatching(/^put \/etc\/pgbouncer\/userlist\.txt \(0640 postgres:postgres, secret, \d+ bytes\)$/),
       'p=$(cat /var/run/postgresql/pgbouncer.pid) && [ "$(cat /proc/$p/comm)" = pgbouncer ] && kill -HUP "$p"',
@@ -156,7 +156,7 @@ describe('check mode through the engine (-v --diff)', () => {
       ).toBe(true);
     for (const r of sent) {
       expect(r.command).not.toMatch(/mktemp|cat > |\bpg_ctl(cluster)? |systemctl |kill -|\/usr\/sbin\/pgbouncer -d/);
-      if (r.command.includes('psql')) expect(r.command).toMatch(/&& PGOPTIONS=\S*-c default_transaction_read_only=on\S* psql /);
+      if (r.command.includes('psql')) expect(r.command).toMatch(/; PGOPTIONS=\S*-c default_transaction_read_only=on\S* \S*\$psql\S* /);
       // As the inventory says: deploy, become root (or postgres for psql).
       expect(r.command).toMatch(/^sudo -n -H -u (root|postgres) -- sh -c /);
     }

@@ -18,7 +18,7 @@ const SETTINGS_ROWS = [
 ];
 /** The running server's pg_settings, read in a read-only transaction. */
 const serverSettings: ReadAnswer = {
-  match: /^PGOPTIONS='-c default_transaction_read_only=on' psql .*\n<<< select name, vartype, context/s,
+  match: /^for psql in .*; PGOPTIONS='-c default_transaction_read_only=on' "\$psql" .*\n<<< select name, vartype, context/s,
   result: { stdout: SETTINGS_ROWS.map((r) => r.join('\t')).join('\n') },
 };
 /** The files' current content (readFiles: NUL-separated name and content). */
@@ -67,7 +67,7 @@ describe('config role: {vars, facts, reads} -> actions', () => {
     expect(wanted[0]!.content).toContain("work_mem = '8MB'");
     // stat, pg_settings (read-only), the old content: nothing else.
     expect(view.readsMade).toHaveLength(3);
-    expect(view.readsMade[1]).toMatch(/^PGOPTIONS='-c default_transaction_read_only=on' psql/);
+    expect(view.readsMade[1]).toMatch(/^for psql in .*; PGOPTIONS='-c default_transaction_read_only=on' "\$psql"/);
   });
 
   test('check mode: a restart-only setting changed on a running server is predicted for the restart phase', async () => {

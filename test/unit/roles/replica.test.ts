@@ -112,7 +112,7 @@ describe('replica role: stale slots', () => {
     const cc = clusterFixture({ members: [h1, h2], facts: { h1: nodeFacts('PRIMARY'), h2: nodeFacts('EMPTY') }, touched: ['h2'] });
     const view = fixtureView({
       host: 'h2',
-      reads: [{ match: /^PGOPTIONS='-c default_transaction_read_only=on' psql .*pg_replication_slots/s, result: { stdout: 'h1\tf\n' } }],
+      reads: [{ match: /^for psql in .*; PGOPTIONS='-c default_transaction_read_only=on' "\$psql" .*pg_replication_slots/s, result: { stdout: 'h1\tf\n' } }],
     });
     expect(await planned(staleSlotsStep(cc, 'h2'), view)).toMatchObject({ kind: 'change', summary: 'drop h1 (left from when it was primary)' });
     expect(view.readsMade).toHaveLength(1);

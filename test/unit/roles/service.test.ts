@@ -50,7 +50,9 @@ describe('service role: {facts, notified, reads} -> actions', () => {
           kind: 'service',
           service: 'postgresql@15-main',
           action: 'reload',
-          command: 'pg_ctlcluster 15 main reload',
+          // pg_ctl's SIGHUP as the cluster's owner: pg_ctlcluster would only add a Perl start.
+          command: '/usr/lib/postgresql/15/bin/pg_ctl reload -s -D /var/lib/postgresql/15/main',
+          user: 'postgres',
           diagnose: 'tail -n 20 /var/log/postgresql/postgresql-15-main.log 2>/dev/null',
         },
         { kind: 'notify', handler: 'postgresql-reload', handled: true },

@@ -54,7 +54,7 @@ describe('users step: {pg_users, pg_authid} -> one transaction of SQL', () => {
     expect(o.secrets.mask(action!.sql)).not.toContain('SCRAM-SHA-256');
     // One read-only query.
     expect(view.readsMade).toHaveLength(1);
-    expect(view.readsMade[0]).toMatch(/^PGOPTIONS='-c default_transaction_read_only=on' psql/);
+    expect(view.readsMade[0]).toMatch(/^for psql in .*; PGOPTIONS='-c default_transaction_read_only=on' "\$psql"/);
   });
 
   test('as wanted: ok, one query, nothing sent (a re-run changes nothing)', async () => {
