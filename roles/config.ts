@@ -200,7 +200,9 @@ function rememberPrevious(differing: FileSpec[], contents: Map<string, string>):
 export async function restorePreviousConfig(ctx: HostContext, evenIfAccepted = false): Promise<boolean> {
   const saved = previous.get(ctx);
   if (!saved?.files.length || (saved.accepted && !evenIfAccepted)) return false;
-  for (const { spec, content } of saved.files) await ctx.put(spec.path, content, { owner: spec.owner, group: spec.group, mode: spec.mode ?? '0644' });
+  await ctx.putFiles(
+    saved.files.map(({ spec, content }) => ({ path: spec.path, content, options: { owner: spec.owner, group: spec.group, mode: spec.mode ?? '0644' } })),
+  );
   previous.delete(ctx);
   return true;
 }

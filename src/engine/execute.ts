@@ -1,5 +1,5 @@
 import { psql } from '../steps/postgres.js';
-import { describeAction, type Action } from './action.js';
+import { describeAction, type Action, type PutAction } from './action.js';
 import type { HostContext } from './host-context.js';
 import { ProgressMeter, progressParser, type ProgressKind } from './progress.js';
 
@@ -11,7 +11,8 @@ import { ProgressMeter, progressParser, type ProgressKind } from './progress.js'
  */
 export async function executeActions(ctx: HostContext, actions: Action[], stepName = ''): Promise<void> {
   if (!ctx.check && actions.some((a) => a.kind !== 'notify')) ctx.changed();
-  for (const a of actions) {
+  const puts: PutAction[] = [];
+  for (const [i, a] of actions.entries()) {
     if (ctx.options.verbose && a.kind !== 'notify') {
       ctx.reporter.emit({ type: 'command', host: ctx.host, command: ctx.secrets.mask(`${ctx.check ? 'would run: ' : ''}${describeAction(a)}`) });
     }
@@ -21,13 +22,18 @@ export async function executeActions(ctx: HostContext, actions: Action[], stepNa
       continue;
     }
     if (ctx.check) continue;
-    await execute(ctx, a, stepName);
+    if (a.kind === 'put') {
+      // Files written one after the other go together, a folder's in one command (HostContext.putFiles).
+      puts.push(a);
+      if (actions[i + 1]?.kind === 'put') continue;
+      await ctx.putFiles(puts.splice(0).map((p) => ({ path: p.path, content: p.content, options: { owner: p.owner, group: p.group, mode: p.mode } })));
+    } else await execute(ctx, a, stepName);
     // Facts read before a change may no longer hold: the next step that asks reads them again.
     ctx.facts.clear();
   }
 }
 
-async function execute(ctx: HostContext, a: Exclude<Action, { kind: 'notify' }>, stepName: string): Promise<void> {
+async function execute(ctx: HostContext, a: Exclude<Action, { kind: 'notify' | 'put' }>, stepName: string): Promise<void> {
   switch (a.kind) {
     case 'run':
       await ctx.run(a.command, {
@@ -37,9 +43,6 @@ async function execute(ctx: HostContext, a: Exclude<Action, { kind: 'notify' }>,
         quiet: true,
         onOutput: a.progress && progressEvents(ctx, a.progress, stepName),
       });
-      return;
-    case 'put':
-      await ctx.put(a.path, a.content, { owner: a.owner, group: a.group, mode: a.mode, quiet: true });
       return;
     case 'sql':
       await psql(ctx, a.port, a.sql, a.db, { quiet: true });

@@ -12,7 +12,7 @@ import type { RunEvent } from '../../src/engine/events.js';
 import { Run } from '../../src/engine/run.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import { nsupdateScript } from '../../src/registry/dns.js';
-import { RecordingConnection, type Recorded, type Responder } from './helpers/recording-connection.js';
+import { RecordingConnection, uploadedFiles, type Recorded, type Responder } from './helpers/recording-connection.js';
 import { shapeOf, shfmtAvailable, type Shape } from './helpers/shell-structure.js';
 
 /*
@@ -243,7 +243,10 @@ describe('injection: hostile inventory values are quoted or refused', () => {
     const hosts = hostile.log.filter((c) => c.command.endsWith("'cd / && cat > /etc/hosts'"));
     expect(hosts.length).toBe(2 * HOSTILE.hosts.length); // two configure-cluster runs
     for (const c of hosts) expect(c.stdin).toBe(`127.0.0.1 localhost\n${HOSTILE.addresses[0]} demo-db.lab.test  # pgtasks:demo\n`);
-    const uploads = (path: string) => hostile.log.filter((c) => c.command.includes(path)).map((c) => c.stdin ?? '');
+    const uploads = (path: string) =>
+      uploadedFiles(hostile.log)
+        .filter((f) => f.path === path)
+        .map((f) => f.content);
     const conf = uploads('/etc/postgresql/15/demo/postgresql.conf').find((s) => s.includes('work_mem'))!;
     // Each pg_parameters value is one quoted postgresql.conf value; the newline in application_name stays inside it (PostgreSQL rejects it).
     expect(conf).toContain(`work_mem = '4MB''; touch ${PWNED}; echo '''`);

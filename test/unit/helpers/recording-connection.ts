@@ -51,3 +51,25 @@ export class RecordingConnection implements Connection {
 
   async close(): Promise<void> {}
 }
+
+/** A word as the shell reads it back (single quotes as quote() writes them). */
+const unquote = (word: string) => word.replace(/'\\''/g, "'").replace(/^'|'$/g, '');
+
+/**
+ * The files a host was sent, by path, in the order sent: from single uploads (uploadCommand) and from
+ * a folder's files sent together (uploadFilesCommand, whose stdin holds them one after the other).
+ */
+export function uploadedFiles(log: Recorded[]): { path: string; content: string }[] {
+  const files: { path: string; content: string }[] = [];
+  for (const c of log) {
+    const single = /mv -f "\$tmp" (.+)$/m.exec(c.command);
+    if (single) files.push({ path: unquote(single[1]!), content: c.stdin ?? '' });
+    const sizes = [...c.command.matchAll(/^head -c (\d+) > (\d+)$/gm)].map((m) => Number(m[1]));
+    if (!sizes.length) continue;
+    const stdin = Buffer.from(c.stdin ?? '');
+    let at = 0;
+    const contents = sizes.map((n) => stdin.subarray(at, (at += n)).toString());
+    for (const m of c.command.matchAll(/^mv -f (\d+) (.+)$/gm)) files.push({ path: unquote(m[2]!), content: contents[Number(m[1])]! });
+  }
+  return files;
+}
