@@ -9,7 +9,7 @@
  *   npm run build && node dist/bench/fleet.js [--clusters 10] [--runs 3]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -38,6 +38,19 @@ function pgtasks(args: string[], env: NodeJS.ProcessEnv = {}): number {
   if (r.status !== 0 && !(args.includes('info-list') && r.status === 1))
     throw new Error(`pgtasks ${args.join(' ')}: exit ${r.status}\n${r.stdout.slice(-2000)}${r.stderr}`);
   return took;
+}
+
+/** The machine's busy CPU time so far, in seconds (all cores; /proc/stat: user, nice, system, irq, softirq). */
+function busyCpuSeconds(): number {
+  const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  return (user! + nice! + system! + irq! + softirq!) / 100;
+}
+
+/** A pgtasks run's wall time and the CPU the whole machine spent meanwhile (hosts, daemons, pgtasks). */
+function pgtasksWithCpu(args: string[], env: NodeJS.ProcessEnv = {}): { wall: number; cpu: number } {
+  const before = busyCpuSeconds();
+  const wall = pgtasks(args, env);
+  return { wall, cpu: busyCpuSeconds() - before };
 }
 
 function ansible(inventory: string): number {
@@ -100,16 +113,23 @@ try {
   console.log(`fleet bench: ${CLUSTERS} clusters of 3 on ${lab.hosts.length} lab hosts (${execFileSync('nproc').toString().trim()} cores)`);
 
   // Cold, one cluster: then its hosts are wiped, and all clusters are made at once.
-  const cold3 = pgtasks(c0, withServer);
+  const cores = Number(execFileSync('nproc').toString().trim());
+  const { wall: cold3, cpu: cpu3 } = pgtasksWithCpu(c0, withServer);
   await Promise.all(
     lab.hosts.slice(0, 3).map(async (h) => {
       await hostExec(lab, h.name, 'pg_ctlcluster 15 c0 stop -m immediate || true');
       await wipeHost(lab, h.name);
     }),
   );
-  const coldAll = pgtasks(['-i', all, 'configure-cluster'], withServer);
-  console.log(`  cold configure-cluster, 3 hosts:                 ${fmt(cold3)}`);
+  const { wall: coldAll, cpu: cpuAll } = pgtasksWithCpu(['-i', all, 'configure-cluster'], withServer);
+  console.log(`  cold configure-cluster, 3 hosts:                 ${fmt(cold3)}  (the machine's CPU meanwhile: ${cpu3.toFixed(1)} CPU-s)`);
   console.log(`  cold configure-cluster, ${CLUSTERS} clusters × 3 hosts:  ${fmt(coldAll)}  (${(coldAll / cold3).toFixed(1)}× the 3-host cold run)`);
+  // On one machine the lab's 30 hosts share its cores: a cold fleet run cannot end before the CPU it
+  // needs (initdb, pg_basebackup, server starts, sshd, pgtasks) has run on them.
+  console.log(
+    `    CPU: ${cpuAll.toFixed(1)} CPU-s (${(cpuAll / CLUSTERS).toFixed(2)} a cluster); on ${cores} cores no run can take less than ${fmt(cpuAll / cores)}: ` +
+      `the cores were ${((100 * cpuAll) / cores / coldAll).toFixed(0)}% busy`,
+  );
 
   if (existsSync(join(peer, 'site.yml'))) ansible(peerInventory); // converge the peer's own files once
   for (const slow of [false, true]) {
