@@ -91,13 +91,17 @@ tagged() {
 }
 describe() { printf '%s %s\\n' "$1" "$(tr '\\0' ' ' < /proc/$1/cmdline 2>/dev/null | cut -c1-160)"; }
 # Stops them (they were started by a run that is gone, and nobody waits for them) and waits until they are gone.
+# Each look kills what it finds: a process forked between a look and its kill (pg_basebackup starts its
+# WAL streamer seconds in) carries the tag too, and is caught by the next look instead of living on.
 stop_tagged() {
-  local pids p i
-  pids=$(tagged "$1")
-  [ -n "$pids" ] || return 0
-  for p in $pids; do echo "@@stopped $(describe $p)"; done
-  kill -KILL $pids 2>/dev/null
-  for i in $(seq 100); do [ -n "$(tagged "$1")" ] || return 0; sleep 0.1; done
+  local pids p i seen=' '
+  for i in $(seq 200); do
+    pids=$(tagged "$1")
+    [ -n "$pids" ] || return 0
+    for p in $pids; do case "$seen" in *" $p "*) ;; *) echo "@@stopped $(describe $p)"; seen="$seen$p ";; esac; done
+    kill -KILL $pids 2>/dev/null
+    sleep 0.05
+  done
   echo "@@alive $(tagged "$1" | tr '\\n' ' ')"
 }
 # A side directory is where pgtasks builds a data directory (pg_basebackup, initdb, pgbackrest restore) before moving it

@@ -38,6 +38,8 @@ export const UPLOAD_END = '@@pgtasks-upload-end\n';
 export function uploadFilesCommand(files: UploadFile[]): Command {
   const dir = folderOf(files[0]!.path);
   if (files.some((f) => folderOf(f.path) !== dir)) throw new Error('uploadFilesCommand: the files must share one folder (renames stay on one filesystem)');
+  // The script works inside its temp folder: a relative target would land there.
+  if (!dir.startsWith('/')) throw new Error(`uploadFilesCommand: ${files[0]!.path} is not an absolute path`);
   const parts = [raw('set -e'), raw('umask 077'), sh`d=$(mktemp -d ${`${dir}/.pgtasks.XXXXXX`})`, raw(`trap 'rm -rf "$d"' EXIT`), raw('cd "$d"')];
   files.forEach((f, i) => parts.push(sh`head -c ${f.bytes} > ${i}`));
   parts.push(raw(`IFS= read -r end || true; [ "$end" = @@pgtasks-upload-end ] || { echo 'the upload ended early: no file was replaced' >&2; exit 1; }`));

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -135,6 +135,29 @@ describe('the lock scripts, run locally', () => {
     expect(existsSync(join(base, '15', `${cluster}.pgtasks-clone`))).toBe(false);
     expect(existsSync(join(base, '15', cluster))).toBe(true);
     await b.cmd.end('release\n');
+  });
+
+  test('a run that dies while its command forks (pg_basebackup starting its WAL streamer): every tagged process is stopped, forked children too', async () => {
+    const tag = `${cluster}/fork10`;
+    const tagged = () =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`PGTASKS_RUN=${tag}`);
+          } catch {
+            return false;
+          }
+        });
+    const a = await take('fork10');
+    // Forks a tagged child every 2 ms: a stop that kills only what it saw once leaves the ones forked in between.
+    const forker = spawn('bash', ['-c', 'while :; do sleep 300 & sleep 0.002; done'], { env: { ...process.env, PGTASKS_RUN: tag }, stdio: 'ignore' });
+    children.push(forker);
+    await waitFor('the forker has children', () => tagged().length > 5);
+    a.cmd.end();
+    await a.cmd.exited;
+    expect(await gone(forker)).toBe(true);
+    expect(tagged()).toEqual([]);
   });
 
   test('a clean release answers first, then stops what its run left running (a command whose channel timed out)', async () => {

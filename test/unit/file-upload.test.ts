@@ -88,5 +88,11 @@ describe('putFiles: a folder of files in one command, each replaced atomically',
         { path: '/b/two', bytes: 1 },
       ]),
     ).toThrow(/share one folder/);
+    expect(() =>
+      uploadFilesCommand([
+        { path: 'etc/one', bytes: 1 },
+        { path: 'etc/two', bytes: 1 },
+      ]),
+    ).toThrow(/not an absolute path/);
   });
 });
