@@ -94,10 +94,17 @@ export function bouncerIniAction(cc: ClusterContext, host: string): Action {
 export const pauseMarkerAction = (): Action => runAction(sh`install -m 0644 /dev/null ${PAUSED_MARKER}`);
 
 /** One engine step on one host, planned as this change: the engine runs the actions (or, in check mode, describes them) and reports. */
-export async function perform(run: Run, host: string, name: string, summary: string, actions: Action[] | (() => Action[])): Promise<Status> {
+export async function perform(
+  run: Run,
+  host: string,
+  name: string,
+  summary: string,
+  actions: Action[] | (() => Action[]),
+  outcome?: () => string | undefined,
+): Promise<Status> {
   return runStep(
     await run.context(host),
-    step(name, async () => change(summary, typeof actions === 'function' ? actions() : actions)),
+    step(name, async () => ({ ...change(summary, typeof actions === 'function' ? actions() : actions), outcome })),
   );
 }
 
@@ -106,9 +113,26 @@ export async function perform(run: Run, host: string, name: string, summary: str
  * always did); resolves when every one has ended, then rejects with the first failure. A host that
  * failed a stage is skipped in the later ones (`failed` is shared across the stages of a run).
  */
-export async function runStage(run: Run, phases: Phase[], actionsOf: (p: Phase) => Action[], failed: Set<string> = new Set()): Promise<void> {
+export async function runStage(
+  run: Run,
+  phases: Phase[],
+  actionsOf: (p: Phase) => Action[],
+  failed: Set<string> = new Set(),
+  outcomeOf: (p: Phase) => string | undefined = () => undefined,
+): Promise<void> {
   const todo = phases.filter((p) => !failed.has(p.host));
-  const results = await Promise.allSettled(todo.map((p) => perform(run, p.host, p.step, p.summary, () => actionsOf(p))));
+  const results = await Promise.allSettled(
+    todo.map((p) =>
+      perform(
+        run,
+        p.host,
+        p.step,
+        p.summary,
+        () => actionsOf(p),
+        () => outcomeOf(p),
+      ),
+    ),
+  );
   const errors = results.flatMap((r, i) => (r.status === 'rejected' ? [[todo[i]!.host, r.reason as Error] as const] : []));
   for (const [host] of errors) failed.add(host);
   if (errors.length) throw errors[0]![1];

@@ -150,7 +150,9 @@ export async function switchover(run: Run, spec: ClusterSpec, opts: SwitchoverOp
   const h: SwitchoverHandles = { timings: {} };
   const actionsOf = switchoverActions(cc, plan, h, opts.catchupTimeoutMs);
   const failed = new Set<string>();
-  const stageOf = (name: string) => runStage(run, stage(plan.phases, name), actionsOf, failed);
+  // A PAUSE called off (past --pause-timeout, or Ctrl-C) says so on its step, not "paused".
+  const outcomeOf = (p: Phase) => (p.stage === 'pause' && h.aborted ? `PAUSE called off: ${h.aborted.message}; every PgBouncer resumed` : undefined);
+  const stageOf = (name: string) => runStage(run, stage(plan.phases, name), actionsOf, failed, outcomeOf);
   if (run.options.check) {
     // Nothing is opened and nothing runs: each step says what it would do (with -v, every action).
     for (const name of ['prepare', 'pause', 'stop', 'promote', 'repoint', 'resume']) await stageOf(name);

@@ -9,7 +9,17 @@ import type { HostView } from './host-view.js';
  * 'change' carries what would change and the actions that change it, as data: the engine runs them,
  * or in check mode only describes them.
  */
-export type Plan = { kind: 'ok'; reason?: string } | { kind: 'skip'; reason: string } | { kind: 'change'; summary: string; diff?: string; actions: Action[] };
+export type Plan =
+  | { kind: 'ok'; reason?: string }
+  | { kind: 'skip'; reason: string }
+  | {
+      kind: 'change';
+      summary: string;
+      diff?: string;
+      actions: Action[];
+      /** What the change came to once its actions ran, when that is not the summary (a PAUSE called off): shown instead. */
+      outcome?: () => string | undefined;
+    };
 
 /** A named unit of work on one host: a plan made from a read-only view of it (facts, probes). */
 export interface Step {
@@ -62,7 +72,7 @@ export async function runStep(ctx: HostContext, s: Step): Promise<Status> {
   }
   if (plan.kind === 'ok') report('ok', plan.reason);
   else if (plan.kind === 'skip') report('skipped', plan.reason);
-  else report('changed', plan.summary, plan.diff);
+  else report('changed', (!ctx.check && plan.outcome?.()) || plan.summary, plan.diff);
   return plan.kind === 'ok' ? 'ok' : plan.kind === 'skip' ? 'skipped' : 'changed';
 }
 

@@ -114,6 +114,11 @@ labDescribe('safety off the happy path (real sshd, PostgreSQL, PgBouncer)', () =
     const tookMs = Date.now() - started;
     expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toMatch(/PgBouncer did not pause within 2000 ms/);
+    // Each host's pause step says what came of it, not what it set out to do.
+    expect(r.stdout).toMatch(
+      /"host":"h2","step":"switchover: pause","status":"changed","message":"PAUSE called off: PgBouncer did not pause within 2000 ms[^"]*; every PgBouncer resumed"/,
+    );
+    expect(r.stdout).not.toMatch(/"step":"switchover: pause","status":"changed","message":"PgBouncer paused/);
     expect(r.stdout).toMatch(/waiting 1 s for PgBouncer to pause: pid \d+ in a transaction for \d+ s \(active: [A-Z]+\)/);
     expect(tookMs).toBeLessThan(15_000);
     expect(await primaryOf()).toBe('h2');

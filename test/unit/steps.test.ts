@@ -10,6 +10,7 @@ import { filesStep } from '../../src/steps/files.js';
 import { step } from '../../src/engine/step.js';
 import { reads } from '../../src/engine/host-view.js';
 import { raw } from '../../src/connection/shell.js';
+import { call } from '../../src/engine/action.js';
 import { tempDir } from './helpers/tree.js';
 
 function context(check = false, diff = false) {
@@ -54,6 +55,23 @@ describe('steps: plan, then apply only what differs', () => {
     await runStep(ctx, s);
     const e = events.find((x) => x.type === 'step');
     expect(JSON.stringify(e)).not.toContain('hunter2-secret');
+  });
+
+  test('a change whose actions came to something else (a PAUSE called off) reports that, not its summary; --check keeps the summary', async () => {
+    let calledOff = false;
+    const pause = step('pause', async () => ({
+      kind: 'change',
+      summary: 'PgBouncer paused',
+      actions: [call('PAUSE', async () => void (calledOff = true))],
+      outcome: () => (calledOff ? 'PAUSE called off: every PgBouncer resumed' : undefined),
+    }));
+    const run = context();
+    expect(await runStep(run.ctx, pause)).toBe('changed');
+    expect(run.events.find((e) => e.type === 'step')).toMatchObject({ status: 'changed', message: 'PAUSE called off: every PgBouncer resumed' });
+    calledOff = true; // as a real run would leave it: check mode runs no action, and shows the plan
+    const check = context(true);
+    await runStep(check.ctx, pause);
+    expect(check.events.find((e) => e.type === 'step')).toMatchObject({ status: 'changed', message: 'PgBouncer paused' });
   });
 
   test('a failing step is reported failed with the command error, secrets masked', async () => {
