@@ -46,6 +46,12 @@ labDescribe('platform on the lab: SSH engine, parallel hosts, host keys', () => 
     expect((await hostExec(lab, 'h3', 'ps -e -o comm= | sort -u')).stdout).not.toMatch(/node|vitest/);
   });
 
+  test("a lab whose name hashes to this one's network is refused while this one is up; this one is untouched", async () => {
+    // 'fleet' (the bench's lab) and 'plat' share 10.231.44.0/24.
+    await expect(labUp({ hosts: 1, name: 'fleet' })).rejects.toThrow(/lab fleet would share 10\.231\.44\.0\/24 \(pgtbr44\) with lab plat, which is up/);
+    expect((await hostExec(lab, 'h1', `bash -c 'echo > /dev/tcp/${lab.hosts[1]!.address}/22' && echo reached`)).stdout).toContain('reached');
+  });
+
   test('facts: every host in parallel, one SSH connection per host for the whole call', async () => {
     const before = await Promise.all(lab.hosts.map((h) => accepted(h.name)));
     const r = await pgtasks(['-i', inventory('strict'), 'facts', 'facts', 'inventory']);

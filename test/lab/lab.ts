@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { ensureHostDirs, killHostProcess, startHostProcess } from './host-process.js';
-import { DEFAULT_LAB, labLayout, PRIVATE_DIRS, type LabLayout } from './layout.js';
+import { DEFAULT_LAB, LAB_ROOT, labLayout, PRIVATE_DIRS, type LabLayout } from './layout.js';
 import { ensureBridge, ensureHostNetwork, removeNetworks } from './netns.js';
 import { bash, must, type ShellResult } from './shell.js';
 
@@ -72,6 +72,7 @@ async function bootHost(l: LabLayout, i: number): Promise<LabHost> {
 export async function labUp(opts: { hosts: number; name?: string }): Promise<Lab> {
   requireRoot();
   const l = labLayout(opts.name ?? DEFAULT_LAB);
+  refuseSharedNetwork(l);
   await labDown(l.name);
   await mkdir(l.dir, { recursive: true, mode: 0o700 });
   await mountLabDisk(l);
@@ -79,6 +80,21 @@ export async function labUp(opts: { hosts: number; name?: string }): Promise<Lab
   await ensureBridge(l);
   const hosts = await Promise.all(Array.from({ length: opts.hosts }, (_, k) => bootHost(l, k + 1)));
   return save(l, hosts);
+}
+
+/**
+ * Two labs whose names hash to one index would share a bridge and addresses: bringing one up or down
+ * tears down the other's network. Refused while the other one is up.
+ */
+function refuseSharedNetwork(l: LabLayout): void {
+  if (!existsSync(LAB_ROOT)) return;
+  for (const other of readdirSync(LAB_ROOT)) {
+    if (other === l.name || !existsSync(labLayout(other).stateFile)) continue;
+    if (labLayout(other).bridge !== l.bridge) continue;
+    throw new Error(
+      `lab ${l.name} would share ${l.prefix}.0/24 (${l.bridge}) with lab ${other}, which is up: take it down first (npm run lab -- down --name ${other}) or pick another name`,
+    );
+  }
 }
 
 /** Grows a running lab by `count` hosts. */
