@@ -2,7 +2,9 @@ import { BouncerFleet } from '../src/cluster/bouncer-fleet.js';
 import type { ClusterContext } from '../src/cluster/cluster-context.js';
 import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
 import { FAILOVER_STAGES, planFailover, type FailoverPlan } from '../src/cluster/failover-plan.js';
-import { gatherCluster } from '../src/cluster/gather.js';
+import { gatherCluster, type GatheredCluster } from '../src/cluster/gather.js';
+import { unfinishedRunOf } from '../src/cluster/lock.js';
+import { describeHolder } from '../src/cluster/lock-script.js';
 import { stage, type Phase } from '../src/cluster/switchover-plan.js';
 import { slotName, type ClusterSpec } from '../src/cluster/vars.js';
 import { and, sh } from '../src/connection/shell.js';
@@ -107,7 +109,10 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
   const gathered = await gatherCluster(run, spec);
   const refuse = (why: string) => run.refuse(`failover ${spec.name}: ${why}; nothing was changed`);
   const plan = planFailover(spec, gathered.members, gathered.bouncers.keys(), opts);
-  if ('refusal' in plan) return refuse(plan.refusal);
+  if ('refusal' in plan) {
+    if (!(await finishKilledFailover(run, spec, gathered))) refuse(plan.refusal);
+    return;
+  }
   const { target, unreachable, exclude } = plan;
   run.message(plan.message);
   if (!run.options.check && !(await opts.confirm(`Promote ${target.host} to primary of ${spec.name}?`))) return refuse('not confirmed');
@@ -147,4 +152,37 @@ export async function failover(run: Run, spec: ClusterSpec, opts: FailoverOption
   for (const u of unreachable) run.excuseUnreachable(u);
   const text = `failover done: ${target.host} is primary of ${spec.name} (clients released ${writesBackMs} ms after the start); bring ${exclude.join(', ') || 'the old primary'} back with 'pgtasks rejoin --host HOST'`;
   run.emit({ type: 'result', task: 'failover', data: { cluster: spec.name, primary: target.host, writesBackMs, excluded: exclude }, text });
+}
+
+/**
+ * A failover killed after its promotion leaves a running primary, so running it again would refuse
+ * ("a running primary: use migrate-to-master"), and configure-cluster refuses while the dead primary
+ * is unreachable: nothing would finish the converge the killed run did not get to (the replicas'
+ * sync setting, PgBouncer everywhere, the service name). When the run before this one on the cluster
+ * was a failover that did not finish, and exactly one primary runs, this one finishes it: converges
+ * the others, leaving out the unreachable and the stopped members on an older timeline (the fenced
+ * old primary: back with rejoin), as the killed run would have. Returns false when that is not the case.
+ */
+async function finishKilledFailover(run: Run, spec: ClusterSpec, gathered: GatheredCluster): Promise<boolean> {
+  const previous = unfinishedRunOf(run, spec.name);
+  const primaries = gathered.members.filter((m) => m.facts?.state === 'PRIMARY' && m.facts.running);
+  if (previous?.task !== 'failover' || primaries.length !== 1 || run.options.check) return false;
+  const primary = primaries[0]!;
+  const timeline = primary.facts!.timeline ?? 0;
+  const exclude = gathered.members
+    .filter((m) => m !== primary && (!m.facts || (!m.facts.running && (m.facts.timeline ?? 0) < timeline)))
+    .map((m) => m.member.host);
+  run.message(
+    `the failover before this run (${describeHolder(previous)}) did not finish; ${primary.member.host} runs as primary: finishing it` +
+      (exclude.length ? ` (${exclude.join(', ')} left out: bring back with 'pgtasks rejoin --host HOST')` : ''),
+  );
+  await configureCluster(run, spec, { exclude });
+  for (const u of exclude) run.excuseUnreachable(u);
+  run.emit({
+    type: 'result',
+    task: 'failover',
+    data: { cluster: spec.name, primary: primary.member.host, finished: true, excluded: exclude },
+    text: `failover finished: ${primary.member.host} is primary of ${spec.name}${exclude.length ? `; bring ${exclude.join(', ')} back with 'pgtasks rejoin --host HOST'` : ''}`,
+  });
+  return true;
 }

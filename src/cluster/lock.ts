@@ -67,6 +67,17 @@ interface ClusterLock {
 /** Locks this run holds, by cluster: tasks nest (migrate-to-master converges with configure-cluster's roles). */
 const held = new WeakMap<Run, Map<string, ClusterLock>>();
 
+/** The run before this one that held a cluster's lock and did not finish, as its lock file told (by cluster). */
+const unfinished = new WeakMap<Run, Map<string, Holder>>();
+
+/**
+ * The run that held `cluster`'s lock before this one and did not finish (killed, or its connection
+ * lost), found when this run took the lock: a task can finish what that run started.
+ */
+export function unfinishedRunOf(run: Run, cluster: string): Holder | undefined {
+  return unfinished.get(run)?.get(cluster);
+}
+
 export interface LockOptions {
   /**
    * The read `fn` starts with (the cluster's facts): each host runs it right after taking the lock, in
@@ -152,6 +163,11 @@ async function acquire(
     for (const f of failed) why.push(`cannot take the lock on ${f.host}: ${f.error ?? `processes of the previous run would not stop (pids ${aliveOf(f)})`}`);
     run.refuse(`cluster ${spec.name}: ${why.join('; ')}; nothing was changed`);
     return undefined;
+  }
+  const stale = attempts.map((a) => (a.reply?.state === 'locked' || a.reply?.state === 'free' ? a.reply.stale : undefined)).find(Boolean);
+  if (stale) {
+    if (!unfinished.has(run)) unfinished.set(run, new Map());
+    unfinished.get(run)!.set(spec.name, stale);
   }
   if (acquired.length) {
     lock.heartbeat = setInterval(() => acquired.forEach((h) => h.cmd.write('ping\n')), HEARTBEAT_MS);

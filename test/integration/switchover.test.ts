@@ -7,6 +7,7 @@ import { startLoad } from '../lab/load.js';
 import { primaryOf as primaryOfLab, streamingFrom as streamingFromLab } from './helpers/cluster-state.js';
 import { given } from './helpers/scenario.js';
 import { changedSteps, eventually, pgtasks, waitFor } from './helpers/pgtasks.js';
+import { spawnPgtasks } from './helpers/cli-process.js';
 import { labDescribe } from './helpers/lab-describe.js';
 
 const LAB = 'mig';
@@ -171,5 +172,34 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     );
     expect(await countOn(primary, Number(expected))).toBe(expected);
     expect((await hostExec(lab, primary, 'ls /var/lib/postgresql/15')).stdout).toMatch(/^mig\nmig\.rejoin-\d{8}T\d{6}\n$/);
+  });
+  test('a failover killed right after its promotion: running failover again finishes it instead of refusing for the new primary', async () => {
+    await start('h1');
+    const primary = (await primaryOf())!;
+    await stopHost(lab, primary);
+    const killed = spawnPgtasks(['-i', inventory, 'failover', '--yes']);
+    const promote = await killed.waitFor((e) => e.type === 'step' && e.step === 'failover: promote' && e.status === 'changed');
+    expect(promote).toBeDefined();
+    killed.kill();
+    await killed.done;
+    const promoted = (await primaryOfLab(
+      lab,
+      ['h1', 'h2', 'h3'].filter((h) => h !== primary),
+    ))!;
+    expect(promoted).toBeDefined();
+
+    const again = await run('failover', '--yes');
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.stdout).toMatch(
+      new RegExp(`the failover before this run \\(.*failover by .*\\) did not finish; ${promoted} runs as primary: finishing it \\(${primary} left out`),
+    );
+    const other = ['h1', 'h2', 'h3'].find((h) => h !== primary && h !== promoted)!;
+    expect(await streamingFromLab(lab, promoted, 1)).toBe(other);
+    // Nothing unfinished any more: a failover now refuses for the running primary (the dead host: exit 4).
+    const third = await run('failover', '--yes');
+    expect(third.stdout).toMatch(/is a running primary; use migrate-to-master/);
+    await startHost(lab, primary);
+    expect((await run('rejoin', '--host', primary)).code).toBe(0);
+    expect(changedSteps(await run('configure-cluster'))).toEqual([]);
   });
 });
