@@ -43,7 +43,13 @@ export function rewindActions(
       const dir = dataDir(version, spec.name);
       const passfile = `/tmp/pgtasks-rewind-${pid}`;
       const source = `host=${primary.address} port=${spec.port} user=${ADMIN_USER} dbname=postgres passfile=${passfile}${tlsEnabled(spec) ? ` sslmode=verify-full sslrootcert=${pgTlsPaths(version, spec.name).ca}` : ''}`;
-      const command = sh`${inline(runTagAssignment(spec.name))} ${`/usr/lib/postgresql/${version}/bin/pg_rewind`} ${`--target-pgdata=${dir}`} ${`--config-file=${confDir(version, spec.name)}/postgresql.conf`} ${`--source-server=${source}`} 2>&1; status=$?; rm -f ${passfile}; exit $status`;
+      // A run killed after pg_rewind finished but before the standby mark left a rewound directory (pg_rewind's
+      // backup_label, its control file "in archive recovery", written last). pg_rewind again would first
+      // finish that recovery in single-user mode, as a primary: a shutdown checkpoint of its own on the
+      // primary's timeline, which no replica can stream past. It only needs the mark.
+      const rewound = sh`grep -qsx 'BACKUP METHOD: pg_rewind' ${`${dir}/backup_label`} && LC_ALL=C ${`/usr/lib/postgresql/${version}/bin/pg_controldata`} ${dir} | grep -q '^Database cluster state: *in archive recovery$'`;
+      const command = sh`if ${inline(rewound)}; then rm -f ${passfile}; echo 'rewound by an earlier run already (its backup_label and control file say so): only marked standby'; exit 0; fi
+${inline(runTagAssignment(spec.name))} ${`/usr/lib/postgresql/${version}/bin/pg_rewind`} ${`--target-pgdata=${dir}`} ${`--config-file=${confDir(version, spec.name)}/postgresql.conf`} ${`--source-server=${source}`} 2>&1; status=$?; rm -f ${passfile}; exit $status`;
       return [
         putAction({
           path: passfile,

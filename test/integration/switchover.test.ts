@@ -202,4 +202,33 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     expect((await run('rejoin', '--host', primary)).code).toBe(0);
     expect(changedSteps(await run('configure-cluster'))).toEqual([]);
   });
+  test('a rewound data directory not yet marked standby (a rejoin killed between pg_rewind and the mark): rejoin only marks it, and it streams', async () => {
+    await start('h1');
+    const primary = (await primaryOf())!;
+    await stopHost(lab, primary);
+    expect((await run('failover', '--yes')).code).toBe(0);
+    const promoted = (await primaryOfLab(
+      lab,
+      ['h1', 'h2', 'h3'].filter((h) => h !== primary),
+    ))!;
+    await startHost(lab, primary);
+    // What such a rejoin leaves: pg_rewind done (backup_label, control file in archive recovery), no standby.signal.
+    await sql(lab, promoted, 'CHECKPOINT');
+    const source = `host=${address(promoted)} port=5432 user=admin dbname=postgres sslmode=verify-full sslrootcert=/etc/postgresql/15/mig/root.crt`;
+    const rewind = await hostExec(
+      lab,
+      primary,
+      `cd / && PGPASSWORD='${password}' runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_rewind --target-pgdata=/var/lib/postgresql/15/mig --config-file=/etc/postgresql/15/mig/postgresql.conf --source-server='${source}' 2>&1`,
+    );
+    expect(rewind.code, rewind.stdout).toBe(0);
+    // The primary moves on past the point the rewind copied.
+    await sql(lab, promoted, 'insert into load (id) select g from generate_series(3000000, 3000099) g');
+    const expected = await sql(lab, promoted, 'select count(*) from load');
+    const r = await run('rejoin', '--host', primary);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/rewound by an earlier run already \(its backup_label and control file say so\): only marked standby/);
+    expect((await streamingFrom(promoted)).split(',')).toContain(primary);
+    expect(await countOn(primary, Number(expected))).toBe(expected);
+    expect(changedSteps(await run('configure-cluster'))).toEqual([]);
+  });
 });
