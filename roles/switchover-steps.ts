@@ -59,9 +59,19 @@ export async function waitForReplay(session: PgSession, lsn: string, timeoutMs: 
   }
 }
 
-/** Promotes without pg_promote's own 100 ms polling: asks, then watches at 5 ms steps. */
+/**
+ * Promotes without pg_promote's own 100 ms polling: asks, then watches at 5 ms steps. A server that
+ * is out of recovery already was promoted by an earlier request (a run killed while its promotion
+ * was under way, whose facts this run read still in recovery): that is the outcome asked for.
+ */
 export async function promoteNow(session: PgSession, timeoutMs = 60_000): Promise<void> {
-  await session.query('select pg_promote(false)');
+  try {
+    await session.query('select pg_promote(false)');
+  } catch (err) {
+    const [row] = await session.query<{ r: boolean }>('select pg_is_in_recovery() as r');
+    if (row?.r !== false) throw err;
+    return;
+  }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [row] = await session.query<{ r: boolean }>('select pg_is_in_recovery() as r');

@@ -123,6 +123,13 @@ export async function main(argv: string[], io: ProgramIO, builtins: Task[], vers
       io.stderr(`pgtasks: refused: ${mask(err.message)}\n`);
       return 1;
     }
+    // By name: the engine's modules load only when a task runs. Reported already, as the host's failed
+    // step: a line saying the task stopped there, no stack; a failed host exits 2.
+    if ((err as Error).name === 'StepFailed') {
+      const { host, step } = err as Error & { host: string; step: string };
+      io.stderr(`pgtasks: stopped: ${host}: ${step} failed: ${mask((err as Error).message)}\n`);
+      return 2;
+    }
     io.stderr(`pgtasks: ${mask((err as Error).stack ?? String(err))}\n`);
     return 1;
   }

@@ -12,6 +12,7 @@ import { UnreachableError } from '../../src/connection/types.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { Run, sshConnector, type Connector } from '../../src/engine/run.js';
 import { task, type Task } from '../../src/engine/task.js';
+import { StepFailed } from '../../src/engine/step.js';
 import { tempDir } from './helpers/tree.js';
 import { announce as announceOf } from './helpers/announce.js';
 
@@ -127,6 +128,20 @@ describe('an unreachable host is exit 4 in every task', () => {
     const r = await call(['-i', `${fixtures}two-hosts.yml`, 'escaping'], unreachable, [escaping as Task]);
     expect(r.code).toBe(4);
     expect(r.stderr).toBe('pgtasks: db2: unreachable: connect ECONNREFUSED\n');
+  });
+
+  test('a failed step escaping a task (reported on its host already) is 2, with a one-line message and no stack', async () => {
+    const failing = task({
+      name: 'failing',
+      help: 'a step fails and the task lets it through',
+      args: z.object({}),
+      async run() {
+        throw new StepFailed('db1', 'failover: promote', 'recovery is not in progress');
+      },
+    });
+    const r = await call(['-i', `${fixtures}two-hosts.yml`, 'failing'], refuseAll, [failing as Task]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('pgtasks: stopped: db1: failover: promote failed: recovery is not in progress\n');
   });
 });
 
