@@ -1,6 +1,7 @@
 import { ADMIN_USER, clusterCredentials } from '../src/cluster/credentials.js';
 import { gatherCluster } from '../src/cluster/gather.js';
 import { runTagAssignment } from '../src/cluster/lock.js';
+import { LOCK_BASE } from '../src/cluster/lock-script.js';
 import { planRejoin, REJOIN_STAGES, REWIND_STAGES, rewindPhases } from '../src/cluster/rejoin-plan.js';
 import type { Phase } from '../src/cluster/switchover-plan.js';
 import type { ClusterSpec, Member } from '../src/cluster/vars.js';
@@ -48,8 +49,14 @@ export function rewindActions(
       // finish that recovery in single-user mode, as a primary: a shutdown checkpoint of its own on the
       // primary's timeline, which no replica can stream past. It only needs the mark.
       const rewound = sh`grep -qsx 'BACKUP METHOD: pg_rewind' ${`${dir}/backup_label`} && LC_ALL=C ${`/usr/lib/postgresql/${version}/bin/pg_controldata`} ${dir} | grep -q '^Database cluster state: *in archive recovery$'`;
-      const command = sh`if ${inline(rewound)}; then rm -f ${passfile}; echo 'rewound by an earlier run already (its backup_label and control file say so): only marked standby'; exit 0; fi
-${inline(runTagAssignment(spec.name))} ${`/usr/lib/postgresql/${version}/bin/pg_rewind`} ${`--target-pgdata=${dir}`} ${`--config-file=${confDir(version, spec.name)}/postgresql.conf`} ${`--source-server=${source}`} 2>&1; status=$?; rm -f ${passfile}; exit $status`;
+      // pg_rewind stopped half-way (killed, or failed) leaves a directory PostgreSQL's docs say not to
+      // trust: its marker stays until a pg_rewind succeeds, and a plain rejoin then refuses; --full sets
+      // the directory aside and clears it.
+      const marker = rewindingMarker(spec.name);
+      const command = sh`if ${inline(rewound)}; then rm -f ${passfile} ${marker}; echo 'rewound by an earlier run already (its backup_label and control file say so): only marked standby'; exit 0; fi
+if [ -e ${marker} ]; then rm -f ${passfile}; echo 'an earlier pg_rewind of this data directory did not finish: it cannot be trusted, and is not rewound again'; exit 3; fi
+touch ${marker} 2>&1 || exit 3
+${inline(runTagAssignment(spec.name))} ${`/usr/lib/postgresql/${version}/bin/pg_rewind`} ${`--target-pgdata=${dir}`} ${`--config-file=${confDir(version, spec.name)}/postgresql.conf`} ${`--source-server=${source}`} 2>&1; status=$?; rm -f ${passfile}; [ $status != 0 ] || rm -f ${marker}; exit $status`;
       return [
         putAction({
           path: passfile,
@@ -73,6 +80,15 @@ ${inline(runTagAssignment(spec.name))} ${`/usr/lib/postgresql/${version}/bin/pg_
       ];
     },
   };
+}
+
+/**
+ * There while pg_rewind works on the cluster's data directory: left behind, the rewind did not finish.
+ * Beside the cluster's lock files, in postgres's own home: pg_rewind runs as postgres, and would
+ * remove a file of its own in the data directory (the folder above that may be root's).
+ */
+export function rewindingMarker(cluster: string): string {
+  return `${LOCK_BASE}/.pgtasks-${cluster}.rewinding`;
 }
 
 const byName = (actions: Record<string, (host: string) => Action[]>) => (p: Phase) => {
@@ -101,7 +117,7 @@ export async function rejoin(run: Run, spec: ClusterSpec, host: string, full: bo
       ? rewindActions(spec, 'rejoin', primary, creds.admin, run.io.pid, () => s)
       : {
           'rejoin: stop': () => [pgServiceAction(s, 'stop', 'fast')],
-          'rejoin: set aside': () => [runAction(sh`mv ${dataDir(f.version, spec.name)} ${plan.aside!}`)],
+          'rejoin: set aside': () => [runAction(sh`mv ${dataDir(f.version, spec.name)} ${plan.aside!} && rm -f ${rewindingMarker(spec.name)}`)],
         },
   );
   const failed = new Set<string>();

@@ -155,7 +155,7 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     expect(refused.stdout).toMatch(/split brain/);
     const r = await run('rejoin', '--host', primary);
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toMatch(/pg_rewind/);
     expect(await sql(lab, primary, 'select pg_is_in_recovery()')).toBe('t');
     expect(await countOn(primary, Number(expected))).toBe(expected);
@@ -229,6 +229,28 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     expect(r.stdout).toMatch(/rewound by an earlier run already \(its backup_label and control file say so\): only marked standby/);
     expect((await streamingFrom(promoted)).split(',')).toContain(primary);
     expect(await countOn(primary, Number(expected))).toBe(expected);
+    expect(changedSteps(await run('configure-cluster'))).toEqual([]);
+  });
+  test('a pg_rewind that did not finish (its marker beside the data directory): rejoin does not rewind it again; --full re-clones and clears the marker', async () => {
+    await start('h1');
+    const primary = (await primaryOf())!;
+    await stopHost(lab, primary);
+    expect((await run('failover', '--yes')).code).toBe(0);
+    const promoted = (await primaryOfLab(
+      lab,
+      ['h1', 'h2', 'h3'].filter((h) => h !== primary),
+    ))!;
+    await startHost(lab, primary);
+    await hostExec(lab, primary, 'runuser -u postgres -- touch /var/lib/postgresql/.pgtasks-mig.rewinding');
+    const r = await run('rejoin', '--host', primary);
+    expect(r.code, r.stdout).toBe(2);
+    expect(r.stdout).toMatch(
+      new RegExp(`an earlier pg_rewind of this data directory did not finish: it cannot be trusted.*try 'pgtasks rejoin --host ${primary} --full'`),
+    );
+    const full = await run('rejoin', '--host', primary, '--full');
+    expect(full.code, full.stdout).toBe(0);
+    expect((await hostExec(lab, primary, 'ls -A /var/lib/postgresql')).stdout).not.toMatch(/rewinding/);
+    expect((await streamingFrom(promoted)).split(',')).toContain(primary);
     expect(changedSteps(await run('configure-cluster'))).toEqual([]);
   });
 });
