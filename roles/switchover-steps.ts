@@ -68,7 +68,8 @@ export async function promoteNow(session: PgSession, timeoutMs = 60_000): Promis
   try {
     await session.query('select pg_promote(false)');
   } catch (err) {
-    const [row] = await session.query<{ r: boolean }>('select pg_is_in_recovery() as r');
+    // The question's own failure (the session gone) says nothing: pg_promote's error is the one to report.
+    const [row] = await session.query<{ r: boolean }>('select pg_is_in_recovery() as r').catch(() => Promise.reject(err));
     if (row?.r !== false) throw err;
     return;
   }

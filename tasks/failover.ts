@@ -8,7 +8,8 @@ export default task({
   description: `Fences the old primary when it can be reached (stops it and marks it standby, so two
 primaries never accept writes), promotes the most advanced replica (or --target, if it is at least as
 advanced), and points the other replicas, PgBouncer and the service name at it. Asks for
-confirmation unless --yes. Bring the old primary back with 'pgtasks rejoin --host HOST'.`,
+confirmation unless --yes. Bring the old primary back with 'pgtasks rejoin --host HOST'. A failover
+killed after its promotion is finished by running it again (the others converged, the dead host left out).`,
   args: z.object({
     cluster: z.string().optional().describe('the cluster (needed when the inventory has several)'),
     target: z.string().optional().describe('the replica to promote (default: the most advanced)'),

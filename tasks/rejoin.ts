@@ -7,7 +7,8 @@ export default task({
   help: 'Bring a failed or former primary back as a replica (pg_rewind, or --full re-clone)',
   description: `Stops the host's PostgreSQL if it runs, rewinds it with pg_rewind from the current primary
 and starts it as a replica, then converges the cluster. With --full, its data directory is moved aside
-(renamed, never deleted) and a fresh pg_basebackup is taken instead.`,
+(renamed, never deleted) and a fresh pg_basebackup is taken instead. After a pg_rewind that did not
+finish (killed or failed) it refuses to rewind again: use --full.`,
   args: z.object({
     host: z.string().describe('the host to bring back'),
     full: z.boolean().default(false).describe('re-clone instead of pg_rewind'),

@@ -53,7 +53,8 @@ export function uploadFilesCommand(files: UploadFile[]): Command {
   return script(...parts);
 }
 
-function folderOf(path: string): string {
+/** The folder a file is in ('/' for a file at the root). */
+export function folderOf(path: string): string {
   return path.replace(/\/[^/]*$/, '') || '/';
 }
 

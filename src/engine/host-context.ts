@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Command } from '../connection/shell.js';
-import { UPLOAD_END, uploadFilesCommand } from '../connection/file-upload.js';
+import { folderOf, UPLOAD_END, uploadFilesCommand } from '../connection/file-upload.js';
 import type { CommandResult, Connection, PutOptions, RunOptions } from '../connection/types.js';
 import type { Reporter } from './events.js';
 import type { HostView, ReadCommand, ReadOptions } from './host-view.js';
@@ -124,8 +124,7 @@ export class HostContext implements HostView {
   async putFiles(files: { path: string; content: string | Buffer; options?: PutOptions }[]): Promise<void> {
     const byFolder = new Map<string, typeof files>();
     for (const f of files) {
-      const folder = f.path.replace(/\/[^/]*$/, '') || '/';
-      byFolder.set(folder, [...(byFolder.get(folder) ?? []), f]);
+      byFolder.set(folderOf(f.path), [...(byFolder.get(folderOf(f.path)) ?? []), f]);
     }
     for (const group of byFolder.values()) {
       if (group.length === 1) {

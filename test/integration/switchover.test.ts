@@ -173,6 +173,20 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     expect(await countOn(primary, Number(expected))).toBe(expected);
     expect((await hostExec(lab, primary, 'ls /var/lib/postgresql/15')).stdout).toMatch(/^mig\nmig\.rejoin-\d{8}T\d{6}\n$/);
   });
+  /** From h1 as primary: its host dies, failover promotes another, and the dead host powers on again, not rejoined yet. */
+  async function failedOverAndBack(): Promise<{ primary: string; promoted: string }> {
+    await start('h1');
+    const primary = (await primaryOf())!;
+    await stopHost(lab, primary);
+    expect((await run('failover', '--yes')).code).toBe(0);
+    const promoted = (await primaryOfLab(
+      lab,
+      ['h1', 'h2', 'h3'].filter((h) => h !== primary),
+    ))!;
+    await startHost(lab, primary);
+    return { primary, promoted };
+  }
+
   test('a failover killed right after its promotion: running failover again finishes it instead of refusing for the new primary', async () => {
     await start('h1');
     const primary = (await primaryOf())!;
@@ -202,16 +216,9 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     expect((await run('rejoin', '--host', primary)).code).toBe(0);
     expect(changedSteps(await run('configure-cluster'))).toEqual([]);
   });
+
   test('a rewound data directory not yet marked standby (a rejoin killed between pg_rewind and the mark): rejoin only marks it, and it streams', async () => {
-    await start('h1');
-    const primary = (await primaryOf())!;
-    await stopHost(lab, primary);
-    expect((await run('failover', '--yes')).code).toBe(0);
-    const promoted = (await primaryOfLab(
-      lab,
-      ['h1', 'h2', 'h3'].filter((h) => h !== primary),
-    ))!;
-    await startHost(lab, primary);
+    const { primary, promoted } = await failedOverAndBack();
     // What such a rejoin leaves: pg_rewind done (backup_label, control file in archive recovery), no standby.signal.
     await sql(lab, promoted, 'CHECKPOINT');
     const source = `host=${address(promoted)} port=5432 user=admin dbname=postgres sslmode=verify-full sslrootcert=/etc/postgresql/15/mig/root.crt`;
@@ -231,16 +238,9 @@ labDescribe('migrate-to-master, failover and rejoin on the lab (real PgBouncer a
     expect(await countOn(primary, Number(expected))).toBe(expected);
     expect(changedSteps(await run('configure-cluster'))).toEqual([]);
   });
-  test('a pg_rewind that did not finish (its marker beside the data directory): rejoin does not rewind it again; --full re-clones and clears the marker', async () => {
-    await start('h1');
-    const primary = (await primaryOf())!;
-    await stopHost(lab, primary);
-    expect((await run('failover', '--yes')).code).toBe(0);
-    const promoted = (await primaryOfLab(
-      lab,
-      ['h1', 'h2', 'h3'].filter((h) => h !== primary),
-    ))!;
-    await startHost(lab, primary);
+
+  test('a pg_rewind that did not finish (its marker left in the postgres home folder): rejoin does not rewind it again; --full re-clones and clears the marker', async () => {
+    const { primary, promoted } = await failedOverAndBack();
     await hostExec(lab, primary, 'runuser -u postgres -- touch /var/lib/postgresql/.pgtasks-mig.rewinding');
     const r = await run('rejoin', '--host', primary);
     expect(r.code, r.stdout).toBe(2);

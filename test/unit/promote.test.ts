@@ -23,6 +23,14 @@ describe('promoteNow', () => {
     expect(s.asked).toEqual(['select pg_promote(false)', 'select pg_is_in_recovery() as r']);
   });
 
+  test("a session gone during pg_promote reports pg_promote's error, not the question's after it", async () => {
+    const gone: PgSession = {
+      query: async (sql: string) => Promise.reject(new Error(sql.includes('pg_promote') ? 'Connection terminated unexpectedly' : 'Client was closed')),
+      close: async () => {},
+    };
+    await expect(promoteNow(gone)).rejects.toThrow('Connection terminated unexpectedly');
+  });
+
   test('a pg_promote that fails on a server still in recovery fails the promotion', async () => {
     await expect(promoteNow(session(true))).rejects.toThrow(/recovery is not in progress/);
   });
